@@ -1,0 +1,33 @@
+# Marktplatz: `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP_FLAGS := --disable-pip-version-check --quiet
+
+.PHONY: run test lint bench bench-quick clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e . --config-settings editable_mode=compat
+	touch $@
+
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[test]' --config-settings editable_mode=compat
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/marktplatz data setup
+	$(BIN)/python -m marktplatz.serve
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/ruff check marktplatz tests
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,38 @@
+"""Marktplatz: inter-municipal marketplace for digital administration."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the Flask application."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=TEMPLATE_DIR,
+        static_folder=STATIC_DIR,
+        instance_path=os.environ.get("MARKTPLATZ_INSTANCE_PATH")
+        or os.path.join(os.path.dirname(TEMPLATE_DIR), "instance"),
+    )
+    from . import config as config_module
+
+    config_module.init_app(app, config)
+
+    from . import auth, cli, db, errors, extensions, security, templating, views
+
+    db.init_app(app)
+    extensions.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,94 @@
+"""Sign-in, sign-out and password change (Flask-Login, CSRF via Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from urllib.parse import urlsplit
+
+from .db import get_session
+from .extensions import limiter, login_manager
+from .services import accounts
+from .services.errors import Forbidden, Invalid
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def _load_user(ident: str):
+    return accounts.load_user(get_session(), ident)
+
+
+def _safe_next(target: str | None) -> str:
+    """Return target if it is a local path, else the start page (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("web.index")
+
+
+@bp.route("/anmelden", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def login():
+    """Show the sign-in form and sign the user in."""
+    errors: dict[str, list[str]] = {}
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "")
+        try:
+            user = accounts.authenticate(
+                get_session(),
+                email,
+                request.form.get("password", ""),
+                current_app.config["LOGIN_MAX_FAILURES"],
+                current_app.config["LOGIN_LOCK_SECONDS"],
+            )
+        except Invalid as err:
+            errors = err.errors
+        except Forbidden as err:
+            errors = {"password": [err.message]}
+        else:
+            # A fresh session on sign-in prevents session fixation.
+            session.clear()
+            login_user(user, remember=False)
+            flash(f"Willkommen, {user.name}!", "success")
+            return redirect(_safe_next(request.args.get("next")))
+    status = 422 if errors else 200
+    return render_template("auth/login.html", errors=errors, email=email), status
+
+
+@bp.route("/abmelden", methods=["POST"])
+def logout():
+    """Sign the user out."""
+    logout_user()
+    session.clear()
+    flash("Sie sind abgemeldet.", "info")
+    return redirect(url_for("web.index"))
+
+
+@bp.route("/konto/passwort", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change the signed-in user's password."""
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            accounts.change_password(
+                get_session(),
+                current_user,
+                request.form.get("current_password", ""),
+                request.form.get("new_password", ""),
+                request.form.get("repeat_password", ""),
+            )
+        except Invalid as err:
+            errors = err.errors
+        else:
+            session.clear()
+            login_user(current_user._get_current_object())
+            flash("Ihr Passwort wurde geändert.", "success")
+            return redirect(url_for("web.index"))
+    return render_template("auth/password.html", errors=errors), 422 if errors else 200
+
+
+def init_app(app: Flask) -> None:
+    """Register the auth blueprint."""
+    app.register_blueprint(bp)

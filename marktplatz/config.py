@@ -1,0 +1,109 @@
+"""Configuration defaults, overridden by MARKTPLATZ_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot be used to start the app."""
+
+
+DEFAULTS: dict[str, Any] = {
+    # "development" (default for make run) or "production".
+    "ENV": "development",
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,
+    "SQL_ECHO": False,
+    "INDEX_DIR": None,
+    "MAIL_DIR": None,
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "MAIL_FROM": "marktplatz@localhost",
+    "BASE_URL": "http://127.0.0.1:5000",
+    # Outbound HTTP (webhooks, publiccode.yml fetch): hosts or networks allowed even when
+    # private or loopback; a comma-separated list such as "127.0.0.1,10.0.0.0/8".
+    "OUTBOUND_ALLOWLIST": "",
+    "OUTBOUND_TIMEOUT": 10,
+    "OUTBOUND_MAX_BYTES": 1_000_000,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_SECONDS": 300,
+    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PAGE_SIZE": 20,
+}
+
+
+def _coerce(value: str) -> Any:
+    """Interpret environment strings like 'true' or '5' the way a person would."""
+    low = value.strip().lower()
+    if low in {"true", "yes", "on"}:
+        return True
+    if low in {"false", "no", "off"}:
+        return False
+    if low.isdigit():
+        return int(low)
+    return value
+
+
+def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    """Load defaults, then the environment, then explicit overrides; validate."""
+    app.config.update(DEFAULTS)
+    for key, raw in os.environ.items():
+        if key.startswith("MARKTPLATZ_") and key not in ("MARKTPLATZ_INSTANCE_PATH",):
+            name = key[len("MARKTPLATZ_") :]
+            if name.startswith("TEST_"):
+                continue
+            app.config[name] = _coerce(raw)
+    if overrides:
+        app.config.update(overrides)
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "marktplatz.db")
+    if not app.config.get("INDEX_DIR"):
+        app.config["INDEX_DIR"] = os.path.join(app.instance_path, "index")
+    if not app.config.get("MAIL_DIR"):
+        app.config["MAIL_DIR"] = os.path.join(app.instance_path, "mail")
+
+    production = app.config["ENV"] == "production"
+    if not app.config.get("SECRET_KEY"):
+        if production:
+            raise ConfigError(
+                "MARKTPLATZ_SECRET_KEY ist nicht gesetzt. In production a secret key is "
+                "required: export MARKTPLATZ_SECRET_KEY=$(python -c 'import secrets; "
+                "print(secrets.token_hex(32))')"
+            )
+        app.config["SECRET_KEY"] = _dev_secret(app.instance_path)
+    if "SESSION_COOKIE_SECURE" not in app.config or app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = production and not app.config["BASE_URL"].startswith(
+            ("http://127.0.0.1", "http://localhost")
+        )
+
+
+def _dev_secret(instance_path: str) -> str:
+    """Return a per-installation development secret, created once in the instance folder."""
+    import secrets
+
+    path = os.path.join(instance_path, "dev-secret-key")
+    try:
+        with open(path, encoding="ascii") as fh:
+            value = fh.read().strip()
+            if value:
+                return value
+    except FileNotFoundError:
+        pass
+    value = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value)
+    return value

@@ -1,0 +1,1 @@
+"""The service layer: every write and every rule, shared by web, API and CLI."""

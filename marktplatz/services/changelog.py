@@ -1,0 +1,106 @@
+"""Write a change-log row for every change of a tracked entity, in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Text, event, func, insert, inspect
+from sqlalchemy.orm import Session
+
+from ..models import ChangeLog, Listing, Organisation, Reuse, StatusUpdate, utcnow
+
+TRACKED: dict[type, str] = {
+    Listing: "listing",
+    Reuse: "reuse",
+    Organisation: "organisation",
+    StatusUpdate: "status_update",
+}
+
+
+def _owner_and_listing(obj: Any) -> tuple[int | None, int | None]:
+    if isinstance(obj, Listing):
+        return obj.organisation_id, obj.id
+    if isinstance(obj, Organisation):
+        return obj.id, None
+    if isinstance(obj, Reuse):
+        return obj.organisation_id, obj.listing_id
+    if isinstance(obj, StatusUpdate):
+        listing = obj.listing
+        return (listing.organisation_id if listing else None), obj.listing_id
+    return None, None
+
+
+def _op_for_dirty(obj: Any) -> str | None:
+    state = inspect(obj)
+    changed = [a for a in state.attrs if a.history.has_changes()]
+    if not changed:
+        return None
+    if isinstance(obj, Listing):
+        hist = state.attrs.status.history
+        if hist.has_changes() and obj.status == "archived":
+            return "archived"
+    return "updated"
+
+
+def _after_flush(session: Session, _ctx: Any) -> None:
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    with session.no_autoflush:
+        _collect(session, rows, now)
+    if not rows:
+        return
+    _write(session, rows)
+
+
+def _collect(session: Session, rows: list[dict[str, Any]], now: Any) -> None:
+    for obj in session.new:
+        kind = TRACKED.get(type(obj))
+        if kind:
+            org_id, listing_id = _owner_and_listing(obj)
+            rows.append(_row(kind, obj.id, "created", org_id, listing_id, now))
+    for obj in session.dirty:
+        kind = TRACKED.get(type(obj))
+        if kind and session.is_modified(obj, include_collections=False):
+            op = _op_for_dirty(obj)
+            if op:
+                org_id, listing_id = _owner_and_listing(obj)
+                rows.append(_row(kind, obj.id, op, org_id, listing_id, now))
+    for obj in session.deleted:
+        kind = TRACKED.get(type(obj))
+        if kind:
+            org_id, listing_id = _owner_and_listing(obj)
+            rows.append(_row(kind, obj.id, "deleted", org_id, listing_id, now))
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+    conn = session.connection()
+    stmt = insert(ChangeLog.__table__)
+    if conn.dialect.name == "postgresql":
+        # The writing transaction id lets feed readers hold back rows of transactions that
+        # are still running and might commit with a smaller id (see services/changes.py).
+        stmt = stmt.values(txid=func.pg_current_xact_id().cast(Text).cast(BigInteger))
+    conn.execute(stmt, rows)
+    session.info["changelog_written"] = True
+
+
+def _row(kind: str, entity_id: int, op: str, org_id: int | None, listing_id: int | None, now: Any) -> dict[str, Any]:
+    return {
+        "entity_type": kind,
+        "entity_id": entity_id,
+        "op": op,
+        "organisation_id": org_id,
+        "listing_id": listing_id,
+        "created_at": now,
+    }
+
+
+def register() -> None:
+    """Attach the change-log writer to every ORM session (idempotent)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+
+
+# Registering at import is deliberate: a change written by any code path (web, API, CLI,
+# tests) must be logged, and an app factory that forgot to call register() would silently
+# break search replication and the change feed.
+register()

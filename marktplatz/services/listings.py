@@ -1,0 +1,206 @@
+"""Create, edit, submit and archive listings; post status updates."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..models import LeikaLeistung, Listing, ListingTag, Organisation, OzgLeistung, StatusUpdate, User, utcnow
+from ..permissions import can, listing_visibility_filter
+from ..schemas.listing import ListingSchema, StatusUpdateSchema, normalise_licence
+from . import audit, notify
+from .common import commit, load, require, slugify, unique_slug
+from .errors import Conflict, Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+# Fields copied 1:1 from validated input onto the model.
+SIMPLE_FIELDS = (
+    "kind", "title", "summary", "description", "visibility", "phase", "reifegrad",
+    "reifegrad_model", "licence", "repository_url", "website_url", "contact_name",
+    "contact_email", "reuse_offered", "reuse_terms", "cost_model", "platform", "technologies",
+    "maintenance", "looking_for_partners", "partners", "external_id",
+)
+
+
+def get_listing(session: Session, user: Any, ident: int | str) -> Listing:
+    """Return a listing by id or slug that user may see, or raise NotFound."""
+    q = select(Listing)
+    q = q.where(Listing.id == ident) if isinstance(ident, int) else q.where(Listing.slug == ident)
+    listing = session.scalar(q)
+    if listing is None or not can(user, "listing.view", listing):
+        raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
+    return listing
+
+
+def visible_listings(user: Any):
+    """Return a select() of all listings user may see."""
+    return select(Listing).where(listing_visibility_filter(user))
+
+
+def _resolve_catalogue(session: Session, data: dict[str, Any]) -> tuple[list[OzgLeistung], list[LeikaLeistung]]:
+    errors: dict[str, list[str]] = {}
+    ozg_ids = sorted(set(data.get("ozg_ids") or []))
+    ozg = list(session.scalars(select(OzgLeistung).where(OzgLeistung.id.in_(ozg_ids)))) if ozg_ids else []
+    missing = sorted(set(ozg_ids) - {o.id for o in ozg})
+    if missing:
+        errors["ozg_ids"] = [f"Unbekannte OZG-ID: {', '.join(map(str, missing))}."]
+    keys = sorted({k.strip() for k in data.get("leika_keys") or []})
+    leika = list(session.scalars(select(LeikaLeistung).where(LeikaLeistung.key.in_(keys)))) if keys else []
+    missing_keys = sorted(set(keys) - {lk.key for lk in leika})
+    if missing_keys:
+        errors["leika_keys"] = [f"Unbekannter LeiKa-Schlüssel: {', '.join(missing_keys)}."]
+    if errors:
+        raise Invalid(errors)
+    return ozg, leika
+
+
+def _apply(session: Session, listing: Listing, data: dict[str, Any]) -> None:
+    for field in SIMPLE_FIELDS:
+        if field in data:
+            setattr(listing, field, data[field])
+    if data.get("licence"):
+        listing.licence = normalise_licence(data["licence"])
+    if "ozg_ids" in data or "leika_keys" in data:
+        ozg, leika = _resolve_catalogue(
+            session,
+            {
+                "ozg_ids": data.get("ozg_ids", [o.id for o in listing.ozg_leistungen]),
+                "leika_keys": data.get("leika_keys", [lk.key for lk in listing.leika_leistungen]),
+            },
+        )
+        listing.ozg_leistungen = ozg
+        listing.leika_leistungen = leika
+    if "tags" in data:
+        wanted = []
+        for tag in data["tags"]:
+            t = tag.strip()
+            if t and t.lower() not in {w.lower() for w in wanted}:
+                wanted.append(t)
+        existing = {t.tag: t for t in listing.tag_rows}
+        listing.tag_rows = [existing.get(t) or ListingTag(tag=t) for t in wanted]
+    if listing.reifegrad is None:
+        listing.reifegrad_model = None
+    listing.updated_at = utcnow()
+
+
+def create_listing(
+    session: Session,
+    user: User,
+    data: dict[str, Any],
+    organisation: Organisation | None = None,
+    duplicate_override_reason: str | None = None,
+) -> Listing:
+    """Create a draft listing for the user's (or the given) municipality."""
+    org = organisation or user.organisation
+    if org is None:
+        raise Invalid({"organisation": ["Ihr Konto ist keiner Kommune zugeordnet."]})
+    require(user, "listing.create", org)
+    clean = load(ListingSchema(), data)
+    listing = Listing(organisation=org, status="draft", created_by=user)
+    session.add(listing)
+    with session.no_autoflush:
+        _apply(session, listing, clean)
+        listing.slug = unique_slug(session, Listing, slugify(f"{clean['title']} {org.short_name}"))
+    if duplicate_override_reason:
+        listing.duplicate_override_reason = duplicate_override_reason.strip()[:2000]
+    _check_external_id(session, listing)
+    session.flush()
+    audit.record(session, user, "listing.created", listing)
+    commit(session)
+    log.info("listing %s created by user %s", listing.id, user.id)
+    return listing
+
+
+def _check_external_id(session: Session, listing: Listing) -> None:
+    if not listing.external_id:
+        return
+    other = session.scalar(
+        select(Listing.id).where(
+            Listing.organisation_id == listing.organisation_id,
+            Listing.external_id == listing.external_id,
+            Listing.id != (listing.id or -1),
+        )
+    )
+    if other is not None:
+        raise Invalid({"external_id": ["Diese externe ID verwendet Ihre Kommune bereits für einen anderen Eintrag."]})
+
+
+def update_listing(
+    session: Session,
+    user: User,
+    listing: Listing,
+    data: dict[str, Any],
+    expected_version: int | None,
+    partial: bool = False,
+) -> Listing:
+    """Apply an edit; raise Conflict if the listing changed since expected_version."""
+    require(user, "listing.edit", listing)
+    if listing.status == "archived":
+        raise Conflict("Archivierte Einträge können nicht bearbeitet werden.")
+    clean = load(ListingSchema(), data, partial=partial)
+    if expected_version is not None and expected_version != listing.version:
+        raise Conflict(
+            "Jemand anderes hat diesen Eintrag inzwischen geändert.",
+            current_version=listing.version,
+        )
+    with session.no_autoflush:
+        _apply(session, listing, clean)
+        _check_external_id(session, listing)
+    if listing.status in ("rejected",):
+        listing.status = "draft"
+    audit.record(session, user, "listing.updated", listing, fields=sorted(clean))
+    try:
+        commit(session)
+    except StaleDataError as err:  # a concurrent writer won the race between check and flush
+        raise Conflict("Jemand anderes hat diesen Eintrag inzwischen geändert.") from err
+    if listing.status == "published":
+        notify.listing_changed(session, listing, user)
+    return listing
+
+
+def submit_for_review(session: Session, user: User, listing: Listing) -> Listing:
+    """Put a draft (or a listing with requested changes) into review."""
+    require(user, "listing.submit", listing)
+    if listing.status not in ("draft", "changes_requested", "rejected"):
+        raise Conflict(f"Ein Eintrag im Zustand „{listing.status_label}“ kann nicht eingereicht werden.")
+    listing.status = "in_review"
+    listing.submitted_at = utcnow()
+    listing.updated_at = utcnow()
+    audit.record(session, user, "listing.submitted", listing)
+    commit(session)
+    notify.review_requested(session, listing)
+    return listing
+
+
+def archive_listing(session: Session, user: User, listing: Listing, reason: str = "") -> Listing:
+    """Archive a listing (it stays readable for those who could see it)."""
+    require(user, "listing.archive", listing)
+    if listing.status == "archived":
+        return listing
+    listing.status = "archived"
+    listing.archived_at = utcnow()
+    listing.updated_at = utcnow()
+    audit.record(session, user, "listing.archived", listing, comment=reason)
+    commit(session)
+    return listing
+
+
+def post_status_update(session: Session, user: User, listing: Listing, data: dict[str, Any]) -> StatusUpdate:
+    """Add an entry to the listing's status timeline, optionally moving its phase."""
+    require(user, "listing.post_status", listing)
+    clean = load(StatusUpdateSchema(), data)
+    update = StatusUpdate(listing=listing, author=user, **clean)
+    session.add(update)
+    if clean.get("phase") and clean["phase"] != listing.phase:
+        listing.phase = clean["phase"]
+    listing.updated_at = utcnow()
+    session.flush()
+    audit.record(session, user, "listing.status_posted", listing, status_update_id=update.id)
+    commit(session)
+    notify.status_posted(session, listing, update)
+    return update

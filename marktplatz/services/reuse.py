@@ -1,0 +1,110 @@
+"""Reuse declarations (Nachnutzung), owned by the reusing municipality, and following."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Follow, Listing, Reuse, ReuseStageChange, User, utcnow
+from ..schemas.listing import ReuseSchema
+from . import audit, notify
+from .common import commit, load, require
+from .errors import Conflict, NotFound
+
+
+def declare_reuse(session: Session, user: User, listing: Listing, data: dict[str, Any]) -> Reuse:
+    """Declare that the user's municipality reuses listing, at a given stage."""
+    require(user, "reuse.declare", listing)
+    if not require_visible(user, listing):
+        raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
+    if listing.organisation_id == user.organisation_id:
+        raise Conflict("Die eigene Lösung kann nicht als Nachnutzung erklärt werden.")
+    if listing.status != "published":
+        raise Conflict("Nachnutzung kann nur für veröffentlichte Einträge erklärt werden.")
+    clean = load(ReuseSchema(), data)
+    existing = session.scalar(
+        select(Reuse).where(Reuse.listing_id == listing.id, Reuse.organisation_id == user.organisation_id)
+    )
+    if existing is not None:
+        raise Conflict("Ihre Kommune hat für diesen Eintrag bereits eine Nachnutzung erklärt.", reuse_id=existing.id)
+    reuse = Reuse(
+        listing=listing,
+        organisation_id=user.organisation_id,
+        stage=clean["stage"],
+        note=clean["note"],
+        reason=clean["reason"],
+        contact_name=clean["contact_name"] or user.name,
+        contact_email=clean["contact_email"] or user.email,
+        created_by_id=user.id,
+    )
+    reuse.history.append(ReuseStageChange(from_stage=None, to_stage=clean["stage"], note=clean["note"], changed_by_id=user.id))
+    session.add(reuse)
+    session.flush()
+    audit.record(session, user, "reuse.declared", reuse, stage=reuse.stage)
+    commit(session)
+    notify.reuse_declared(session, reuse)
+    return reuse
+
+
+def require_visible(user: User, listing: Listing) -> bool:
+    """Tell whether user may see listing (for reuse declarations)."""
+    from ..permissions import can
+
+    return can(user, "listing.view", listing)
+
+
+def change_reuse_stage(session: Session, user: User, reuse: Reuse, data: dict[str, Any]) -> Reuse:
+    """Move a reuse to another stage and record it in its history."""
+    require(user, "reuse.update", reuse)
+    clean = load(ReuseSchema(), data)
+    old = reuse.stage
+    if clean["stage"] == old and not clean["note"]:
+        return reuse
+    reuse.stage = clean["stage"]
+    if clean["stage"] == "discontinued":
+        reuse.reason = clean["reason"]
+    if clean["contact_name"]:
+        reuse.contact_name = clean["contact_name"]
+    if clean["contact_email"]:
+        reuse.contact_email = clean["contact_email"]
+    reuse.updated_at = utcnow()
+    reuse.history.append(
+        ReuseStageChange(
+            from_stage=old,
+            to_stage=clean["stage"],
+            note=clean["reason"] if clean["stage"] == "discontinued" else clean["note"],
+            changed_by_id=user.id,
+        )
+    )
+    audit.record(session, user, "reuse.stage_changed", reuse, from_stage=old, to_stage=reuse.stage)
+    commit(session)
+    if old != reuse.stage:
+        notify.reuse_stage_changed(session, reuse, old)
+    return reuse
+
+
+def follow(session: Session, user: User, listing: Listing) -> None:
+    """Follow a listing (idempotent)."""
+    require(user, "listing.follow", listing)
+    if not require_visible(user, listing):
+        raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
+    if session.get(Follow, (user.id, listing.id)) is None:
+        session.add(Follow(user_id=user.id, listing_id=listing.id))
+        commit(session)
+
+
+def unfollow(session: Session, user: User, listing: Listing) -> None:
+    """Stop following a listing (idempotent)."""
+    row = session.get(Follow, (user.id, listing.id))
+    if row is not None:
+        session.delete(row)
+        commit(session)
+
+
+def is_following(session: Session, user: Any, listing: Listing) -> bool:
+    """Tell whether user follows listing."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return session.get(Follow, (user.id, listing.id)) is not None

@@ -1,0 +1,63 @@
+"""Jinja filters and globals: Markdown rendering with sanitising, dates, permissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import nh3
+from flask import Flask
+from flask_login import current_user
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from .db import get_session
+from .permissions import can
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote", "h2", "h3", "h4",
+    "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "hr",
+}
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Render Markdown to sanitised HTML (no scripts, no event handlers, no javascript: URLs)."""
+    html = _md.render(text or "")
+    # Headings start at h2: the page title is the only h1.
+    for level in (5, 4, 3, 2, 1):
+        html = html.replace(f"<h{level}>", f"<h{level + 1}>").replace(f"</h{level}>", f"</h{level + 1}>")
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return Markup(clean)
+
+
+def format_date(value: datetime | None, with_time: bool = False) -> str:
+    """Format a date the German way (21.11.2026)."""
+    if value is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    local = value.astimezone(ZoneInfo("Europe/Berlin"))
+    return local.strftime("%d.%m.%Y, %H:%M Uhr" if with_time else "%d.%m.%Y")
+
+
+def init_app(app: Flask) -> None:
+    """Register filters and globals."""
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["number"] = lambda n: f"{n:,}".replace(",", ".") if n is not None else ""
+    app.jinja_env.globals["can"] = lambda action, obj=None: can(current_user, action, obj)
+
+    @app.context_processor
+    def _inject():
+        from .services.notify import unread_count
+
+        count = 0
+        if getattr(current_user, "is_authenticated", False):
+            count = unread_count(get_session(), current_user)
+        return {"unread_notifications": count}
