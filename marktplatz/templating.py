@@ -46,8 +46,42 @@ def format_date(value: datetime | None, with_time: bool = False) -> str:
     return local.strftime("%d.%m.%Y, %H:%M Uhr" if with_time else "%d.%m.%Y")
 
 
+# Main navigation: (endpoint, label, who). Entries whose endpoint is not registered are
+# skipped, so each feature area adds its pages here without touching base.html.
+NAV = [
+    ("web.listings", "Einträge", "all"),
+    ("web.ozg_index", "OZG-Katalog", "all"),
+    ("networks.index", "Netzwerke", "all"),
+    ("web.dashboard", "Meine Kommune", "officer"),
+    ("moderation.queue", "Prüfung", "coordinator"),
+    ("api_docs.docs", "API", "all"),
+]
+
+
+def nav_items() -> list[tuple[str, str]]:
+    """Return the navigation entries available in this app for the current user."""
+    from flask import current_app
+
+    endpoints = set(current_app.view_functions)
+    items = []
+    for endpoint, label, who in NAV:
+        if endpoint not in endpoints:
+            continue
+        if who == "officer" and not getattr(current_user, "organisation_id", None):
+            continue
+        if who == "coordinator" and not (
+            getattr(current_user, "is_authenticated", False)
+            and (current_user.role == "admin" or current_user.coordinated_network_ids)
+        ):
+            continue
+        items.append((endpoint, label))
+    return items
+
+
 def init_app(app: Flask) -> None:
     """Register filters and globals."""
+    app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["number"] = lambda n: f"{n:,}".replace(",", ".") if n is not None else ""
