@@ -7,6 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
-    from . import web
+    from . import feeds, publish, web
 
     app.register_blueprint(web.bp)
+    app.register_blueprint(publish.bp)
+    app.register_blueprint(feeds.bp)

@@ -1,68 +1,185 @@
-"""Public pages: start page, listings, listing detail."""
+"""Public pages: start page, browse, listing detail, municipalities, OZG catalogue, dashboard."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, render_template, request
-from flask_login import current_user
-from sqlalchemy import func, select
+from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from ..db import get_session
 from ..models import Listing, Organisation, Reuse
-from ..permissions import listing_visibility_filter
+from ..models.listing import KINDS, PHASES, REUSE_STAGES
+from ..services import queries
 from ..services.listings import get_listing
+from ..services.reuse import is_following
 
 bp = Blueprint("web", __name__)
+
+PAGE_SIZE = 20
 
 
 @bp.route("/")
 def index():
-    """Show the start page: key numbers and what is new."""
+    """Show the start page: key numbers, search box and what is new."""
     session = get_session()
-    visible = listing_visibility_filter(current_user)
-    published = Listing.status == "published"
-    stats = {
-        "listings": session.scalar(select(func.count(Listing.id)).where(visible, published)) or 0,
-        "municipalities": session.scalar(
-            select(func.count(func.distinct(Listing.organisation_id))).where(visible, published)
-        ) or 0,
-        "reuses": session.scalar(
-            select(func.count(Reuse.id)).join(Listing).where(visible, published, Reuse.stage != "discontinued")
-        ) or 0,
-    }
-    latest = session.scalars(
-        select(Listing).where(visible, published).order_by(Listing.published_at.desc()).limit(8)
-    ).all()
-    return render_template("index.html", stats=stats, latest=latest)
+    return render_template(
+        "index.html",
+        stats=queries.home_stats(session, current_user),
+        latest=queries.latest_listings(session, current_user),
+        themenfelder=queries.themenfelder(session),
+    )
+
+
+def _int(value: str | None, low: int | None = None, high: int | None = None) -> int | None:
+    try:
+        number = int((value or "").strip())
+    except ValueError:
+        return None
+    if (low is not None and number < low) or (high is not None and number > high):
+        return None
+    return number
+
+
+def parse_filters(args) -> dict[str, Any]:
+    """Read the browse filters from query args; unknown or malformed values are dropped."""
+    filters: dict[str, Any] = {key: None for key in queries.FILTER_KEYS}
+    filters["q"] = (args.get("q") or "").strip()[:200] or None
+    if args.get("art") in KINDS:
+        filters["art"] = args["art"]
+    land = (args.get("land") or "").strip()
+    if land.isdigit() and len(land) == 2:
+        filters["land"] = land
+    kreis = (args.get("kreis") or "").strip()
+    if kreis.isdigit() and len(kreis) == 5:
+        filters["kreis"] = kreis
+    netz = (args.get("netzwerk") or "").strip()
+    if netz and len(netz) <= 80:
+        filters["netzwerk"] = netz
+    filters["themenfeld"] = _int(args.get("themenfeld"), 1)
+    filters["ozg"] = _int(args.get("ozg"), 1)
+    if args.get("phase") in PHASES:
+        filters["phase"] = args["phase"]
+    filters["reifegrad"] = _int(args.get("reifegrad"), 0, 7)
+    lizenz = (args.get("lizenz") or "").strip()
+    if lizenz and len(lizenz) <= 80:
+        filters["lizenz"] = lizenz
+    filters["nachnutzung"] = args.get("nachnutzung") in ("1", "on", "ja")
+    return filters
 
 
 @bp.route("/eintraege")
 def listings():
-    """List the listings the viewer may see, newest first."""
+    """Browse the listings the viewer may see, with filters, sorting and pages."""
     session = get_session()
-    page = max(request.args.get("seite", 1, type=int) or 1, 1)
-    size = 20
-    q = select(Listing).where(listing_visibility_filter(current_user), Listing.status == "published")
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    items = session.scalars(q.order_by(Listing.published_at.desc(), Listing.id.desc()).offset((page - 1) * size).limit(size)).all()
-    return render_template("listings/list.html", items=items, total=total, page=page, size=size)
+    filters = parse_filters(request.args)
+    sort = request.args.get("sortierung", "neu")
+    if sort not in queries.SORTS:
+        sort = "neu"
+    page = _int(request.args.get("seite"), 1) or 1
+    result = queries.search_listings(session, current_user, filters, sort, page, PAGE_SIZE)
+    active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
+    return render_template(
+        "listings/list.html",
+        result=result,
+        filters=filters,
+        active=active,
+        sort=sort,
+        sorts=queries.SORTS,
+        options=queries.filter_options(session, current_user),
+        kinds=KINDS,
+        phases=PHASES,
+        ozg=queries.get_ozg(session, filters["ozg"]) if filters["ozg"] else None,
+    )
+
+
+def render_listing(listing: Listing, status: int = 200, **extra: Any):
+    """Render a listing page with the viewer's actions; extra carries form errors and input."""
+    session = get_session()
+    own_reuse = None
+    if getattr(current_user, "organisation_id", None):
+        own_reuse = session.scalar(
+            select(Reuse).where(Reuse.listing_id == listing.id, Reuse.organisation_id == current_user.organisation_id)
+        )
+    context = {
+        "listing": listing,
+        "similar": queries.similar_listings(session, current_user, listing),
+        "following": is_following(session, current_user, listing),
+        "own_reuse": own_reuse,
+        "stages": REUSE_STAGES,
+        "phases": PHASES,
+        "errors": {},
+        "status_input": {},
+        "reuse_input": {},
+        "reuse_errors": {},
+    }
+    context.update(extra)
+    return render_template("listings/detail.html", **context), status
 
 
 @bp.route("/eintraege/<slug>")
 def listing_detail(slug: str):
-    """Show one listing."""
-    listing = get_listing(get_session(), current_user, slug)
-    return render_template("listings/detail.html", listing=listing)
+    """Show one listing with everything about it and the viewer's actions."""
+    return render_listing(get_listing(get_session(), current_user, slug))
 
 
 @bp.route("/kommunen/<key>")
 def municipality(key: str):
-    """Show a municipality's profile and its listings."""
+    """Show a municipality: profile, listings, reuses, networks and OZG coverage."""
     session = get_session()
     org = session.scalar(select(Organisation).where(Organisation.key == key))
     if org is None:
         abort(404)
-    items = session.scalars(
-        select(Listing).where(listing_visibility_filter(current_user), Listing.organisation_id == org.id)
-        .order_by(Listing.updated_at.desc())
-    ).all()
-    return render_template("municipality.html", org=org, items=items)
+    return render_template(
+        "municipality.html",
+        org=org,
+        items=queries.municipality_listings(session, current_user, org),
+        reuses=queries.municipality_reuses(session, current_user, org),
+        networks=queries.municipality_networks(session, org),
+        coverage=queries.coverage(session, current_user, org),
+    )
+
+
+@bp.route("/ozg")
+def ozg_index():
+    """Browse the OZG catalogue by Themenfeld and Lebenslage, searchable by name or key."""
+    session = get_session()
+    term = (request.args.get("q") or "").strip()[:100]
+    tf = _int(request.args.get("themenfeld"), 1)
+    return render_template(
+        "ozg/index.html",
+        tree=queries.ozg_catalogue(session, current_user, term, tf),
+        term=term,
+        themenfeld=tf,
+        themenfelder=queries.themenfelder(session),
+    )
+
+
+@bp.route("/ozg/<int:ozg_id>")
+def ozg_detail(ozg_id: int):
+    """Show an OZG-Leistung with the who-does-what matrix."""
+    session = get_session()
+    ozg = queries.get_ozg(session, ozg_id)
+    if ozg is None:
+        abort(404)
+    rows = queries.ozg_matrix(session, current_user, ozg_id)
+    return render_template(
+        "ozg/detail.html",
+        ozg=ozg,
+        rows=rows,
+        efforts=sum(1 for r in rows if r["reuse"] is None),
+        reusers=sum(1 for r in rows if r["reuse"] is not None),
+    )
+
+
+@bp.route("/meine-kommune")
+@login_required
+def dashboard():
+    """Show the officer's dashboard: own listings, reuses and followed changes."""
+    session = get_session()
+    return render_template(
+        "dashboard.html",
+        data=queries.dashboard(session, current_user),
+        stages=REUSE_STAGES,
+    )

@@ -1,0 +1,531 @@
+"""Read-side queries for the web UI: browse, coverage, OZG matrix, dashboard, feeds, exports.
+
+Every query takes the viewing user and applies ``listing_visibility_filter`` so pages,
+feeds and exports show exactly what the viewer may see. Writes stay in the other services.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..models import (
+    AuditEvent,
+    Follow,
+    Land,
+    LeikaLeistung,
+    Lebenslage,
+    Listing,
+    Network,
+    NetworkMembership,
+    Organisation,
+    OzgLeistung,
+    Reuse,
+    Themenfeld,
+    listing_leika,
+    listing_ozg,
+)
+from ..permissions import listing_visibility_filter
+
+PUBLISHED = Listing.status == "published"
+ONLINE_REUSE_STAGES = ("production", "pilot")
+
+SORTS = {
+    "neu": "Neueste zuerst",
+    "aktualisiert": "Zuletzt aktualisiert",
+    "titel": "Titel A–Z",
+    "nachnutzungen": "Meiste Nachnutzungen",
+}
+
+# Empty filters: the keys parse_filters() in views/web.py fills.
+FILTER_KEYS = (
+    "q", "art", "land", "kreis", "netzwerk", "themenfeld", "ozg", "phase", "reifegrad",
+    "lizenz", "nachnutzung",
+)
+
+
+@dataclass
+class Page:
+    """One page of results with its paging numbers."""
+
+    items: list[Any]
+    total: int
+    page: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        """Return the number of pages."""
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_prev(self) -> bool:
+        """Tell whether there is a previous page."""
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        """Tell whether there is a next page."""
+        return self.page < self.pages
+
+
+def _reuse_count():
+    return (
+        select(func.count(Reuse.id))
+        .where(Reuse.listing_id == Listing.id, Reuse.stage != "discontinued")
+        .correlate(Listing)
+        .scalar_subquery()
+    )
+
+
+def listing_query(user: Any, filters: dict[str, Any]):
+    """Return a select() of published listings visible to user matching filters."""
+    q = select(Listing).where(listing_visibility_filter(user), PUBLISHED)
+    f = filters
+    if f.get("q"):
+        term = f"%{f['q'].lower()}%"
+        q = q.where(
+            or_(
+                func.lower(Listing.title).like(term),
+                func.lower(Listing.summary).like(term),
+                func.lower(Listing.technologies).like(term),
+                func.lower(Listing.platform).like(term),
+            )
+        )
+    if f.get("art"):
+        q = q.where(Listing.kind == f["art"])
+    if f.get("land") or f.get("kreis"):
+        org_cond = []
+        if f.get("land"):
+            org_cond.append(Organisation.land_code == f["land"])
+        if f.get("kreis"):
+            org_cond.append(or_(Organisation.kreis_key == f["kreis"], Organisation.key == f["kreis"]))
+        q = q.where(
+            exists(select(Organisation.id).where(Organisation.id == Listing.organisation_id, *org_cond))
+        )
+    if f.get("netzwerk"):
+        q = q.where(
+            exists(
+                select(NetworkMembership.id)
+                .join(Network, Network.id == NetworkMembership.network_id)
+                .where(NetworkMembership.organisation_id == Listing.organisation_id, Network.slug == f["netzwerk"])
+            )
+        )
+    if f.get("ozg"):
+        q = q.where(
+            exists(select(listing_ozg.c.listing_id).where(
+                listing_ozg.c.listing_id == Listing.id, listing_ozg.c.ozg_id == f["ozg"]
+            ))
+        )
+    if f.get("themenfeld"):
+        q = q.where(
+            exists(
+                select(listing_ozg.c.listing_id)
+                .join(OzgLeistung, OzgLeistung.id == listing_ozg.c.ozg_id)
+                .where(listing_ozg.c.listing_id == Listing.id, OzgLeistung.themenfeld_id == f["themenfeld"])
+            )
+        )
+    if f.get("phase"):
+        q = q.where(Listing.phase == f["phase"])
+    if f.get("reifegrad") is not None:
+        q = q.where(Listing.reifegrad >= f["reifegrad"])
+    if f.get("lizenz"):
+        q = q.where(Listing.licence == f["lizenz"])
+    if f.get("nachnutzung"):
+        q = q.where(Listing.reuse_offered.is_(True))
+    return q
+
+
+def search_listings(
+    session: Session, user: Any, filters: dict[str, Any], sort: str = "neu", page: int = 1, size: int = 20
+) -> Page:
+    """Return one page of the listings matching filters, sorted."""
+    q = listing_query(user, filters)
+    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    order = {
+        "neu": (Listing.published_at.desc(), Listing.id.desc()),
+        "aktualisiert": (Listing.updated_at.desc(), Listing.id.desc()),
+        "titel": (func.lower(Listing.title), Listing.id),
+        "nachnutzungen": (_reuse_count().desc(), Listing.published_at.desc(), Listing.id.desc()),
+    }.get(sort, (Listing.published_at.desc(), Listing.id.desc()))
+    pages = max(1, -(-total // size))
+    page = min(max(page, 1), pages)
+    items = list(
+        session.scalars(
+            q.options(selectinload(Listing.reuses)).order_by(*order).offset((page - 1) * size).limit(size)
+        )
+    )
+    return Page(items, total, page, size)
+
+
+def filter_options(session: Session, user: Any) -> dict[str, Any]:
+    """Return the choices offered by the browse filters."""
+    visible = and_(listing_visibility_filter(user), PUBLISHED)
+    kreise = session.execute(
+        select(Organisation.kreis_key, Organisation.kreis)
+        .join(Listing, Listing.organisation_id == Organisation.id)
+        .where(visible, Organisation.kreis_key.is_not(None))
+        .distinct()
+        .order_by(Organisation.kreis)
+    ).all()
+    licences = session.scalars(
+        select(Listing.licence).where(visible, Listing.licence.is_not(None)).distinct().order_by(Listing.licence)
+    ).all()
+    return {
+        "lands": session.execute(select(Land.code, Land.name).order_by(Land.name)).all(),
+        "kreise": kreise,
+        "networks": session.execute(select(Network.slug, Network.name).order_by(Network.name)).all(),
+        "themenfelder": session.execute(select(Themenfeld.id, Themenfeld.name).order_by(Themenfeld.name)).all(),
+        "licences": licences,
+    }
+
+
+def home_stats(session: Session, user: Any) -> dict[str, int]:
+    """Return the key numbers of the start page."""
+    visible = and_(listing_visibility_filter(user), PUBLISHED)
+    return {
+        "listings": session.scalar(select(func.count(Listing.id)).where(visible)) or 0,
+        "municipalities": session.scalar(
+            select(func.count(func.distinct(Listing.organisation_id))).where(visible)
+        ) or 0,
+        "reuses": session.scalar(
+            select(func.count(Reuse.id)).join(Listing, Listing.id == Reuse.listing_id)
+            .where(visible, Reuse.stage != "discontinued")
+        ) or 0,
+        "ozg": session.scalar(
+            select(func.count(func.distinct(listing_ozg.c.ozg_id)))
+            .join(Listing, Listing.id == listing_ozg.c.listing_id).where(visible)
+        ) or 0,
+    }
+
+
+def latest_listings(session: Session, user: Any, limit: int = 6) -> list[Listing]:
+    """Return the newest published listings user may see."""
+    return list(
+        session.scalars(
+            select(Listing).where(listing_visibility_filter(user), PUBLISHED)
+            .order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit)
+        )
+    )
+
+
+def similar_listings(session: Session, user: Any, listing: Listing, limit: int = 6) -> list[Listing]:
+    """Return other published listings sharing an OZG-Leistung with listing."""
+    ozg_ids = [o.id for o in listing.ozg_leistungen]
+    if not ozg_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Listing)
+            .where(
+                listing_visibility_filter(user), PUBLISHED, Listing.id != listing.id,
+                exists(select(listing_ozg.c.listing_id).where(
+                    listing_ozg.c.listing_id == Listing.id, listing_ozg.c.ozg_id.in_(ozg_ids)
+                )),
+            )
+            .order_by(Listing.reuse_offered.desc(), Listing.published_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- municipality --------------------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    """Which OZG-Leistungen a municipality has online and where others offer the rest."""
+
+    online: list[dict[str, Any]] = field(default_factory=list)
+    # Themenfeld name -> [{ozg, offers: [Listing]}]
+    gaps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    catalogue_size: int = 0
+
+
+def municipality_listings(session: Session, user: Any, org: Organisation) -> list[Listing]:
+    """Return the listings of org the viewer may see."""
+    return list(
+        session.scalars(
+            select(Listing)
+            .where(listing_visibility_filter(user), Listing.organisation_id == org.id)
+            .order_by(Listing.updated_at.desc())
+        )
+    )
+
+
+def municipality_reuses(session: Session, user: Any, org: Organisation) -> list[Reuse]:
+    """Return the reuses declared by org of listings the viewer may see."""
+    return list(
+        session.scalars(
+            select(Reuse)
+            .join(Listing, Listing.id == Reuse.listing_id)
+            .where(Reuse.organisation_id == org.id, listing_visibility_filter(user))
+            .options(selectinload(Reuse.listing))
+            .order_by(Reuse.updated_at.desc())
+        )
+    )
+
+
+def municipality_networks(session: Session, org: Organisation) -> list[Network]:
+    """Return the networks org belongs to."""
+    return list(
+        session.scalars(
+            select(Network).join(NetworkMembership, NetworkMembership.network_id == Network.id)
+            .where(NetworkMembership.organisation_id == org.id).order_by(Network.name)
+        )
+    )
+
+
+def coverage(session: Session, user: Any, org: Organisation) -> Coverage:
+    """Compute which OZG-Leistungen org has online and which gaps others could fill."""
+    visible = listing_visibility_filter(user)
+    own = session.execute(
+        select(listing_ozg.c.ozg_id, Listing.id, Listing.slug, Listing.title)
+        .join(Listing, Listing.id == listing_ozg.c.listing_id)
+        .where(visible, Listing.organisation_id == org.id, Listing.phase == "live",
+               Listing.status.in_(("published", "draft", "in_review", "changes_requested")))
+    ).all()
+    reused = session.execute(
+        select(listing_ozg.c.ozg_id, Listing.id, Listing.slug, Listing.title)
+        .join(Listing, Listing.id == listing_ozg.c.listing_id)
+        .join(Reuse, Reuse.listing_id == Listing.id)
+        .where(visible, Reuse.organisation_id == org.id, Reuse.stage.in_(ONLINE_REUSE_STAGES))
+    ).all()
+    online: dict[int, dict[str, Any]] = {}
+    for rows, how in ((own, "eigen"), (reused, "nachgenutzt")):
+        for ozg_id, _lid, slug, title in rows:
+            entry = online.setdefault(ozg_id, {"ozg_id": ozg_id, "via": []})
+            entry["via"].append({"how": how, "slug": slug, "title": title})
+    names = {}
+    if online:
+        names = dict(session.execute(select(OzgLeistung.id, OzgLeistung.name).where(OzgLeistung.id.in_(online))).all())
+    result = Coverage(catalogue_size=session.scalar(select(func.count(OzgLeistung.id))) or 0)
+    result.online = sorted(
+        ({**v, "name": names.get(k, str(k))} for k, v in online.items()), key=lambda e: e["name"]
+    )
+    offers = session.execute(
+        select(OzgLeistung, Themenfeld.name, Listing)
+        .join(listing_ozg, listing_ozg.c.ozg_id == OzgLeistung.id)
+        .join(Listing, Listing.id == listing_ozg.c.listing_id)
+        .join(Themenfeld, Themenfeld.id == OzgLeistung.themenfeld_id)
+        .where(visible, PUBLISHED, Listing.reuse_offered.is_(True), Listing.organisation_id != org.id)
+        .order_by(Themenfeld.name, OzgLeistung.name, Listing.title)
+    ).all()
+    gaps: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for ozg, tf_name, listing in offers:
+        if ozg.id in online:
+            continue
+        gaps[tf_name].setdefault(ozg.id, {"ozg": ozg, "offers": []})["offers"].append(listing)
+    result.gaps = {tf: list(v.values()) for tf, v in gaps.items()}
+    return result
+
+
+# --- OZG catalogue -------------------------------------------------------------------
+
+
+def ozg_catalogue(session: Session, user: Any, term: str = "", themenfeld_id: int | None = None) -> list[dict[str, Any]]:
+    """Return Themenfelder with their Lebenslagen and OZG-Leistungen (with listing counts)."""
+    q = select(OzgLeistung).options(selectinload(OzgLeistung.lebenslage), selectinload(OzgLeistung.themenfeld))
+    term = (term or "").strip()
+    if term:
+        cond = [func.lower(OzgLeistung.name).like(f"%{term.lower()}%")]
+        if term.isdigit():
+            cond.append(OzgLeistung.id == int(term[:9]))
+            cond.append(OzgLeistung.id.in_(select(LeikaLeistung.ozg_id).where(LeikaLeistung.key.startswith(term))))
+        cond.append(OzgLeistung.id.in_(select(LeikaLeistung.ozg_id).where(func.lower(LeikaLeistung.name).like(f"%{term.lower()}%"))))
+        q = q.where(or_(*cond))
+    if themenfeld_id:
+        q = q.where(OzgLeistung.themenfeld_id == themenfeld_id)
+    counts = dict(
+        session.execute(
+            select(listing_ozg.c.ozg_id, func.count(Listing.id))
+            .join(Listing, Listing.id == listing_ozg.c.listing_id)
+            .where(listing_visibility_filter(user), PUBLISHED)
+            .group_by(listing_ozg.c.ozg_id)
+        ).all()
+    )
+    tree: dict[int, dict[str, Any]] = {}
+    for ozg in session.scalars(q.order_by(OzgLeistung.themenfeld_id, OzgLeistung.lebenslage_id, OzgLeistung.name)):
+        tf = tree.setdefault(ozg.themenfeld_id, {"themenfeld": ozg.themenfeld, "lebenslagen": {}})
+        ll = tf["lebenslagen"].setdefault(ozg.lebenslage_id, {"lebenslage": ozg.lebenslage, "items": []})
+        ll["items"].append({"ozg": ozg, "count": counts.get(ozg.id, 0)})
+    out = []
+    for tf in sorted(tree.values(), key=lambda t: t["themenfeld"].name):
+        out.append({"themenfeld": tf["themenfeld"],
+                    "lebenslagen": sorted(tf["lebenslagen"].values(), key=lambda ll: ll["lebenslage"].name)})
+    return out
+
+
+def themenfelder(session: Session) -> list[Themenfeld]:
+    """Return all Themenfelder by name."""
+    return list(session.scalars(select(Themenfeld).order_by(Themenfeld.name)))
+
+
+def get_ozg(session: Session, ozg_id: int) -> OzgLeistung | None:
+    """Return the OZG-Leistung with its LeiKa keys, or None."""
+    return session.scalar(
+        select(OzgLeistung).where(OzgLeistung.id == ozg_id).options(selectinload(OzgLeistung.leika))
+    )
+
+
+def ozg_matrix(session: Session, user: Any, ozg_id: int) -> list[dict[str, Any]]:
+    """Return one row per municipality with a listing or a reuse for this OZG-Leistung."""
+    listings = list(
+        session.scalars(
+            select(Listing)
+            .join(listing_ozg, listing_ozg.c.listing_id == Listing.id)
+            .where(listing_ozg.c.ozg_id == ozg_id, listing_visibility_filter(user),
+                   Listing.status != "archived")
+            .options(selectinload(Listing.reuses))
+            .order_by(Listing.title)
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    for listing in listings:
+        rows.append({"org": listing.organisation, "listing": listing, "reuse": None})
+        for r in listing.reuses:
+            if r.stage != "discontinued":
+                rows.append({"org": r.organisation, "listing": listing, "reuse": r})
+    phase_rank = {"live": 0, "in_progress": 1, "planned": 2, "idea": 3, "stopped": 4}
+    rows.sort(key=lambda r: (
+        r["reuse"] is not None,
+        phase_rank.get(r["listing"].phase or "", 5),
+        r["org"].short_name,
+    ))
+    return rows
+
+
+def catalogue_search(session: Session, term: str, limit: int = 15) -> tuple[list[OzgLeistung], list[LeikaLeistung]]:
+    """Find OZG-Leistungen and LeiKa-Leistungen by name, OZG-ID or LeiKa key (for the picker)."""
+    term = (term or "").strip()
+    if len(term) < 2:
+        return [], []
+    like = f"%{term.lower()}%"
+    ozg_cond = [func.lower(OzgLeistung.name).like(like)]
+    leika_cond = [func.lower(LeikaLeistung.name).like(like)]
+    if term.isdigit():
+        ozg_cond.append(OzgLeistung.id == int(term[:9]))
+        leika_cond.append(LeikaLeistung.key.startswith(term))
+    ozg = list(session.scalars(select(OzgLeistung).where(or_(*ozg_cond)).order_by(OzgLeistung.name).limit(limit)))
+    leika = list(session.scalars(select(LeikaLeistung).where(or_(*leika_cond)).order_by(LeikaLeistung.key).limit(limit)))
+    return ozg, leika
+
+
+def catalogue_by_ids(session: Session, ozg_ids: list[int], leika_keys: list[str]) -> tuple[list[OzgLeistung], list[LeikaLeistung]]:
+    """Return the OZG and LeiKa rows for the given ids and keys (unknown ones are skipped)."""
+    ozg = list(session.scalars(select(OzgLeistung).where(OzgLeistung.id.in_(ozg_ids)))) if ozg_ids else []
+    leika = list(session.scalars(select(LeikaLeistung).where(LeikaLeistung.key.in_(leika_keys)))) if leika_keys else []
+    return ozg, leika
+
+
+# --- dashboard -----------------------------------------------------------------------
+
+ACTIVITY_LABELS = {
+    "listing.updated": "wurde bearbeitet",
+    "listing.status_posted": "hat eine Statusmeldung",
+    "listing.approved": "wurde veröffentlicht",
+    "listing.archived": "wurde archiviert",
+    "listing.unpublished": "wurde zurückgezogen",
+    "reuse.declared": "hat eine neue Nachnutzung",
+    "reuse.stage_changed": "Nachnutzung hat die Stufe gewechselt",
+}
+
+
+def dashboard(session: Session, user: Any) -> dict[str, Any]:
+    """Return own listings, own reuses, followed listings and their recent changes."""
+    org_id = user.organisation_id
+    own = list(
+        session.scalars(select(Listing).where(Listing.organisation_id == org_id).order_by(Listing.updated_at.desc()))
+    ) if org_id else []
+    reuses = list(
+        session.scalars(
+            select(Reuse).where(Reuse.organisation_id == org_id)
+            .options(selectinload(Reuse.listing), selectinload(Reuse.history))
+            .order_by(Reuse.updated_at.desc())
+        )
+    ) if org_id else []
+    followed = list(
+        session.scalars(
+            select(Listing).join(Follow, Follow.listing_id == Listing.id)
+            .where(Follow.user_id == user.id, listing_visibility_filter(user)).order_by(Listing.title)
+        )
+    )
+    changes = []
+    if followed:
+        ids = [f.id for f in followed]
+        by_id = {f.id: f for f in followed}
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.listing_id.in_(ids), AuditEvent.action.in_(list(ACTIVITY_LABELS)))
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(20)
+        )
+        for ev in events:
+            changes.append({"listing": by_id[ev.listing_id], "label": ACTIVITY_LABELS[ev.action], "at": ev.created_at})
+    incoming = list(
+        session.scalars(
+            select(Reuse).join(Listing, Listing.id == Reuse.listing_id)
+            .where(Listing.organisation_id == org_id).options(selectinload(Reuse.listing))
+            .order_by(Reuse.updated_at.desc())
+        )
+    ) if org_id else []
+    return {"own": own, "reuses": reuses, "followed": followed, "changes": changes, "incoming": incoming}
+
+
+# --- feeds and exports ---------------------------------------------------------------
+
+
+def feed_listings(session: Session, user: Any, network_slug: str | None = None, ozg_id: int | None = None, limit: int = 50) -> list[Listing]:
+    """Return the newest published listings for a feed, optionally per network or OZG-Leistung."""
+    filters: dict[str, Any] = {"netzwerk": network_slug, "ozg": ozg_id}
+    q = listing_query(user, filters).order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit)
+    return list(session.scalars(q))
+
+
+def export_listings(session: Session) -> list[Listing]:
+    """Return all public published listings (open data: what anonymous visitors can see)."""
+    return list(
+        session.scalars(
+            select(Listing)
+            .where(listing_visibility_filter(None), PUBLISHED)
+            .options(selectinload(Listing.ozg_leistungen), selectinload(Listing.leika_leistungen),
+                     selectinload(Listing.tag_rows), selectinload(Listing.reuses))
+            .order_by(Listing.id)
+        )
+    )
+
+
+def export_row(listing: Listing, base_url: str) -> dict[str, Any]:
+    """Turn a listing into one flat open-data record."""
+    org = listing.organisation
+    return {
+        "id": listing.id,
+        "url": f"{base_url}/eintraege/{listing.slug}",
+        "art": listing.kind,
+        "titel": listing.title,
+        "kurzbeschreibung": listing.summary,
+        "kommune": org.name,
+        "ags": org.ags or "",
+        "land": org.land or "",
+        "phase": listing.phase or "",
+        "reifegrad": "" if listing.reifegrad is None else listing.reifegrad,
+        "reifegrad_modell": listing.reifegrad_model or "",
+        "ozg_ids": " ".join(str(o.id) for o in listing.ozg_leistungen),
+        "leika_schluessel": " ".join(lk.key for lk in listing.leika_leistungen),
+        "lizenz": listing.licence or "",
+        "zur_nachnutzung": bool(listing.reuse_offered),
+        "nachnutzungen": listing.active_reuse_count,
+        "schlagwoerter": ", ".join(listing.tags),
+        "website": listing.website_url or "",
+        "repository": listing.repository_url or "",
+        "veroeffentlicht": listing.published_at.isoformat() if listing.published_at else "",
+        "aktualisiert": listing.updated_at.isoformat() if listing.updated_at else "",
+    }
+
+
+def lebenslagen_for(session: Session, themenfeld_id: int) -> list[Lebenslage]:
+    """Return the Lebenslagen of a Themenfeld."""
+    return list(session.scalars(select(Lebenslage).where(Lebenslage.themenfeld_id == themenfeld_id).order_by(Lebenslage.name)))

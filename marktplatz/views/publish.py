@@ -1,0 +1,220 @@
+"""Write pages of the web UI: publish and edit listings, status updates, reuse, follow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..db import get_session
+from ..forms import field_errors, listing_form_values, listing_input, listing_to_values, simple_form
+from ..models import Listing, Reuse
+from ..models.listing import COST_MODELS, KINDS, MAINTENANCE, PHASES, REIFEGRAD_MODELS, VISIBILITIES
+from ..services import listings as listing_service
+from ..services import queries
+from ..services import reuse as reuse_service
+from ..services.common import require
+from ..services.errors import Conflict, Invalid, NotFound
+from .web import render_listing
+
+bp = Blueprint("publish", __name__)
+
+FORM_FIELD_LABELS = {
+    "kind": "Art", "title": "Titel", "summary": "Kurzbeschreibung", "description": "Beschreibung",
+    "tags": "Schlagwörter", "ozg_ids": "OZG-Leistungen", "leika_keys": "LeiKa-Leistungen",
+    "visibility": "Sichtbarkeit", "phase": "Phase", "reifegrad": "Reifegrad",
+    "reifegrad_model": "Reifegradmodell", "licence": "Lizenz", "repository_url": "Quellcode",
+    "website_url": "Website", "contact_name": "Ansprechperson", "contact_email": "E-Mail",
+    "reuse_offered": "Zur Nachnutzung angeboten", "reuse_terms": "Bedingungen der Nachnutzung",
+    "cost_model": "Kostenmodell", "platform": "Plattform", "technologies": "Technologien",
+    "maintenance": "Pflege", "looking_for_partners": "Partner gesucht", "partners": "Partner",
+}
+
+
+def _picker(values: dict[str, Any]) -> dict[str, Any]:
+    """Return the catalogue picker state: selected entries and search matches."""
+    session = get_session()
+    ozg_ids = [int(v) for v in values.get("ozg_ids", []) if str(v).isdigit()]
+    leika_keys = [v for v in values.get("leika_keys", []) if str(v).isdigit()]
+    selected_ozg, selected_leika = queries.catalogue_by_ids(session, ozg_ids, leika_keys)
+    term = (request.form.get("katalog_suche") or "").strip()[:100] if request.method == "POST" else ""
+    found_ozg: list[Any] = []
+    found_leika: list[Any] = []
+    searched = request.form.get("aktion") == "katalog_suchen"
+    if searched:
+        found_ozg, found_leika = queries.catalogue_search(session, term)
+        found_ozg = [o for o in found_ozg if o.id not in ozg_ids]
+        found_leika = [lk for lk in found_leika if lk.key not in leika_keys]
+    return {
+        "selected_ozg": selected_ozg, "selected_leika": selected_leika, "term": term,
+        "found_ozg": found_ozg, "found_leika": found_leika, "searched": searched,
+    }
+
+
+def _render_form(values: dict[str, Any], errors: dict[str, list[str]], listing: Listing | None, status: int = 200):
+    return render_template(
+        "listings/form.html",
+        values=values,
+        errors=errors,
+        listing=listing,
+        picker=_picker(values),
+        kinds=KINDS,
+        phases=PHASES,
+        visibilities=VISIBILITIES,
+        cost_models=COST_MODELS,
+        maintenance=MAINTENANCE,
+        reifegrad_models=REIFEGRAD_MODELS,
+    ), status
+
+
+def _after_save(listing: Listing, created: bool):
+    session = get_session()
+    if request.form.get("aktion") == "einreichen":
+        listing_service.submit_for_review(session, current_user, listing)
+        flash("Gespeichert und zur Prüfung eingereicht. Die Koordination Ihres Netzwerks wird benachrichtigt.", "success")
+    else:
+        flash("Der Eintrag wurde angelegt." if created else "Ihre Änderungen sind gespeichert.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug))
+
+
+@bp.route("/eintraege/neu", methods=["GET", "POST"])
+@login_required
+def new():
+    """Publish a new service, component or project for the officer's municipality."""
+    session = get_session()
+    org = current_user.organisation
+    if org is None:
+        return render_template("error.html", status=403, title="Keine Kommune",
+                               message="Ihr Konto ist keiner Kommune zugeordnet."), 403
+    require(current_user, "listing.create", org)
+    if request.method == "GET":
+        kind = request.args.get("art") if request.args.get("art") in KINDS else "dienst"
+        values = listing_form_values(request.form)
+        values.update(kind=kind, visibility="public", contact_name=current_user.name,
+                      contact_email=current_user.email)
+        return _render_form(values, {}, None)
+    values = listing_form_values(request.form)
+    if request.form.get("aktion") == "katalog_suchen":
+        return _render_form(values, {}, None)
+    try:
+        listing = listing_service.create_listing(session, current_user, listing_input(values))
+    except Invalid as err:
+        return _render_form(values, field_errors(err.errors), None, 422)
+    return _after_save(listing, created=True)
+
+
+@bp.route("/eintraege/<slug>/bearbeiten", methods=["GET", "POST"])
+@login_required
+def edit(slug: str):
+    """Edit a listing with optimistic locking; show both versions on a conflict."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    require(current_user, "listing.edit", listing)
+    if request.method == "GET":
+        return _render_form(listing_to_values(listing), {}, listing)
+    values = listing_form_values(request.form)
+    if request.form.get("aktion") == "katalog_suchen":
+        return _render_form(values, {}, listing)
+    version = int(values["version"]) if str(values.get("version", "")).isdigit() else None
+    try:
+        listing = listing_service.update_listing(session, current_user, listing, listing_input(values), version)
+    except Invalid as err:
+        return _render_form(values, field_errors(err.errors), listing, 422)
+    except Conflict:
+        if listing.status == "archived":
+            raise
+        session.expire_all()
+        current = listing_service.get_listing(session, current_user, slug)
+        current_values = listing_to_values(current)
+        rows = [
+            (name, label, values.get(name), current_values.get(name))
+            for name, label in FORM_FIELD_LABELS.items()
+        ]
+        return render_template(
+            "listings/conflict.html", listing=current, mine=values, rows=rows,
+            current_version=current.version,
+        ), 409
+    return _after_save(listing, created=False)
+
+
+@bp.route("/eintraege/<slug>/einreichen", methods=["POST"])
+@login_required
+def submit(slug: str):
+    """Submit a draft for review."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    listing_service.submit_for_review(session, current_user, listing)
+    flash("Der Eintrag ist zur Prüfung eingereicht.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug))
+
+
+@bp.route("/eintraege/<slug>/status", methods=["POST"])
+@login_required
+def post_status(slug: str):
+    """Post a status update to a listing's timeline."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    data = simple_form(request.form, "title", "body", "phase")
+    try:
+        listing_service.post_status_update(session, current_user, listing, data)
+    except Invalid as err:
+        return render_listing(listing, 422, errors=field_errors(err.errors), status_input=data)
+    flash("Die Statusmeldung ist veröffentlicht.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug) + "#verlauf")
+
+
+@bp.route("/eintraege/<slug>/nachnutzung", methods=["POST"])
+@login_required
+def declare_reuse(slug: str):
+    """Declare that the officer's municipality reuses this listing."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    data = simple_form(request.form, "stage", "note", "reason", "contact_name", "contact_email")
+    try:
+        reuse_service.declare_reuse(session, current_user, listing, data)
+    except Invalid as err:
+        return render_listing(listing, 422, reuse_errors=field_errors(err.errors), reuse_input=data)
+    flash("Ihre Nachnutzung ist eingetragen. Die anbietende Kommune wird benachrichtigt.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug) + "#nachnutzung")
+
+
+@bp.route("/nachnutzungen/<int:reuse_id>/stufe", methods=["POST"])
+@login_required
+def change_stage(reuse_id: int):
+    """Move a reuse to another stage."""
+    session = get_session()
+    reuse = session.get(Reuse, reuse_id)
+    if reuse is None:
+        raise NotFound("Diese Nachnutzung gibt es nicht.")
+    require(current_user, "reuse.update", reuse)
+    listing = reuse.listing
+    data = simple_form(request.form, "stage", "note", "reason")
+    try:
+        reuse_service.change_reuse_stage(session, current_user, reuse, data)
+    except Invalid as err:
+        return render_listing(listing, 422, reuse_errors=field_errors(err.errors), reuse_input=data)
+    flash(f"Die Nachnutzung steht jetzt auf „{reuse.stage_label}“.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug) + "#nachnutzung")
+
+
+@bp.route("/eintraege/<slug>/folgen", methods=["POST"])
+@login_required
+def follow(slug: str):
+    """Follow a listing."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    reuse_service.follow(session, current_user, listing)
+    flash("Sie folgen diesem Eintrag und werden über Änderungen informiert.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug))
+
+
+@bp.route("/eintraege/<slug>/entfolgen", methods=["POST"])
+@login_required
+def unfollow(slug: str):
+    """Stop following a listing."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    reuse_service.unfollow(session, current_user, listing)
+    flash("Sie folgen diesem Eintrag nicht mehr.", "info")
+    return redirect(url_for("web.listing_detail", slug=listing.slug))
