@@ -1,0 +1,187 @@
+"""Web pages: start, browse with filters, listing page, municipality coverage, OZG, dashboard."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from marktplatz.services import reuse
+from marktplatz.views.web import parse_filters
+
+from . import factories as f
+
+
+@pytest.fixture
+def world(session):
+    """Two networks, officers in Freiburg, Mannheim and Bad Salzuflen, a coordinator, an admin."""
+    andi = f.network(session, "andi", f.FREIBURG, f.MANNHEIM, f.KARLSRUHE)
+    lippe = f.network(session, "lippe", f.BAD_SALZUFLEN, f.LEMGO)
+    return {
+        "andi": andi,
+        "lippe": lippe,
+        "owner": f.user(session, "officer", f.FREIBURG, email="owner@example.org"),
+        "other": f.user(session, "officer", f.MANNHEIM, email="other@example.org"),
+        "far": f.user(session, "officer", f.BAD_SALZUFLEN, email="far@example.org"),
+        "coord": f.user(session, "coordinator", f.KARLSRUHE, [andi], email="coord@example.org"),
+        "admin": f.user(session, "admin", None, email="admin@example.org"),
+    }
+
+
+def test_start_page_has_numbers_search_and_entry_points(client, session, world):
+    """The start page shows key numbers, the search box and entry points."""
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    html = client.get("/").get_data(as_text=True)
+    assert 'action="/eintraege"' in html and 'name="q"' in html
+    assert 'href="/ozg"' in html
+    assert "Hundesteuer Freiburg" in html
+    assert "<strong>1</strong> aktive Kommunen" in html
+
+
+def test_parse_filters_drops_malformed_values():
+    """parse_filters keeps valid values and ignores junk."""
+    got = parse_filters(MultiDict({
+        "q": " hund ", "art": "dienst", "land": "08", "kreis": "x", "themenfeld": "abc",
+        "ozg": "10160", "phase": "live", "reifegrad": "9", "nachnutzung": "1", "lizenz": "MIT",
+    }))
+    assert got["q"] == "hund" and got["art"] == "dienst" and got["land"] == "08"
+    assert got["kreis"] is None and got["themenfeld"] is None and got["reifegrad"] is None
+    assert got["ozg"] == 10160 and got["phase"] == "live" and got["nachnutzung"] is True
+    assert got["lizenz"] == "MIT"
+
+
+def test_browse_filters_by_kind_land_network_and_reuse(client, session, world):
+    """Each filter narrows the result list."""
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg",
+              reuse_offered=True, reuse_terms="Kostenfrei.")
+    f.listing(session, world["other"], publish_by=world["coord"], title="Formularserver Mannheim",
+              kind="komponente", licence="EUPL-1.2", ozg_ids=[], leika_keys=[], phase=None, reifegrad=None, reifegrad_model=None)
+    f.listing(session, world["far"], publish_by=world["admin"], title="Prozessregister Salzuflen", kind="projekt",
+              ozg_ids=[], leika_keys=[], reifegrad=None, reifegrad_model=None)
+
+    def titles(query: str) -> str:
+        return client.get("/eintraege?" + query).get_data(as_text=True)
+
+    html = titles("art=komponente")
+    assert "Formularserver Mannheim" in html and "Hundesteuer Freiburg" not in html
+    html = titles("land=05")
+    assert "Prozessregister Salzuflen" in html and "Formularserver Mannheim" not in html
+    html = titles("netzwerk=andi")
+    assert "Hundesteuer Freiburg" in html and "Prozessregister Salzuflen" not in html
+    html = titles("nachnutzung=1")
+    assert "Hundesteuer Freiburg" in html and "Formularserver Mannheim" not in html
+    html = titles("ozg=10160&reifegrad=3")
+    assert "Hundesteuer Freiburg" in html and "Prozessregister Salzuflen" not in html
+    html = titles("lizenz=EUPL-1.2")
+    assert "Formularserver Mannheim" in html and "Hundesteuer Freiburg" not in html
+    html = titles("q=prozess")
+    assert "Prozessregister Salzuflen" in html and "Hundesteuer Freiburg" not in html
+    html = titles("themenfeld=999")
+    assert "Keine Einträge passen" in html
+
+
+def test_browse_sorts_and_paginates(client, session, world):
+    """Sorting by title orders A-Z and page 2 holds the rest."""
+    for i in range(21):
+        f.listing(session, world["owner"], publish_by=world["coord"], title=f"Dienst {i:02d}")
+    page1 = client.get("/eintraege?sortierung=titel").get_data(as_text=True)
+    assert page1.index("Dienst 00") < page1.index("Dienst 01")
+    assert "Dienst 20" not in page1 and "Seite 1 von 2" in page1
+    page2 = client.get("/eintraege?sortierung=titel&seite=2").get_data(as_text=True)
+    assert "Dienst 20" in page2 and "Dienst 00" not in page2
+
+
+def test_listing_page_shows_fields_and_sanitises_markdown(client, session, world):
+    """The listing page renders Markdown without scripts, handlers or javascript: links."""
+    item = f.listing(
+        session, world["owner"], publish_by=world["coord"],
+        description="**fett** <script>alert(1)</script> [klick](javascript:alert(2)) <img src=x onerror=alert(3)>",
+        licence="MIT", platform="Service-BW",
+    )
+    html = client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    assert "<strong>fett</strong>" in html
+    prose = html.split('id="beschreibung"')[1].split("</section>")[0]
+    assert "<script" not in prose and 'href="javascript' not in prose and "<img" not in prose
+    assert 'href="/ozg/10160"' in html and "99102013000000" in html
+    assert "Service-BW" in html and "MIT" in html and "von 4" in html
+
+
+def test_listing_page_shows_reusers_similar_and_owner_actions(client, auth, session, world):
+    """Reusers appear with stage, similar listings are linked, the owner sees edit."""
+    item = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    twin = f.listing(session, world["other"], publish_by=world["coord"], title="Hundesteuer Mannheim")
+    reuse.declare_reuse(session, world["far"], item, {"stage": "pilot"})
+    html = client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    assert "Bad Salzuflen" in html and "Pilot" in html
+    assert f"/eintraege/{twin.slug}" in html
+    assert "Bearbeiten" not in html and "Nachnutzung erklären" not in html
+    auth.login("owner@example.org")
+    html = client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    assert f"/eintraege/{item.slug}/bearbeiten" in html and "Statusmeldung schreiben" in html
+    assert "Nachnutzung erklären" not in html
+    auth.logout()
+    auth.login("other@example.org")
+    html = client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    assert "Nachnutzung erklären" in html and 'name="csrf_token"' in html
+    assert f"/eintraege/{item.slug}/bearbeiten" not in html
+
+
+def test_drafts_and_network_listings_hidden_from_anonymous(client, session, world):
+    """A draft and a members-only listing are 404 for anonymous visitors."""
+    draft = f.listing(session, world["owner"])
+    members = f.listing(session, world["owner"], publish_by=world["coord"], visibility="network")
+    assert client.get(f"/eintraege/{draft.slug}").status_code == 404
+    assert client.get(f"/eintraege/{members.slug}").status_code == 404
+    assert members.title not in client.get("/eintraege").get_data(as_text=True)
+
+
+def test_municipality_page_shows_coverage_and_gaps(client, session, world):
+    """Coverage lists own live services and offers from others for missing ones."""
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    f.listing(session, world["other"], publish_by=world["coord"], title="Gewerbe Mannheim",
+              ozg_ids=[10294], leika_keys=[], reuse_offered=True, reuse_terms="Gerne.")
+    offered = f.listing(session, world["far"], publish_by=world["admin"], title="Parkausweis Salzuflen",
+                        ozg_ids=[10173], leika_keys=[], reuse_offered=True, reuse_terms="Gerne.")
+    reuse.declare_reuse(session, world["owner"], offered, {"stage": "production"})
+    html = client.get(f"/kommunen/{f.FREIBURG}").get_data(as_text=True)
+    assert "<strong>2</strong> von" in html
+    assert "Hundesteuer Freiburg" in html and "(Nachnutzung)" in html
+    gaps = html.split('id="luecken"')[1]
+    assert "Gewerbe Mannheim" in gaps and "Parkausweis Salzuflen" not in gaps
+    assert "ANDI" in html or "Netzwerk andi" in html
+    assert client.get("/kommunen/00000000").status_code == 404
+
+
+def test_ozg_index_search_and_detail_matrix(client, session, world):
+    """The catalogue is searchable and the OZG page lists efforts and reusers."""
+    item = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg",
+                     reuse_offered=True, reuse_terms="Gerne.")
+    f.listing(session, world["other"], publish_by=world["coord"], title="Hundesteuer Mannheim", phase="planned",
+              reifegrad=None, reifegrad_model=None)
+    reuse.declare_reuse(session, world["far"], item, {"stage": "production"})
+    html = client.get("/ozg?q=Hundehaltung").get_data(as_text=True)
+    assert 'href="/ozg/10160"' in html
+    assert 'href="/ozg/10160"' in client.get("/ozg?q=99102013000000").get_data(as_text=True)
+    assert 'href="/ozg/10160"' in client.get("/ozg?q=10160").get_data(as_text=True)
+    html = client.get("/ozg/10160").get_data(as_text=True)
+    matrix = html.split('class="matrix"')[1]
+    assert "Freiburg" in matrix and "Mannheim" in matrix and "Bad Salzuflen" in matrix
+    assert "Im Betrieb" in matrix and "Modell 1.1" in matrix and "Geplant" in matrix
+    assert client.get("/ozg/1").status_code == 404
+
+
+def test_dashboard_needs_login_and_shows_own_work(client, auth, session, world):
+    """The dashboard lists own listings with state, reuses, and changes on followed listings."""
+    assert client.get("/meine-kommune").status_code == 302
+    mine = f.listing(session, world["owner"], title="Mein Entwurf")
+    theirs = f.listing(session, world["other"], publish_by=world["coord"], title="Fremder Dienst")
+    reuse.declare_reuse(session, world["owner"], theirs, {"stage": "evaluating"})
+    reuse.follow(session, world["owner"], theirs)
+    from marktplatz.services import listings
+
+    listings.post_status_update(session, world["other"], theirs, {"title": "Neue Version live"})
+    auth.login("owner@example.org")
+    html = client.get("/meine-kommune").get_data(as_text=True)
+    assert mine.title in html and "Entwurf" in html
+    assert "Fremder Dienst" in html and "In Prüfung" in html
+    assert "hat eine Statusmeldung" in html
+
