@@ -218,8 +218,7 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
             "looking_for_partners": kind == "projekt" and phase in ("idea", "planned"),
         }
         listing = listings.create_listing(session, user, data)
-        if ags != "08317096":  # Offenburg keeps a draft
-            _publish(session, user, coord_andi, listing)
+        _publish(session, user, coord_andi, listing)
         _timeline(session, user, listing, rng)
         _backdate(session, listing, 600 - i * 35)
         if is_offer:
