@@ -123,7 +123,8 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int, work_dir: s
     for k, v in (headers or {}).items():
         cmd += ["-H", f"{k}: {v}"]
     out = subprocess.run(cmd + [base], capture_output=True, text=True, timeout=seconds + 60).stdout
-    result: dict[str, Any] = {"paths": len(paths), "connections": connections, "seconds": seconds}
+    result: dict[str, Any] = {"paths": len(paths), "connections": connections, "seconds": seconds,
+                              "loadavg_before": round(os.getloadavg()[0], 2)}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     result["rps"] = float(m.group(1)) if m else 0.0
     for pct in ("50", "90", "99"):

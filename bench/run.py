@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import math
 import os
 import platform
 import secrets
@@ -86,7 +87,7 @@ def machine() -> dict[str, Any]:
 def pct(values: list[float], p: float) -> float:
     """Return the p-th percentile (nearest rank) of values."""
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    k = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
     return ordered[k]
 
 
@@ -346,8 +347,8 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
     return out
 
 
-def profile_endpoint(db_path: str, index_dir: str, path: str, requests: int, out_file: str) -> str:
-    """Profile `requests` GETs of path in-process with pyinstrument; write the text report."""
+def profile_endpoint(db_path: str, index_dir: str, path: str, requests: int, out_file: str, budget: float = 15.0) -> str:
+    """Profile up to `requests` GETs of path (at most budget seconds) with pyinstrument; write the report."""
     try:
         from pyinstrument import Profiler
     except ImportError:
@@ -357,8 +358,11 @@ def profile_endpoint(db_path: str, index_dir: str, path: str, requests: int, out
     client.get(path)
     profiler = Profiler(interval=0.0005)
     profiler.start()
+    deadline = time.perf_counter() + budget
     for _ in range(requests):
         client.get(path)
+        if time.perf_counter() > deadline:
+            break
     profiler.stop()
     text = profiler.output_text(unicode=False, color=False, show_all=False)
     with open(out_file, "w", encoding="utf-8") as fh:
@@ -472,6 +476,7 @@ def markdown(results: dict[str, Any]) -> str:
     md.append(row("change feed pull (changes/s)", lambda d: d["http"]["change_feed"]["changes_per_second"] if d["http"]["change_feed"].get("available") else "n/a"))
     md.append(row("change feed first page (ms)", lambda d: d["http"]["change_feed"]["first_page_ms"] if d["http"]["change_feed"].get("available") else "n/a"))
     md.append(row("change feed last page (ms)", lambda d: d["http"]["change_feed"]["last_page_ms"] if d["http"]["change_feed"].get("available") else "n/a"))
+    md.append(row("load average before listing page", lambda d: d["http"]["endpoints"]["listing_page"].get("loadavg_before")))
     md.append(row("worker RSS after load (MB)", lambda d: " / ".join(str(x) for x in d["http"]["worker_rss_mb"])))
     md.append("\n### Targets (largest size measured)\n\n| target | wanted | measured | status | note |\n|---|---|---|---|---|\n")
     for t in results["targets"]:
@@ -481,6 +486,29 @@ def markdown(results: dict[str, Any]) -> str:
         for name, path in results["profiles"].items():
             md.append(f"- {name}: `{path}`\n")
     return "".join(md)
+
+
+def update_benchmarks_md(results: dict[str, Any], tag: str) -> None:
+    """Replace the generated block for tag in BENCHMARKS.md (between its marker comments)."""
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    start, end = f"<!-- results:{tag}:start -->", f"<!-- results:{tag}:end -->"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = fh.read()
+    except FileNotFoundError:
+        return
+    if start not in doc or end not in doc:
+        return
+    m = results["machine"]
+    block = (
+        f"Machine: {m['nproc']} cores, {m['cpu']}, {m['ram_gb']} GB RAM, Python {m['python']}, "
+        f"SQLite {m['sqlite']}, {m['wrk'] or 'no wrk'}. Search package present: "
+        f"{'yes' if results['search_available'] else 'no'}.\n\n" + markdown(results)
+    )
+    before, rest = doc.split(start, 1)
+    after = rest.split(end, 1)[1]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(before + start + "\n" + block + "\n" + end + after)
 
 
 def run(sizes: list[int], seconds: int, rounds: int, feed_seconds: float, sync_batches: int, tag: str, profile: bool) -> dict[str, Any]:
@@ -530,6 +558,7 @@ def run(sizes: list[int], seconds: int, rounds: int, feed_seconds: float, sync_b
         json.dump(results, fh, indent=2, ensure_ascii=False)
     with open(os.path.join(RESULTS, f"results-{tag}.md"), "w", encoding="utf-8") as fh:
         fh.write(markdown(results))
+    update_benchmarks_md(results, tag)
     try:
         from . import plots
 
