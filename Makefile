@@ -29,5 +29,16 @@ lint: $(VENV)/.installed-test
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]' --config-settings editable_mode=compat
 	$(BIN)/ruff check marktplatz tests
 
+$(VENV)/.installed-bench: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[bench]' --config-settings editable_mode=compat
+	command -v wrk >/dev/null || apt-get install -y wrk || echo "wrk missing: HTTP figures will be skipped"
+	touch $@ $(VENV)/.installed
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run
+
+bench-quick: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run --quick
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache
