@@ -113,6 +113,7 @@ def app(backend: str, database_urls: dict[str, str], tmp_path):
             "MAIL_DIR": str(tmp_path / "mail"),
             "SECRET_KEY": "test-secret",
             "RATELIMIT_ENABLED": True,
+            "STATS_CACHE_SECONDS": 0,
         }
     )
     ctx = app.app_context()

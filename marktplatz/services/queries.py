@@ -29,7 +29,45 @@ from ..models import (
     listing_leika,
     listing_ozg,
 )
-from ..permissions import listing_visibility_filter
+from ..permissions import listing_visibility_filter, viewer_context
+
+# Aggregates shown on every start and browse page are cached briefly per visibility class:
+# at 100,000 listings they cost hundreds of milliseconds, and a number that is up to
+# STATS_TTL seconds old is fine for "key numbers".
+STATS_TTL = 30.0
+_stats_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+
+def _viewer_key(user: Any) -> tuple[Any, ...]:
+    org_id, member, coord, is_admin = viewer_context(user)
+    return (org_id, frozenset(member), frozenset(coord), is_admin)
+
+
+def _cached(name: str, session: Session, user: Any, compute: Any) -> Any:
+    """Return compute() from a short per-process cache keyed by name and visibility class."""
+    import time
+
+    from flask import current_app
+
+    ttl = float(current_app.config.get("STATS_CACHE_SECONDS", STATS_TTL))
+    if ttl <= 0:
+        return compute()
+    key = (name, str(session.get_bind().url), *_viewer_key(user))
+    now = time.monotonic()
+    hit = _stats_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = compute()
+    if len(_stats_cache) > 1000:
+        _stats_cache.clear()
+    _stats_cache[key] = (now + ttl, value)
+    return value
+
+
+def clear_cache() -> None:
+    """Forget cached aggregates (tests and after bulk imports)."""
+    _stats_cache.clear()
+
 
 PUBLISHED = Listing.status == "published"
 ONLINE_REUSE_STAGES = ("production", "pilot")
@@ -163,7 +201,11 @@ def search_listings(
 
 
 def filter_options(session: Session, user: Any) -> dict[str, Any]:
-    """Return the choices offered by the browse filters."""
+    """Return the choices offered by the browse filters (cached briefly)."""
+    return _cached("filter_options", session, user, lambda: _filter_options(session, user))
+
+
+def _filter_options(session: Session, user: Any) -> dict[str, Any]:
     visible = and_(listing_visibility_filter(user), PUBLISHED)
     kreise = session.execute(
         select(Organisation.kreis_key, Organisation.kreis)
@@ -185,7 +227,11 @@ def filter_options(session: Session, user: Any) -> dict[str, Any]:
 
 
 def home_stats(session: Session, user: Any) -> dict[str, int]:
-    """Return the key numbers of the start page."""
+    """Return the key numbers of the start page (cached briefly)."""
+    return _cached("home_stats", session, user, lambda: _home_stats(session, user))
+
+
+def _home_stats(session: Session, user: Any) -> dict[str, int]:
     visible = and_(listing_visibility_filter(user), PUBLISHED)
     return {
         "listings": session.scalar(select(func.count(Listing.id)).where(visible)) or 0,
