@@ -10,3 +10,7 @@ def init_app(app: Flask) -> None:
     from . import web
 
     app.register_blueprint(web.bp)
+    from . import moderation, networks, notifications, webhooks
+
+    for module in (networks, moderation, notifications, webhooks):
+        app.register_blueprint(module.bp)
