@@ -21,12 +21,13 @@ def _fmt(n: float) -> str:
     return f"{n:,.0f}".replace(",", ".") if float(n).is_integer() else f"{n:.1f}".replace(".", ",")
 
 
-def bar_chart(title: str, data: Sequence[tuple[str, float]], unit: str = "", width: int = 560) -> Markup:
-    """Return a horizontal bar chart of (label, value) pairs as inline SVG."""
+def bar_chart(title: str, data: Sequence[tuple[str, float]], unit: str = "", width: int = 560,
+              max_value: float | None = None) -> Markup:
+    """Return a horizontal bar chart of (label, value) pairs as inline SVG (scale to max_value)."""
     uid = f"chart{next(_ids)}"
     row, label_w, pad = 28, 210, 8
     height = max(len(data), 1) * row + 2 * pad
-    top = max((v for _, v in data), default=0) or 1
+    top = max_value or max((v for _, v in data), default=0) or 1
     plot_w = width - label_w - 70
     desc = "; ".join(f"{lab}: {_fmt(v)}{unit}" for lab, v in data) or "Keine Daten"
     parts = [
