@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Listing, User, utcnow
+from ..models import AuditEvent, Listing, NetworkMembership, Reuse, User, utcnow
+from ..permissions import can
 from . import audit, notify
 from .common import commit, require
-from .errors import Conflict, Invalid
+from .errors import Conflict, Invalid, NotFound
 
 
 def _need_comment(comment: str, field: str = "comment") -> str:
@@ -22,6 +27,7 @@ def approve(session: Session, user: User, listing: Listing, comment: str = "") -
     require(user, "listing.review", listing)
     if listing.status != "in_review":
         raise Conflict("Nur Einträge in Prüfung können freigegeben werden.")
+    first_time = listing.published_at is None
     listing.status = "published"
     listing.published_at = listing.published_at or utcnow()
     listing.review_comment = comment.strip() or None
@@ -29,6 +35,10 @@ def approve(session: Session, user: User, listing: Listing, comment: str = "") -
     audit.record(session, user, "listing.approved", listing, comment=comment)
     commit(session)
     notify.review_outcome(session, listing, f"„{listing.title}“ wurde freigegeben und ist veröffentlicht.")
+    if first_time:
+        notify.new_listing_for_ozg(session, listing)
+    else:
+        notify.listing_changed(session, listing, user)
     return listing
 
 
@@ -75,3 +85,130 @@ def unpublish(session: Session, user: User, listing: Listing, reason: str) -> Li
     commit(session)
     notify.review_outcome(session, listing, f"„{listing.title}“ wurde von der Koordination zurückgezogen: {reason}")
     return listing
+
+
+def _scope(user: User):
+    """Return a condition limiting listings to those whose owner is in user's networks."""
+    if user.is_admin:
+        return None
+    nets = user.coordinated_network_ids
+    return Listing.organisation_id.in_(
+        select(NetworkMembership.organisation_id).where(NetworkMembership.network_id.in_(nets or {-1}))
+    )
+
+
+def _in_scope(q, user: User):
+    cond = _scope(user)
+    return q if cond is None else q.where(cond)
+
+
+def is_moderator(user: Any) -> bool:
+    """Tell whether user coordinates a network or is an admin."""
+    return bool(getattr(user, "is_authenticated", False)
+                and (user.role == "admin" or user.coordinated_network_ids))
+
+
+def review_queue(session: Session, user: User) -> list[Listing]:
+    """Return the listings in review that user may decide, oldest submission first."""
+    q = select(Listing).where(Listing.status == "in_review")
+    items = session.scalars(_in_scope(q, user).order_by(Listing.submitted_at, Listing.id))
+    return [item for item in items if can(user, "listing.review", item)]
+
+
+def recently_changed(session: Session, user: User, days: int = 30, limit: int = 50) -> list[tuple[AuditEvent, Listing]]:
+    """Return (edit, listing) for edits to published listings in user's networks, newest first."""
+    since = utcnow() - timedelta(days=days)
+    q = (
+        select(AuditEvent)
+        .join(Listing, Listing.id == AuditEvent.listing_id)
+        .where(AuditEvent.action == "listing.updated", AuditEvent.created_at >= since,
+               Listing.status == "published")
+    )
+    events = session.scalars(_in_scope(q, user).order_by(AuditEvent.created_at.desc()).limit(limit))
+    pairs = [(e, session.get(Listing, e.listing_id)) for e in events]
+    return [(e, listing) for e, listing in pairs if listing is not None and can(user, "listing.review", listing)]
+
+
+def listing_for_review(session: Session, user: User, slug: str) -> Listing:
+    """Return a listing by slug that user may moderate, or raise NotFound."""
+    listing = session.scalar(select(Listing).where(Listing.slug == slug))
+    if listing is None or not can(user, "listing.review", listing):
+        raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht prüfen.")
+    return listing
+
+
+def audit_trail(session: Session, user: User, listing: Listing) -> list[AuditEvent]:
+    """Return every recorded transition of listing, oldest first (owner and coordinators)."""
+    require(user, "listing.view_audit", listing)
+    return list(session.scalars(
+        select(AuditEvent).where(AuditEvent.listing_id == listing.id)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+    ))
+
+
+def my_submissions(session: Session, user: User) -> list[Listing]:
+    """Return the user's municipality's listings that are in review or need changes."""
+    if user.organisation_id is None:
+        return []
+    return list(session.scalars(
+        select(Listing).where(
+            Listing.organisation_id == user.organisation_id,
+            Listing.status.in_(("draft", "in_review", "changes_requested", "rejected")),
+        ).order_by(Listing.updated_at.desc())
+    ))
+
+
+def mark_duplicate(session: Session, user: User, listing: Listing, target: Listing, comment: str = "") -> Listing:
+    """Archive listing as a duplicate of target and invite its reusers to move to target."""
+    require(user, "listing.mark_duplicate", listing)
+    if target.id == listing.id:
+        raise Invalid({"target": ["Ein Eintrag kann kein Duplikat von sich selbst sein."]})
+    if target.status != "published" or not can(user, "listing.view", target):
+        raise Invalid({"target": ["Der Ziel-Eintrag muss veröffentlicht und für Sie sichtbar sein."]})
+    if target.duplicate_of_id == listing.id:
+        raise Invalid({"target": ["Der Ziel-Eintrag ist selbst als Duplikat dieses Eintrags markiert."]})
+    if listing.status == "archived" and listing.duplicate_of_id == target.id:
+        return listing
+    now = utcnow()
+    listing.status = "archived"
+    listing.archived_at = now
+    listing.updated_at = now
+    listing.duplicate_of_id = target.id
+    if listing.published_at is None:
+        listing.published_at = now  # so those who saw it find the pointer to the survivor
+    from ..models import Flag
+
+    for flag in session.scalars(select(Flag).where(Flag.listing_id == listing.id, Flag.status == "open")):
+        flag.status = "resolved"
+        flag.resolved_by_id = user.id
+        flag.resolved_at = now
+        flag.duplicate_of_id = target.id
+    audit.record(session, user, "listing.marked_duplicate", listing, comment=comment, duplicate_of=target.id)
+    commit(session)
+    notify.review_outcome(session, listing,
+                          f"„{listing.title}“ wurde als Duplikat von „{target.title}“ archiviert.")
+    notify.duplicate_invitation(session, listing, target)
+    return listing
+
+
+def move_reuse(session: Session, user: User, reuse: Reuse, target_listing: Listing) -> Reuse:
+    """Move a reuse of a duplicate to the surviving listing in one step."""
+    require(user, "reuse.update", reuse)
+    if reuse.listing.duplicate_of_id != target_listing.id:
+        raise Conflict("Die Nachnutzung kann nur auf den Eintrag übertragen werden, dessen Duplikat sie betrifft.")
+    if not can(user, "listing.view", target_listing) or target_listing.status != "published":
+        raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
+    if target_listing.organisation_id == reuse.organisation_id:
+        raise Conflict("Die eigene Lösung kann nicht als Nachnutzung erklärt werden.")
+    existing = session.scalar(select(Reuse).where(
+        Reuse.listing_id == target_listing.id, Reuse.organisation_id == reuse.organisation_id))
+    if existing is not None:
+        raise Conflict("Ihre Kommune hat für diesen Eintrag bereits eine Nachnutzung erklärt.")
+    old_listing_id = reuse.listing_id
+    reuse.listing = target_listing
+    reuse.updated_at = utcnow()
+    session.flush()
+    audit.record(session, user, "reuse.moved", reuse, from_listing=old_listing_id)
+    commit(session)
+    notify.reuse_declared(session, reuse)
+    return reuse

@@ -93,3 +93,144 @@ def unread_count(session: Session, user: Any) -> int:
     return session.scalar(
         select(func.count(Notification.id)).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     ) or 0
+
+
+def flag_created(session: Session, flag: Any) -> None:
+    """Tell the owner municipality and the coordinators that a listing was flagged."""
+    from ..models.listing import FLAG_REASONS
+
+    listing = flag.listing
+    reason = FLAG_REASONS.get(flag.reason, flag.reason)
+    users = _org_users(session, listing.organisation_id) + coordinators_of(session, listing.organisation_id)
+    send(session, users, "flag", f"„{listing.title}“ wurde gemeldet: {reason}.", listing,
+         exclude=flag.reporter)
+
+
+def new_listing_for_ozg(session: Session, listing: Listing) -> int:
+    """Tell the followers of the listing's OZG-Leistungen about a newly published listing."""
+    from ..models import OzgFollow
+
+    ozg_ids = [o.id for o in listing.ozg_leistungen]
+    if not ozg_ids:
+        return 0
+    users = session.scalars(
+        select(User).join(OzgFollow, OzgFollow.user_id == User.id)
+        .where(OzgFollow.ozg_id.in_(ozg_ids), User.active.is_(True)).distinct()
+    )
+    targets = [u for u in users if u.organisation_id != listing.organisation_id and can(u, "listing.view", listing)]
+    names = ", ".join(o.name for o in listing.ozg_leistungen[:2])
+    return send(session, targets, "ozg_listing",
+                f"Neu zu einer OZG-Leistung, der Sie folgen ({names}): „{listing.title}“ "
+                f"von {listing.organisation.short_name}.", listing)
+
+
+def duplicate_invitation(session: Session, listing: Listing, target: Listing) -> int:
+    """Invite the reusers of a duplicate to move their reuse to the surviving listing."""
+    org_ids = {r.organisation_id for r in listing.reuses}
+    users: list[User] = []
+    for org_id in sorted(org_ids):
+        users.extend(_org_users(session, org_id))
+    return send(session, users, "duplicate_moved",
+                f"„{listing.title}“ ist ein Duplikat von „{target.title}“ und wurde archiviert. "
+                f"Bitte übertragen Sie Ihre Nachnutzung mit einem Klick auf den bestehenden Eintrag.",
+                listing, link=f"/eintraege/{listing.slug}/nachnutzung-umziehen")
+
+
+def webhook_disabled(session: Session, webhook: Any, failures: int) -> int:
+    """Tell the municipality's officers that a webhook was switched off after failures."""
+    return send(session, _org_users(session, webhook.organisation_id), "webhook_disabled",
+                f"Ihr Webhook an {webhook.url} wurde nach {failures} Fehlversuchen in Folge "
+                "abgeschaltet. Bitte prüfen Sie den Empfänger und schalten Sie ihn wieder ein.",
+                link="/kommune/webhooks")
+
+
+def inbox(session: Session, user: User, limit: int = 100) -> list[Notification]:
+    """Return user's notifications, newest first."""
+    return list(session.scalars(
+        select(Notification).where(Notification.user_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    ))
+
+
+def mark_read(session: Session, user: User, notification_id: int) -> Notification:
+    """Mark one of user's notifications as read."""
+    from ..models import utcnow
+    from .errors import NotFound
+
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != user.id:
+        raise NotFound("Diese Benachrichtigung gibt es nicht.")
+    if note.read_at is None:
+        note.read_at = utcnow()
+        session.commit()
+    return note
+
+
+def mark_all_read(session: Session, user: User) -> int:
+    """Mark all of user's notifications as read; return how many changed."""
+    from sqlalchemy import update
+
+    from ..models import utcnow
+
+    result = session.execute(
+        update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+def follow_ozg(session: Session, user: User, ozg_id: int) -> None:
+    """Follow an OZG-Leistung (idempotent): new listings for it are notified."""
+    from ..models import OzgFollow, OzgLeistung
+    from .common import require
+    from .errors import NotFound
+
+    require(user, "listing.follow")
+    if session.get(OzgLeistung, ozg_id) is None:
+        raise NotFound("Diese OZG-Leistung gibt es nicht.")
+    if session.get(OzgFollow, (user.id, ozg_id)) is None:
+        session.add(OzgFollow(user_id=user.id, ozg_id=ozg_id))
+        session.commit()
+
+
+def unfollow_ozg(session: Session, user: User, ozg_id: int) -> None:
+    """Stop following an OZG-Leistung (idempotent)."""
+    from ..models import OzgFollow
+
+    row = session.get(OzgFollow, (user.id, ozg_id))
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
+def follows_ozg(session: Session, user: Any, ozg_id: int) -> bool:
+    """Tell whether user follows the OZG-Leistung."""
+    from ..models import OzgFollow
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return session.get(OzgFollow, (user.id, ozg_id)) is not None
+
+
+def followed_ozg(session: Session, user: User) -> list[Any]:
+    """Return the OZG-Leistungen user follows."""
+    from ..models import OzgFollow, OzgLeistung
+
+    return list(session.scalars(
+        select(OzgLeistung).join(OzgFollow, OzgFollow.ozg_id == OzgLeistung.id)
+        .where(OzgFollow.user_id == user.id).order_by(OzgLeistung.name)
+    ))
+
+
+DIGEST_CHOICES = {"none": "Keine E-Mails", "daily": "Täglich", "weekly": "Wöchentlich"}
+
+
+def set_digest(session: Session, user: User, choice: str) -> None:
+    """Set how often user receives an e-mail digest."""
+    from .errors import Invalid
+
+    if choice not in DIGEST_CHOICES:
+        raise Invalid({"digest": ["Bitte eine der Möglichkeiten wählen."]})
+    user.digest = choice
+    session.commit()

@@ -12,3 +12,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(web.bp)
     app.register_blueprint(publish.bp)
     app.register_blueprint(feeds.bp)
+    from . import moderation, networks, notifications, webhooks
+
+    for module in (networks, moderation, notifications, webhooks):
+        app.register_blueprint(module.bp)

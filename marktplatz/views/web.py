@@ -170,7 +170,16 @@ def ozg_detail(ozg_id: int):
         rows=rows,
         efforts=sum(1 for r in rows if r["reuse"] is None),
         reusers=sum(1 for r in rows if r["reuse"] is not None),
+        following_ozg=_follows_ozg(session, ozg_id),
     )
+
+
+def _follows_ozg(session, ozg_id: int) -> bool:
+    from ..models import OzgFollow
+
+    if not current_user.is_authenticated:
+        return False
+    return session.get(OzgFollow, (current_user.id, ozg_id)) is not None
 
 
 @bp.route("/meine-kommune")

@@ -1,0 +1,371 @@
+"""Signed webhooks per municipality, queued in the database and delivered by the worker.
+
+Events are derived from the audit events the services record: a ``before_flush`` hook turns
+each relevant new AuditEvent into WebhookDelivery rows, so the delivery is written in the
+SAME transaction as the change it announces (nothing is lost if the process dies after
+commit, and nothing is announced for a change that rolled back).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from .. import outbound
+from ..models import (
+    AuditEvent,
+    Listing,
+    Organisation,
+    Reuse,
+    StatusUpdate,
+    User,
+    Webhook,
+    WebhookDelivery,
+    utcnow,
+)
+from . import audit, notify
+from .common import commit, require
+from .errors import Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+EVENTS = {
+    "listing.published": "Eintrag veröffentlicht",
+    "listing.updated": "Eintrag geändert",
+    "listing.archived": "Eintrag archiviert",
+    "reuse.declared": "Nachnutzung erklärt",
+    "reuse.stage_changed": "Nachnutzung: neue Stufe",
+    "status_update.created": "Neuer Projektstand",
+}
+# audit action -> webhook event
+AUDIT_TO_EVENT = {
+    "listing.approved": "listing.published",
+    "listing.updated": "listing.updated",
+    "listing.archived": "listing.archived",
+    "listing.marked_duplicate": "listing.archived",
+    "reuse.declared": "reuse.declared",
+    "reuse.moved": "reuse.declared",
+    "reuse.stage_changed": "reuse.stage_changed",
+    "listing.status_posted": "status_update.created",
+}
+DEFAULTS = {"WEBHOOK_MAX_FAILURES": 5, "WEBHOOK_MAX_ATTEMPTS": 8, "WEBHOOK_RETRY_BASE": 30,
+            "WEBHOOK_LEASE_SECONDS": 300}
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def _cfg(config: Mapping[str, Any], key: str) -> int:
+    return int(config.get(key) or DEFAULTS[key])
+
+
+# ---------------------------------------------------------------- management
+
+
+def _validate_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+        raise Invalid({"url": ["Bitte eine vollständige http- oder https-Adresse angeben."]})
+    if parts.username or parts.password:
+        raise Invalid({"url": ["Zugangsdaten gehören nicht in die Adresse."]})
+    return url
+
+
+def list_webhooks(session: Session, user: User, organisation: Organisation) -> list[Webhook]:
+    """Return the webhooks of organisation."""
+    require(user, "organisation.manage_webhooks", organisation)
+    return list(session.scalars(
+        select(Webhook).where(Webhook.organisation_id == organisation.id).order_by(Webhook.id)))
+
+
+def get_webhook(session: Session, user: User, webhook_id: int) -> Webhook:
+    """Return a webhook the user may manage or raise NotFound."""
+    hook = session.get(Webhook, webhook_id)
+    if hook is None:
+        raise NotFound("Diesen Webhook gibt es nicht.")
+    org = session.get(Organisation, hook.organisation_id)
+    from ..permissions import can
+
+    if not can(user, "organisation.manage_webhooks", org):
+        raise NotFound("Diesen Webhook gibt es nicht.")
+    return hook
+
+
+def create_webhook(session: Session, user: User, organisation: Organisation, url: str, secret: str = "") -> Webhook:
+    """Register a webhook URL with a secret (generated when empty) for organisation."""
+    require(user, "organisation.manage_webhooks", organisation)
+    url = _validate_url(url)
+    secret = (secret or "").strip() or secrets.token_urlsafe(32)
+    if len(secret) < 16 or len(secret) > 200:
+        raise Invalid({"secret": ["Das Geheimnis muss 16 bis 200 Zeichen lang sein (leer lassen: wird erzeugt)."]})
+    hook = Webhook(organisation_id=organisation.id, url=url, secret=secret, created_by_id=user.id)
+    session.add(hook)
+    session.flush()
+    audit.record(session, user, "webhook.created", hook, url=url)
+    commit(session)
+    log.info("webhook %s created for organisation %s", hook.id, organisation.id)
+    return hook
+
+
+def set_active(session: Session, user: User, hook: Webhook, active: bool) -> Webhook:
+    """Switch a webhook on (resetting its failure count) or off."""
+    get_webhook(session, user, hook.id)
+    hook.active = active
+    if active:
+        hook.consecutive_failures = 0
+        hook.disabled_at = None
+    else:
+        hook.disabled_at = utcnow()
+    audit.record(session, user, "webhook.enabled" if active else "webhook.disabled", hook)
+    commit(session)
+    return hook
+
+
+def delete_webhook(session: Session, user: User, hook: Webhook) -> None:
+    """Delete a webhook and its delivery log."""
+    get_webhook(session, user, hook.id)
+    audit.record(session, user, "webhook.deleted", hook, url=hook.url)
+    session.delete(hook)
+    commit(session)
+
+
+def deliveries(session: Session, hook: Webhook, limit: int = 50) -> list[WebhookDelivery]:
+    """Return the newest deliveries of hook (the delivery log)."""
+    return list(session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
+        .order_by(WebhookDelivery.id.desc()).limit(limit)))
+
+
+def send_ping(session: Session, user: User, hook: Webhook) -> WebhookDelivery:
+    """Queue a test event ("ping") for hook."""
+    get_webhook(session, user, hook.id)
+    body = json.dumps({"event": "ping", "occurred_at": utcnow().isoformat(),
+                       "message": "Testnachricht vom Marktplatz"}, ensure_ascii=False)
+    row = WebhookDelivery(webhook_id=hook.id, event="ping", payload=body)
+    session.add(row)
+    commit(session)
+    return row
+
+
+# ---------------------------------------------------------------- enqueueing
+
+
+def _listing_json(listing: Listing, base_url: str) -> dict[str, Any]:
+    return {
+        "id": listing.id, "slug": listing.slug, "title": listing.title, "kind": listing.kind,
+        "status": listing.status, "visibility": listing.visibility, "phase": listing.phase,
+        "url": f"{base_url.rstrip('/')}/eintraege/{listing.slug}",
+        "organisation": {"key": listing.organisation.key, "name": listing.organisation.name},
+        "updated_at": listing.updated_at.isoformat() if listing.updated_at else None,
+        "duplicate_of": listing.duplicate_of_id,
+    }
+
+
+def build_payload(session: Session, ev: AuditEvent, name: str, listing: Listing, base_url: str) -> dict[str, Any]:
+    """Return the JSON body for one event."""
+    data: dict[str, Any] = {"event": name, "occurred_at": (ev.created_at or utcnow()).isoformat(),
+                            "listing": _listing_json(listing, base_url)}
+    if ev.object_type == "reuse" and ev.object_id:
+        reuse = session.get(Reuse, ev.object_id)
+        if reuse is not None:
+            data["reuse"] = {"id": reuse.id, "stage": reuse.stage,
+                             "organisation": {"key": reuse.organisation.key, "name": reuse.organisation.name},
+                             "from_stage": (ev.details or {}).get("from_stage")}
+    upd_id = (ev.details or {}).get("status_update_id")
+    if upd_id:
+        upd = session.get(StatusUpdate, upd_id)
+        if upd is not None:
+            data["status_update"] = {"id": upd.id, "title": upd.title, "body": upd.body, "phase": upd.phase}
+    return data
+
+
+def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    events = [o for o in session.new if isinstance(o, AuditEvent) and o.action in AUDIT_TO_EVENT]
+    if not events:
+        return
+    with session.no_autoflush:
+        for ev in events:
+            _enqueue_for(session, ev)
+
+
+def _enqueue_for(session: Session, ev: AuditEvent) -> None:
+    if ev.listing_id is None:
+        return
+    listing = session.get(Listing, ev.listing_id)
+    if listing is None:
+        return
+    name = AUDIT_TO_EVENT[ev.action]
+    if name == "listing.updated" and listing.status != "published":
+        return
+    hooks = list(session.scalars(select(Webhook).where(
+        Webhook.organisation_id == listing.organisation_id, Webhook.active.is_(True))))
+    if not hooks:
+        return
+    base_url = _base_url()
+    body = json.dumps(build_payload(session, ev, name, listing, base_url), ensure_ascii=False,
+                      separators=(",", ":"))
+    for hook in hooks:
+        session.add(WebhookDelivery(webhook_id=hook.id, event=name, payload=body))
+
+
+def _base_url() -> str:
+    try:
+        from flask import current_app
+
+        return current_app.config.get("BASE_URL") or ""
+    except RuntimeError:
+        return ""
+
+
+def register() -> None:
+    """Attach the webhook enqueuer to every ORM session (idempotent)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+
+
+# As with the change log: every code path that records an event must enqueue its webhook.
+register()
+
+
+# ---------------------------------------------------------------- delivery
+
+
+def sign(secret: str, timestamp: str, body: str) -> str:
+    """Return the signature header value: sha256=HMAC-SHA256(secret, f"{timestamp}.{body}")."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{body}".encode(), hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: str, signature: str, tolerance: int = 300,
+           now: float | None = None) -> bool:
+    """Check a signature and that the timestamp is recent (what a receiver should do)."""
+    try:
+        age = abs((now if now is not None else time.time()) - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def backoff(attempts: int, base_seconds: int) -> timedelta:
+    """Return the wait before the next attempt after the given number of failed attempts."""
+    return min(timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def claim_due(session: Session, config: Mapping[str, Any], limit: int = 20,
+              now: datetime | None = None) -> list[int]:
+    """Lease due deliveries to this worker and return their ids (never to two workers)."""
+    now = now or utcnow()
+    q = (
+        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+               Webhook.active.is_(True))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=WebhookDelivery)
+    rows = session.execute(q).all()
+    lease_until = now + timedelta(seconds=_cfg(config, "WEBHOOK_LEASE_SECONDS"))
+    claimed = []
+    for row_id, due in rows:
+        # The guarded update makes the lease safe on SQLite too, which has no SKIP LOCKED:
+        # a second worker that read the same row finds next_attempt_at already moved.
+        res = session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == row_id, WebhookDelivery.status == "pending",
+                   WebhookDelivery.next_attempt_at == due)
+            .values(next_attempt_at=lease_until)
+        )
+        if res.rowcount == 1:
+            claimed.append(row_id)
+    session.commit()
+    return claimed
+
+
+def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
+            http_session: Any = None) -> WebhookDelivery:
+    """Send one delivery, record the outcome, schedule a retry or disable the webhook."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    assert delivery is not None
+    hook = session.get(Webhook, delivery.webhook_id)
+    assert hook is not None
+    policy = outbound.Policy.from_config(config)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "Marktplatz-Webhooks/1",
+        "X-Marktplatz-Event": delivery.event,
+        "X-Marktplatz-Delivery": str(delivery.id),
+        "X-Marktplatz-Timestamp": timestamp,
+        "X-Marktplatz-Signature": sign(hook.secret, timestamp, delivery.payload),
+    }
+    error: str | None = None
+    code: int | None = None
+    try:
+        resp = outbound.request("POST", hook.url, policy, data=delivery.payload.encode("utf-8"),
+                                headers=headers, session=http_session)
+        code = resp.status_code
+        if not 200 <= code < 300:
+            error = f"Der Empfänger antwortete mit HTTP {code}."
+    except outbound.OutboundRefused as err:
+        error = f"Abgelehnt: {err}"
+    except Exception as err:  # noqa: BLE001 - any network failure is a failed attempt
+        error = f"Nicht erreichbar: {type(err).__name__}"
+    now = utcnow()
+    delivery.attempts += 1
+    delivery.last_status_code = code
+    delivery.last_error = error
+    if error is None:
+        delivery.status = "delivered"
+        delivery.delivered_at = now
+        hook.consecutive_failures = 0
+        log.info("webhook delivery %s delivered (HTTP %s)", delivery.id, code)
+    else:
+        hook.consecutive_failures += 1
+        if delivery.attempts >= _cfg(config, "WEBHOOK_MAX_ATTEMPTS"):
+            delivery.status = "failed"
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts, _cfg(config, "WEBHOOK_RETRY_BASE"))
+        log.warning("webhook delivery %s failed (attempt %s): %s", delivery.id, delivery.attempts, error)
+    disabled = False
+    if hook.active and hook.consecutive_failures >= _cfg(config, "WEBHOOK_MAX_FAILURES"):
+        hook.active = False
+        hook.disabled_at = now
+        disabled = True
+        log.warning("webhook %s disabled after %s consecutive failures", hook.id, hook.consecutive_failures)
+    session.commit()
+    if disabled:
+        notify.webhook_disabled(session, hook, hook.consecutive_failures)
+    return delivery
+
+
+def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, http_session: Any = None) -> int:
+    """Deliver every due delivery once; return how many attempts were made."""
+    done = 0
+    for delivery_id in claim_due(session, config, limit):
+        attempt(session, delivery_id, config, http_session)
+        done += 1
+    return done
+
+
+def pending_count(session: Session) -> int:
+    """Return how many deliveries wait to be sent."""
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count(WebhookDelivery.id)).where(WebhookDelivery.status == "pending")) or 0
+
+
+def officers_of(session: Session, organisation_id: int) -> list[User]:
+    """Return the active accounts of a municipality."""
+    return list(session.scalars(select(User).where(User.organisation_id == organisation_id, User.active.is_(True))))

@@ -1,0 +1,200 @@
+"""Browser test of the whole review cycle on a real gunicorn with the demo data.
+
+An officer submits, the coordinator requests changes, the officer resubmits, the
+coordinator approves, and a user following the OZG-Leistung sees the notification.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from urllib.request import urlopen
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "marktplatz-demo"
+OFFICER = "digital@bad-salzuflen.example"
+COORDINATOR = "koordination@lippe.example"
+FOLLOWER = "digital@tangerhuette.example"
+TITLE = "Biotonne online bestellen"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM) and not IN_CI, reason="Chromium is not installed"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Prepare a SQLite demo database and serve it with gunicorn on a free port."""
+    tmp = tmp_path_factory.mktemp("browser")
+    env = dict(os.environ)
+    env.update({
+        "MARKTPLATZ_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
+        "MARKTPLATZ_INSTANCE_PATH": str(tmp / "instance"),
+        "MARKTPLATZ_SECRET_KEY": "browser-test-secret",
+        "MARKTPLATZ_MAIL_DIR": str(tmp / "mail"),
+        "MARKTPLATZ_INDEX_DIR": str(tmp / "index"),
+    })
+    for key in [k for k in env if k.startswith("MARKTPLATZ_TEST_")]:
+        env.pop(key)
+    bin_dir = os.path.dirname(sys.executable)
+    subprocess.run([os.path.join(bin_dir, "marktplatz"), "data", "setup"], env=env, check=True,
+                   capture_output=True, timeout=900)
+    # A new draft to submit, and a user who follows its OZG-Leistung (done through the services).
+    code = (
+        "from marktplatz import create_app\n"
+        "from marktplatz.db import get_session\n"
+        "from marktplatz.models import User\n"
+        "from sqlalchemy import select\n"
+        "from marktplatz.services import listings, notify\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    s = get_session()\n"
+        f"    officer = s.scalar(select(User).where(User.email == {OFFICER!r}))\n"
+        f"    follower = s.scalar(select(User).where(User.email == {FOLLOWER!r}))\n"
+        "    notify.follow_ozg(s, follower, 10110)\n"
+        "    listings.create_listing(s, officer, {'kind': 'dienst', 'title': %r,\n"
+        "        'summary': 'Biotonne online bestellen, Größe wählen, Termin erhalten.',\n"
+        "        'description': 'Bestellung der Biotonne ohne Papierformular.', 'ozg_ids': [10110],\n"
+        "        'phase': 'live', 'tags': ['Abfall']})\n" % TITLE
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=120)
+    port = _free_port()
+    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+    env["GUNICORN_WORKERS"] = "1"
+    env["GUNICORN_ACCESSLOG"] = os.devnull
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen(
+        [os.path.join(bin_dir, "gunicorn"), "-c", os.path.join(root, "gunicorn.conf.py"), "marktplatz.wsgi:app"],
+        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urlopen(base + "/", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.3)
+        yield {"base": base, "env": env}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _login(browser, base: str, email: str):
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(base + "/anmelden")
+    page.get_by_label("E-Mail-Adresse").fill(email)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_load_state()
+    assert "Willkommen" in page.content()
+    return ctx, page
+
+
+def _edit_via_service(env: dict) -> None:
+    """Edit the listing as the officer would in the edit form (owned by another feature)."""
+    code = (
+        "from marktplatz import create_app\n"
+        "from marktplatz.db import get_session\n"
+        "from marktplatz.models import Listing, User\n"
+        "from sqlalchemy import select\n"
+        "from marktplatz.services import listings\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    s = get_session()\n"
+        f"    officer = s.scalar(select(User).where(User.email == {OFFICER!r}))\n"
+        f"    item = s.scalar(select(Listing).where(Listing.title == {TITLE!r}))\n"
+        "    listings.update_listing(s, officer, item, {'contact_email': 'abfall@bad-salzuflen.example'},\n"
+        "                            None, partial=True)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=120)
+
+
+def test_submit_request_changes_resubmit_approve_notify(server, browser):
+    base = server["base"]
+    # 1. The officer submits the draft from "Meine Einreichungen".
+    ctx, page = _login(browser, base, OFFICER)
+    page.goto(base + "/meine-einreichungen")
+    row = page.get_by_role("row").filter(has_text=TITLE)
+    row.get_by_role("button", name="Einreichen").click()
+    assert "zur Prüfung eingereicht" in page.content()
+    ctx.close()
+
+    # 2. The coordinator asks for changes.
+    ctx, page = _login(browser, base, COORDINATOR)
+    page.get_by_role("link", name="Prüfung", exact=True).click()
+    page.get_by_role("link", name=TITLE).click()
+    page.get_by_label("Was soll geändert werden?").fill("Bitte eine Kontaktadresse ergänzen.")
+    page.get_by_role("button", name="Änderungen erbitten").click()
+    assert "Änderungswünsche wurden gesendet" in page.content()
+    ctx.close()
+
+    # 3. The officer sees the request, edits and resubmits.
+    ctx, page = _login(browser, base, OFFICER)
+    page.goto(base + "/benachrichtigungen")
+    assert "Bitte eine Kontaktadresse ergänzen." in page.content()
+    _edit_via_service(server["env"])
+    page.goto(base + "/meine-einreichungen")
+    row = page.get_by_role("row").filter(has_text=TITLE)
+    assert "Änderungen erbeten" in row.inner_text()
+    row.get_by_role("button", name="Erneut einreichen").click()
+    assert "zur Prüfung eingereicht" in page.content()
+    ctx.close()
+
+    # 4. The coordinator approves; the audit trail shows every step.
+    ctx, page = _login(browser, base, COORDINATOR)
+    page.goto(base + "/pruefung")
+    page.get_by_role("link", name=TITLE).click()
+    trail = page.get_by_role("table").last.inner_text()
+    for step in ("Zur Prüfung eingereicht", "Änderungen erbeten", "Bearbeitet"):
+        assert step in trail
+    page.get_by_role("button", name="Freigeben").click()
+    assert "freigegeben und veröffentlicht" in page.content()
+    ctx.close()
+
+    # 5. The follower of the OZG-Leistung sees the notification with the unread count.
+    ctx, page = _login(browser, base, FOLLOWER)
+    badge = page.locator(".badge-count")
+    assert badge.count() == 1 and int(badge.inner_text().split()[0]) >= 1
+    page.get_by_role("link", name="Benachrichtigungen").click()
+    assert TITLE in page.content()
+    page.get_by_role("button", name="Öffnen").first.click()
+    assert page.get_by_role("heading", level=1).inner_text() == TITLE
+    ctx.close()

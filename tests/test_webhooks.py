@@ -1,0 +1,268 @@
+"""Signed webhooks: enqueued with the event, delivered by the worker to a real receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from marktplatz.models import Notification, Webhook, WebhookDelivery, utcnow
+from marktplatz.services import listings, reuse, webhooks
+from marktplatz.services.errors import Forbidden, Invalid
+
+from . import factories as f
+
+SECRET = "s3cret-for-tests-0123456789"
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 recording requests; optional redirect target."""
+
+    def __init__(self, status: int = 200, redirect_to: str | None = None) -> None:
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                outer.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                if redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", redirect_to)
+                    self.end_headers()
+                    return
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def world(session):
+    net = f.network(session, "n1", f.FREIBURG, f.MANNHEIM)
+    coord = f.user(session, "coordinator", f.MANNHEIM, [net])
+    owner = f.user(session, "officer", f.FREIBURG)
+    return coord, owner
+
+
+def _hook(session, owner, url, secret=SECRET):
+    return webhooks.create_webhook(session, owner, owner.organisation, url, secret)
+
+
+def _allow(app, value="127.0.0.1"):
+    app.config["OUTBOUND_ALLOWLIST"] = value
+
+
+def test_events_are_enqueued_in_the_same_transaction(session, world):
+    coord, owner = world
+    _hook(session, owner, "https://example.org/hook")
+    item = f.listing(session, owner, publish_by=coord)
+    listings.update_listing(session, owner, item, {"summary": "Geänderte Kurzbeschreibung hier."}, None, partial=True)
+    listings.post_status_update(session, owner, item, {"title": "Neuer Stand", "body": ""})
+    reuser = f.user(session, "officer", f.LEMGO)
+    r = reuse.declare_reuse(session, reuser, item, {"stage": "interested"})
+    reuse.change_reuse_stage(session, reuser, r, {"stage": "pilot"})
+    listings.archive_listing(session, owner, item, "Ersetzt.")
+    events = [d.event for d in session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
+    assert events == ["listing.published", "listing.updated", "status_update.created", "reuse.declared",
+                      "reuse.stage_changed", "listing.archived"]
+    body = json.loads(session.scalars(select(WebhookDelivery)).first().payload)
+    assert body["event"] == "listing.published" and body["listing"]["slug"] == item.slug
+
+
+def test_rolled_back_change_enqueues_nothing(session, world):
+    coord, owner = world
+    _hook(session, owner, "https://example.org/hook")
+    item = f.listing(session, owner)
+    listings.submit_for_review(session, owner, item)
+    from marktplatz.services import audit
+
+    item.status = "published"
+    audit.record(session, coord, "listing.approved", item)
+    session.flush()
+    assert session.scalar(select(WebhookDelivery)) is not None
+    session.rollback()
+    assert session.scalar(select(WebhookDelivery)) is None
+
+
+def test_only_owner_officers_manage_webhooks(session, world):
+    coord, owner = world
+    with pytest.raises(Forbidden):
+        webhooks.create_webhook(session, coord, owner.organisation, "https://example.org/x", SECRET)
+    with pytest.raises(Invalid):
+        webhooks.create_webhook(session, owner, owner.organisation, "ftp://example.org/x", SECRET)
+
+
+def test_delivery_to_real_receiver_is_signed(app, session, world):
+    coord, owner = world
+    _allow(app)
+    with Receiver() as rx:
+        hook = _hook(session, owner, rx.url)
+        f.listing(session, owner, publish_by=coord)
+        assert webhooks.deliver_due(session, app.config) == 1
+    assert len(rx.requests) == 1
+    req = rx.requests[0]
+    ts, sig = req["headers"]["X-Marktplatz-Timestamp"], req["headers"]["X-Marktplatz-Signature"]
+    import hashlib
+    import hmac
+
+    expected = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.{req['body']}".encode(), hashlib.sha256).hexdigest()
+    assert sig == expected and abs(time.time() - int(ts)) < 60
+    assert webhooks.verify(SECRET, ts, req["body"], sig)
+    assert not webhooks.verify(SECRET, str(int(ts) - 3600), req["body"], sig)  # replay refused
+    assert json.loads(req["body"])["event"] == "listing.published"
+    session.expire_all()
+    d = session.scalar(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
+    assert d.status == "delivered" and d.attempts == 1 and d.last_status_code == 200
+
+
+def test_failure_retries_with_exponential_backoff(app, session, world):
+    coord, owner = world
+    _allow(app)
+    with Receiver(status=500) as rx:
+        _hook(session, owner, rx.url)
+        f.listing(session, owner, publish_by=coord)
+        before = utcnow()
+        assert webhooks.deliver_due(session, app.config) == 1
+        session.expire_all()
+        d = session.scalar(select(WebhookDelivery))
+        assert d.status == "pending" and d.attempts == 1 and d.last_status_code == 500
+        first_wait = d.next_attempt_at - before
+        assert timedelta(seconds=25) <= first_wait <= timedelta(seconds=40)
+        assert webhooks.deliver_due(session, app.config) == 0  # not due yet
+        d.next_attempt_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+        before = utcnow()
+        webhooks.deliver_due(session, app.config)
+        session.expire_all()
+        d = session.scalar(select(WebhookDelivery))
+        assert d.attempts == 2 and timedelta(seconds=55) <= d.next_attempt_at - before <= timedelta(seconds=70)
+    assert len(rx.requests) == 2
+
+
+def test_disabled_after_consecutive_failures_with_notification(app, session, world):
+    coord, owner = world
+    _allow(app)
+    app.config["WEBHOOK_MAX_FAILURES"] = 3
+    with Receiver(status=503) as rx:
+        hook = _hook(session, owner, rx.url)
+        for _ in range(3):
+            f.listing(session, owner, publish_by=coord)
+        assert webhooks.deliver_due(session, app.config) == 3
+    session.expire_all()
+    hook = session.get(Webhook, hook.id)
+    assert hook.active is False and hook.disabled_at is not None
+    notes = session.scalars(select(Notification).where(Notification.user_id == owner.id,
+                                                       Notification.kind == "webhook_disabled")).all()
+    assert len(notes) == 1
+    f.listing(session, owner, publish_by=coord)  # no new deliveries for a disabled hook
+    assert webhooks.deliver_due(session, app.config) == 0
+
+
+@pytest.mark.parametrize("target", [
+    "http://127.0.0.1:9/hook",  # loopback without allow-list
+    "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
+    "http://10.0.0.1/hook",  # private network
+])
+def test_refused_targets_are_logged_as_failures(app, session, world, target):
+    coord, owner = world
+    app.config["OUTBOUND_ALLOWLIST"] = ""
+    _hook(session, owner, target)
+    f.listing(session, owner, publish_by=coord)
+    webhooks.deliver_due(session, app.config)
+    session.expire_all()
+    d = session.scalar(select(WebhookDelivery))
+    assert d.status == "pending" and d.attempts == 1 and d.last_status_code is None
+    assert d.last_error.startswith("Abgelehnt")
+
+
+def test_redirect_to_loopback_is_refused(app, session, world):
+    coord, owner = world
+    _allow(app, "127.0.0.1")  # the receiver is allowed, but not where it redirects to
+    with Receiver(redirect_to="http://127.0.0.2:9/internal") as rx:
+        _hook(session, owner, rx.url)
+        f.listing(session, owner, publish_by=coord)
+        webhooks.deliver_due(session, app.config)
+    assert len(rx.requests) == 1
+    session.expire_all()
+    d = session.scalar(select(WebhookDelivery))
+    assert d.status == "pending" and d.last_error.startswith("Abgelehnt")
+
+
+def test_lease_prevents_double_delivery(app, session, world):
+    coord, owner = world
+    _hook(session, owner, "https://example.org/hook")
+    f.listing(session, owner, publish_by=coord)
+    first = webhooks.claim_due(session, app.config)
+    second = webhooks.claim_due(session, app.config)
+    assert len(first) == 1 and second == []
+
+
+def test_concurrent_workers_claim_disjoint_deliveries(app, session, world, backend):
+    """Rows locked by one worker are skipped by another (SKIP LOCKED on PostgreSQL)."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    coord, owner = world
+    _hook(session, owner, "https://example.org/hook")
+    for _ in range(4):
+        f.listing(session, owner, publish_by=coord)
+    engine = app.extensions["sqlalchemy_engine"]
+    with OrmSession(engine) as s1, OrmSession(engine) as s2:
+        if backend == "postgresql":
+            locked = s1.scalars(select(WebhookDelivery.id).order_by(WebhookDelivery.id).limit(2)
+                                .with_for_update(skip_locked=True)).all()
+            claimed = webhooks.claim_due(s2, app.config)
+            assert set(locked).isdisjoint(claimed) and len(claimed) == 2
+            s1.rollback()
+        else:
+            first = webhooks.claim_due(s1, app.config, limit=2)
+            second = webhooks.claim_due(s2, app.config)
+            assert len(first) == 2 and len(second) == 2 and set(first).isdisjoint(second)
+
+
+def test_worker_command_delivers_once(app, session, world, runner):
+    coord, owner = world
+    _allow(app)
+    with Receiver() as rx:
+        _hook(session, owner, rx.url)
+        f.listing(session, owner, publish_by=coord)
+        result = runner.invoke(args=["worker", "--once"])
+        assert result.exit_code == 0, result.output
+    assert len(rx.requests) == 1
+
+
+def test_webhook_pages(client, auth, session, world, app):
+    coord, owner = world
+    auth.login(owner.email)
+    resp = client.post("/kommune/webhooks", data={"url": "https://example.org/hook", "secret": ""})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Geheimnis" in html
+    hook = session.scalar(select(Webhook))
+    assert len(hook.secret) >= 32
+    client.post(f"/kommune/webhooks/{hook.id}/aktion", data={"action": "ping"})
+    page = client.get(f"/kommune/webhooks/{hook.id}").get_data(as_text=True)
+    assert "ping" in page and "Wartet" in page
+    auth.logout()
+    auth.login(coord.email)
+    assert client.get(f"/kommune/webhooks/{hook.id}").status_code == 404
