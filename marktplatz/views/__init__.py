@@ -10,3 +10,7 @@ def init_app(app: Flask) -> None:
     from . import web
 
     app.register_blueprint(web.bp)
+    from . import api, tokens
+
+    app.register_blueprint(tokens.bp)
+    api.init_app(app)
