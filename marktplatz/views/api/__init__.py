@@ -10,6 +10,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from ...extensions import csrf
+from ...schemas.api import ProblemSchema
 from ...services.errors import Invalid
 from .common import JSON_TYPES, principal, require_scope
 from .problems import problem
@@ -58,6 +59,8 @@ class MarktplatzApi(Api):
     flask-smorest registers its JSON error handler app-wide; here it wraps the web UI's
     handler instead, so HTML pages keep their German error pages.
     """
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         app = self._app
