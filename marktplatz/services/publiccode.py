@@ -34,19 +34,19 @@ appointment-scheduling backup billing-and-invoicing blog budgeting business-inte
 business-process-management cad call-center-management cloud-management collaboration
 communications compliance-management contact-management content-management crm
 customer-service-and-support data-analytics data-collection data-visualization
-digital-asset-management digital-citizenship document-management donor-management e-commerce
+design design-system digital-asset-management digital-citizenship document-management donor-management e-commerce
 e-signature educational-content email-management email-marketing employee-management
 enterprise-project-management enterprise-social-networking erp event-management
 facility-management feedback-and-reviews-management financial-reporting fleet-management
 fundraising gamification geographic-information-systems grant-management graphic-design
-help-desk hr ide identity-management instant-messaging inventory-management
+help-desk hr ide identity-management instant-messaging integrated-library-system inventory-management
 it-asset-management it-development it-management it-security it-service-management
 knowledge-management laboratory-management learning-management-system local-government
 marketing mind-mapping mobile-marketing mobile-payment network-management office
 online-booking online-community payment-gateway payroll predictive-analysis procurement
 productivity-suite project-collaboration project-management property-management
-real-estate-management remote-support resource-management sales-management seo
-service-desk-software social-media-management survey talent-management task-management
+real-estate-management regulations-and-directives remote-support resource-management sales-management seo
+service-desk service-desk-software social-media-management survey talent-management task-management
 taxes-management test-management time-management time-tracking translation
 video-conferencing video-editing visitor-management voip warehouse-management
 web-collaboration web-conferencing website-builder whistleblowing workflow-management
@@ -158,12 +158,12 @@ def validate(data: dict[str, Any]) -> list[str]:
     categories = data.get("categories")
     if categories is None:
         if minor < 7:
-            e.add("categories", "Pflichtangabe fehlt.")
+            warnings.append("categories fehlt (in Version 0.2 bis 0.6 vorgeschrieben).")
     elif not isinstance(categories, list):
         e.add("categories", "Erwartet wird eine Liste.")
     else:
         for i, cat in enumerate(categories):
-            if cat not in CATEGORIES:
+            if not isinstance(cat, str) or cat not in CATEGORIES:
                 e.add(f"categories[{i}]", f"Unbekannte Kategorie {str(cat)[:60]!r}.")
     status = data.get("developmentStatus")
     if status is None:
@@ -175,7 +175,7 @@ def validate(data: dict[str, Any]) -> list[str]:
         e.add("softwareType", "Pflichtangabe fehlt.")
     elif stype not in SOFTWARE_TYPES:
         e.add("softwareType", f"Erlaubt sind: {', '.join(SOFTWARE_TYPES[:-1])}.")
-    _validate_description(e, data.get("description"))
+    _validate_description(e, data.get("description"), strict_length=minor >= 5, warnings=warnings)
     legal = data.get("legal")
     if not isinstance(legal, dict):
         e.add("legal" if legal is not None else "legal.license", "Pflichtangabe fehlt." if legal is None else "Erwartet wird eine Zuordnung.")
@@ -213,7 +213,8 @@ def _req_str(e: _Errors, data: dict[str, Any], key: str, path: str | None = None
         e.add(path, "Erwartet wird ein Text.")
 
 
-def _validate_description(e: _Errors, desc: Any) -> None:
+def _validate_description(e: _Errors, desc: Any, strict_length: bool = True,
+                          warnings: list[str] | None = None) -> None:
     if desc is None:
         e.add("description", "Pflichtangabe fehlt.")
         return
@@ -241,7 +242,12 @@ def _validate_description(e: _Errors, desc: Any) -> None:
             if not isinstance(long, str):
                 e.add(f"{path}.longDescription", "Erwartet wird ein Text.")
             elif not 150 <= len(long.strip()) <= 10000:
-                e.add(f"{path}.longDescription", "Zwischen 150 und 10000 Zeichen.")
+                if strict_length or len(long.strip()) > 10000 or not long.strip():
+                    e.add(f"{path}.longDescription", "Zwischen 150 und 10000 Zeichen.")
+                else:  # files of versions 0.2 to 0.4 (even the official example) are shorter
+                    (warnings if warnings is not None else []).append(
+                        f"{path}.longDescription hat weniger als 150 Zeichen.")
+                    has_long = True
             else:
                 has_long = True
         features = body.get("features")
