@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import Listing, Organisation, User, utcnow
+from ..models import LeikaLeistung, Listing, Organisation, OzgLeistung, User, utcnow
 from ..schemas.listing import ListingSchema, normalise_licence
 from . import audit, notify
 from .common import commit, load, require, slugify, unique_slug
@@ -90,7 +90,9 @@ def sync_listings(
             )
         )
     }
+    catalogue = _Catalogue(session, items)
     results: list[dict[str, Any]] = []
+    pending_audit: list[tuple[Listing, str]] = []
     seen: set[str] = set()
     changed_published: list[Listing] = []
     for index, item in enumerate(items):
@@ -112,18 +114,22 @@ def sync_listings(
         listing = existing.get(ext)
         try:
             if listing is not None:
-                outcome = _update(session, user, listing, clean)
+                outcome = _update(session, user, listing, clean, catalogue)
                 if outcome == "updated" and listing.status == "published":
                     changed_published.append(listing)
             else:
-                listing = _create(session, user, organisation, clean)
+                listing = _create(session, user, organisation, clean, catalogue)
                 existing[ext] = listing
                 outcome = "created"
         except DomainError as err:
             errors = err.errors if isinstance(err, Invalid) else {"_schema": [err.message]}
             results.append(_item_result(index, ext, "error", errors=errors))
             continue
+        if outcome != "unchanged":
+            pending_audit.append((listing, outcome))
         results.append(_item_result(index, ext, outcome, listing.id))
+    for listing, outcome in pending_audit:  # one flush for all audit rows, not one per item
+        audit.record(session, user, f"listing.{outcome}", listing, via="sync")
     archived: list[dict[str, Any]] = []
     if full_sync:
         for ext, listing in sorted(existing.items()):
@@ -145,16 +151,54 @@ def sync_listings(
     return {"results": results, "archived": archived, "summary": summary}
 
 
-def _create(session: Session, user: User, organisation: Organisation, clean: dict[str, Any]) -> Listing:
+class _Catalogue:
+    """OZG-Leistungen and LeiKa-Leistungen of a whole batch, loaded with two queries."""
+
+    def __init__(self, session: Session, items: list[Any]) -> None:
+        ozg_ids: set[int] = set()
+        keys: set[str] = set()
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            for v in item.get("ozg_ids") or [] if isinstance(item.get("ozg_ids"), list) else []:
+                if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31:
+                    ozg_ids.add(v)
+                elif isinstance(v, str) and v.strip().isdigit() and len(v.strip()) < 10:
+                    ozg_ids.add(int(v))
+            for k in item.get("leika_keys") or [] if isinstance(item.get("leika_keys"), list) else []:
+                if isinstance(k, str):
+                    keys.add(k.strip())
+        self.ozg = {o.id: o for o in session.scalars(select(OzgLeistung).where(OzgLeistung.id.in_(ozg_ids)))} if ozg_ids else {}
+        self.leika = {lk.key: lk for lk in session.scalars(select(LeikaLeistung).where(LeikaLeistung.key.in_(keys)))} if keys else {}
+
+    def apply(self, session: Session, listing: Listing, clean: dict[str, Any]) -> None:
+        """Apply clean to listing like services.listings._apply, resolving the catalogue from the cache."""
+        rest = {k: v for k, v in clean.items() if k not in ("ozg_ids", "leika_keys")}
+        ozg_ids = sorted(set(clean.get("ozg_ids") or []))
+        keys = sorted({k.strip() for k in clean.get("leika_keys") or []})
+        errors: dict[str, list[str]] = {}
+        missing = [i for i in ozg_ids if i not in self.ozg]
+        if missing:
+            errors["ozg_ids"] = [f"Unbekannte OZG-ID: {', '.join(map(str, missing))}."]
+        missing_keys = [k for k in keys if k not in self.leika]
+        if missing_keys:
+            errors["leika_keys"] = [f"Unbekannter LeiKa-Schlüssel: {', '.join(missing_keys)}."]
+        if errors:
+            raise Invalid(errors)
+        _apply(session, listing, rest)
+        listing.ozg_leistungen = [self.ozg[i] for i in ozg_ids]
+        listing.leika_leistungen = [self.leika[k] for k in keys]
+
+
+def _create(session: Session, user: User, organisation: Organisation, clean: dict[str, Any],
+            catalogue: _Catalogue) -> Listing:
     nested = session.begin_nested()
     try:
         listing = Listing(organisation=organisation, status="draft", created_by=user)
-        session.add(listing)
         with session.no_autoflush:
-            _apply(session, listing, clean)
+            catalogue.apply(session, listing, clean)
             listing.slug = unique_slug(session, Listing, slugify(f"{clean['title']} {organisation.short_name}"))
-        session.flush()
-        audit.record(session, user, "listing.created", listing, via="sync")
+        session.add(listing)
         session.flush()
     except IntegrityError as err:
         nested.rollback()
@@ -166,7 +210,8 @@ def _create(session: Session, user: User, organisation: Organisation, clean: dic
     return listing
 
 
-def _update(session: Session, user: User, listing: Listing, clean: dict[str, Any]) -> str:
+def _update(session: Session, user: User, listing: Listing, clean: dict[str, Any],
+            catalogue: _Catalogue) -> str:
     if _canonical(clean) == _canonical(listing_input(listing)):
         return "unchanged"
     require(user, "listing.edit", listing)
@@ -175,11 +220,10 @@ def _update(session: Session, user: User, listing: Listing, clean: dict[str, Any
     nested = session.begin_nested()
     try:
         with session.no_autoflush:
-            _apply(session, listing, clean)
+            catalogue.apply(session, listing, clean)
             _check_external_id(session, listing)
         if listing.status == "rejected":
             listing.status = "draft"
-        audit.record(session, user, "listing.updated", listing, via="sync")
         session.flush()
     except IntegrityError as err:
         nested.rollback()
