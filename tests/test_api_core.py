@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from marktplatz.models import ApiToken, AuditEvent, ChangeLog, Listing, utcnow

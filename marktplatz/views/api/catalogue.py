@@ -8,7 +8,14 @@ from sqlalchemy import func, select
 
 from ...db import get_session
 from ...models import LeikaLeistung, OzgLeistung, Themenfeld
-from ...schemas.api import LeikaArgs, LeikaSchema, OzgArgs, OzgLeistungSchema, ThemenfeldSchema, page_schema
+from ...schemas.api import (
+    LeikaArgs,
+    LeikaSchema,
+    OzgArgs,
+    OzgLeistungSchema,
+    ThemenfeldSchema,
+    page_schema,
+)
 from ...services.errors import NotFound
 from . import problems
 from .common import ApiBlueprint, id_page, rate_limited, safe_int

@@ -11,7 +11,16 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...db import get_session
-from ...models import LeikaLeistung, Listing, ListingTag, Organisation, StatusUpdate, listing_leika, listing_ozg
+from ...models import (
+    LeikaLeistung,
+    Listing,
+    ListingTag,
+    Organisation,
+    StatusUpdate,
+    listing_leika,
+    listing_ozg,
+)
+from ...permissions import listing_visibility_filter
 from ...schemas.api import (
     DuplicateCheckSchema,
     DuplicateResultSchema,
@@ -25,12 +34,21 @@ from ...schemas.api import (
 )
 from ...schemas.listing import ListingSchema, ReuseSchema, StatusUpdateSchema
 from ...services import listings as listing_service
-from ...services import publiccode, reuse as reuse_service
+from ...services import publiccode
+from ...services import reuse as reuse_service
 from ...services.errors import Invalid
 from ...services.sync import listing_input
-from ...permissions import listing_visibility_filter
 from . import mergepatch, problems
-from .common import ApiBlueprint, accepts, read_only, current_user_or_none, id_page, rate_limited, require_scope, safe_int
+from .common import (
+    ApiBlueprint,
+    accepts,
+    current_user_or_none,
+    id_page,
+    rate_limited,
+    read_only,
+    require_scope,
+    safe_int,
+)
 from .municipalities import _like
 
 blp = ApiBlueprint("api_listings", __name__, url_prefix="/api/v1/listings",

@@ -9,7 +9,13 @@ from sqlalchemy.orm import selectinload
 
 from ...db import get_session
 from ...models import Network, NetworkMembership, Organisation
-from ...schemas.api import MunicipalityArgs, MunicipalitySchema, NetworkSchema, PageArgs, page_schema
+from ...schemas.api import (
+    MunicipalityArgs,
+    MunicipalitySchema,
+    NetworkSchema,
+    PageArgs,
+    page_schema,
+)
 from ...services.errors import NotFound
 from . import problems
 from .common import ApiBlueprint, id_page, rate_limited

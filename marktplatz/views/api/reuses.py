@@ -14,7 +14,14 @@ from ...schemas.listing import ReuseSchema
 from ...services import reuse as reuse_service
 from ...services.errors import NotFound
 from . import problems
-from .common import ApiBlueprint, current_user_or_none, id_page, rate_limited, require_scope, safe_int
+from .common import (
+    ApiBlueprint,
+    current_user_or_none,
+    id_page,
+    rate_limited,
+    require_scope,
+    safe_int,
+)
 
 blp = ApiBlueprint("api_reuses", __name__, url_prefix="/api/v1/reuses", description="Nachnutzungen")
 problems.install(blp)

@@ -8,7 +8,12 @@ from flask import current_app, request
 
 from ...db import get_session
 from ...outbound import Policy
-from ...schemas.api import PubliccodeResultSchema, PubliccodeUrlSchema, SyncRequestSchema, SyncResponseSchema
+from ...schemas.api import (
+    PubliccodeResultSchema,
+    PubliccodeUrlSchema,
+    SyncRequestSchema,
+    SyncResponseSchema,
+)
 from ...services import publiccode
 from ...services.common import load
 from ...services.sync import sync_listings
