@@ -78,18 +78,24 @@ def sync_listings(
     if len(items) > MAX_ITEMS:
         raise Invalid({"items": [f"Höchstens {MAX_ITEMS} Einträge je Anfrage."]})
     require(user, "listing.create", organisation)
-    existing = {
-        lst.external_id: lst
+    batch_ids = sorted({
+        item["external_id"].strip() for item in items
+        if isinstance(item, dict) and isinstance(item.get("external_id"), str) and item["external_id"].strip()
+    })
+    # Only the batch's listings are loaded, so a batch costs the same however many
+    # listings the municipality already has.
+    existing: dict[str, Listing] = {}
+    for start in range(0, len(batch_ids), 250):
         for lst in session.scalars(
             select(Listing)
-            .where(Listing.organisation_id == organisation.id, Listing.external_id.is_not(None))
+            .where(Listing.organisation_id == organisation.id, Listing.external_id.in_(batch_ids[start:start + 250]))
             .options(
                 selectinload(Listing.tag_rows),
                 selectinload(Listing.ozg_leistungen),
                 selectinload(Listing.leika_leistungen),
             )
-        )
-    }
+        ):
+            existing[lst.external_id] = lst  # type: ignore[index]
     catalogue = _Catalogue(session, items)
     results: list[dict[str, Any]] = []
     pending_audit: list[tuple[Listing, str]] = []
@@ -132,8 +138,16 @@ def sync_listings(
         audit.record(session, user, f"listing.{outcome}", listing, via="sync")
     archived: list[dict[str, Any]] = []
     if full_sync:
-        for ext, listing in sorted(existing.items()):
-            if ext in seen or listing.status == "archived":
+        missing = session.scalars(
+            select(Listing).where(
+                Listing.organisation_id == organisation.id,
+                Listing.external_id.is_not(None),
+                Listing.status != "archived",
+            ).order_by(Listing.external_id)
+        ).all()
+        for listing in missing:
+            ext = listing.external_id
+            if ext in seen:
                 continue
             require(user, "listing.archive", listing)
             listing.status = "archived"
