@@ -178,3 +178,6 @@ def init_app(app: Flask) -> None:
     from .worker import worker_command
 
     app.cli.add_command(worker_command)
+    from .sync_cli import sync_group
+
+    app.cli.add_command(sync_group)

@@ -57,7 +57,11 @@ class ChangeLog(Base):
     txid: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_change_log_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_change_log_entity", "entity_type", "entity_id"),
+        # Keyset order of the API change feed (services/changes.py).
+        Index("ix_change_log_txid_id", "txid", "id"),
+    )
 
 
 class Notification(Base):

@@ -16,3 +16,7 @@ def init_app(app: Flask) -> None:
 
     for module in (networks, moderation, notifications, webhooks):
         app.register_blueprint(module.bp)
+    from . import api, tokens
+
+    app.register_blueprint(tokens.bp)
+    api.init_app(app)

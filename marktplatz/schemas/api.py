@@ -1,0 +1,362 @@
+"""Schemas of the REST API: resource representations, query arguments and pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from ..models.listing import KINDS, PHASES, STATUSES
+
+MAX_PAGE = 100
+
+
+class _Base(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+
+class PageArgs(_Base):
+    """Cursor pagination arguments."""
+
+    after = fields.Str(load_default=None, metadata={"description": "Cursor aus links.next"})
+    limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class LinksSchema(_Base):
+    """Links of a page."""
+
+    next = fields.Str(allow_none=True, metadata={"description": "Nächste Seite oder null"})
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """Return a page schema with items of the given schema and links.next."""
+    return type(
+        name,
+        (_Base,),
+        {
+            "items": fields.List(fields.Nested(item)),
+            "links": fields.Nested(LinksSchema),
+            "__doc__": f"A page of {item.__name__} with a cursor link to the next page.",
+        },
+    )
+
+
+class OrgRefSchema(_Base):
+    """A short reference to an organisation."""
+
+    id = fields.Int()
+    key = fields.Str()
+    ags = fields.Str(allow_none=True)
+    name = fields.Str()
+
+
+class MunicipalitySchema(_Base):
+    """A municipality, Kreis or municipal IT service provider."""
+
+    id = fields.Int()
+    key = fields.Str()
+    ags = fields.Str(allow_none=True)
+    ars = fields.Str(allow_none=True)
+    name = fields.Str()
+    short_name = fields.Str()
+    kind = fields.Str()
+    land_code = fields.Str(allow_none=True)
+    land = fields.Str(allow_none=True)
+    kreis_key = fields.Str(allow_none=True)
+    kreis = fields.Str(allow_none=True)
+    population = fields.Int(allow_none=True)
+    postcode = fields.Str(allow_none=True)
+    website = fields.Str(allow_none=True)
+
+
+class MunicipalityArgs(PageArgs):
+    """Filters of the municipality list."""
+
+    ags = fields.Str(validate=validate.Length(max=12))
+    name = fields.Str(validate=validate.Length(min=1, max=100))
+    land = fields.Str(validate=validate.Length(min=1, max=40), metadata={"description": "Landesschlüssel (08) oder Name"})
+    kind = fields.Str(validate=validate.OneOf(["gemeinde", "stadt", "kreis", "it_dienstleister"]))
+
+
+class NetworkSchema(_Base):
+    """A cooperation network with its members."""
+
+    id = fields.Int()
+    slug = fields.Str()
+    name = fields.Str()
+    description = fields.Str()
+    website = fields.Str(allow_none=True)
+    members = fields.Method("_members")
+
+    def _members(self, obj: Any) -> list[dict[str, Any]]:
+        return [OrgRefSchema().dump(m.organisation) for m in obj.memberships]
+
+
+class ThemenfeldSchema(_Base):
+    """An OZG Themenfeld."""
+
+    id = fields.Int()
+    name = fields.Str()
+
+
+class OzgLeistungSchema(_Base):
+    """An OZG-Leistung."""
+
+    id = fields.Int()
+    name = fields.Str()
+    themenfeld_id = fields.Int()
+    lebenslage_id = fields.Int()
+
+
+class OzgArgs(PageArgs):
+    """Filters of the OZG-Leistungen list."""
+
+    themenfeld = fields.Int(validate=validate.Range(min=0, max=2**31 - 1))
+    q = fields.Str(validate=validate.Length(min=1, max=100))
+
+
+class LeikaSchema(_Base):
+    """A LeiKa-Leistung."""
+
+    key = fields.Str()
+    name = fields.Str()
+    leika_type = fields.Str(allow_none=True)
+    ozg_id = fields.Int()
+
+
+class LeikaArgs(PageArgs):
+    """Filters of the LeiKa list."""
+
+    ozg_id = fields.Int(validate=validate.Range(min=0, max=2**31 - 1))
+    q = fields.Str(validate=validate.Length(min=1, max=100))
+
+
+class ListingOutSchema(_Base):
+    """A listing as the API returns it."""
+
+    id = fields.Int()
+    slug = fields.Str()
+    kind = fields.Str()
+    status = fields.Str()
+    organisation = fields.Nested(OrgRefSchema)
+    title = fields.Str()
+    summary = fields.Str()
+    description = fields.Str()
+    tags = fields.List(fields.Str())
+    ozg_ids = fields.Method("_ozg")
+    leika_keys = fields.Method("_leika")
+    visibility = fields.Str()
+    phase = fields.Str(allow_none=True)
+    reifegrad = fields.Int(allow_none=True)
+    reifegrad_model = fields.Str(allow_none=True)
+    licence = fields.Str(allow_none=True)
+    repository_url = fields.Str(allow_none=True)
+    website_url = fields.Str(allow_none=True)
+    contact_name = fields.Str(allow_none=True)
+    contact_email = fields.Str(allow_none=True)
+    reuse_offered = fields.Bool()
+    reuse_terms = fields.Str()
+    cost_model = fields.Str(allow_none=True)
+    platform = fields.Str(allow_none=True)
+    technologies = fields.Str(allow_none=True)
+    maintenance = fields.Str(allow_none=True)
+    looking_for_partners = fields.Bool()
+    partners = fields.Str()
+    external_id = fields.Str(allow_none=True)
+    duplicate_of_id = fields.Int(allow_none=True)
+    version = fields.Int()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    published_at = fields.DateTime(allow_none=True)
+    archived_at = fields.DateTime(allow_none=True)
+    links = fields.Method("_links")
+
+    def _ozg(self, obj: Any) -> list[int]:
+        return [o.id for o in obj.ozg_leistungen]
+
+    def _leika(self, obj: Any) -> list[str]:
+        return [lk.key for lk in obj.leika_leistungen]
+
+    def _links(self, obj: Any) -> dict[str, str]:
+        return {
+            "self": url_for("api_listings.get_listing", listing_id=obj.id),
+            "publiccode": url_for("api_listings.export_publiccode", listing_id=obj.id),
+        }
+
+
+class ListingArgs(PageArgs):
+    """Filters of the listing list."""
+
+    q = fields.Str(validate=validate.Length(min=1, max=200), metadata={"description": "Volltextsuche"})
+    kind = fields.Str(validate=validate.OneOf(list(KINDS)))
+    status = fields.Str(validate=validate.OneOf(list(STATUSES)))
+    phase = fields.Str(validate=validate.OneOf(list(PHASES)))
+    ags = fields.Str(validate=validate.Length(min=1, max=12), metadata={"description": "AGS der Kommune"})
+    ozg_id = fields.Int(validate=validate.Range(min=0, max=2**31 - 1))
+    leika_key = fields.Str(validate=validate.Length(min=1, max=14))
+    tag = fields.Str(validate=validate.Length(min=1, max=60))
+    external_id = fields.Str(validate=validate.Length(min=1, max=200))
+    reuse_offered = fields.Bool()
+    facets = fields.Bool(load_default=False, metadata={"description": "Facetten (kind, status, phase) mitliefern"})
+
+
+class ListingPageSchema(page_schema(ListingOutSchema, "ListingPageBase")):  # type: ignore[misc]
+    """A page of listings, optionally with facet counts."""
+
+    facets = fields.Dict(keys=fields.Str(), values=fields.Dict(keys=fields.Str(), values=fields.Int()))
+
+
+class StatusUpdateOutSchema(_Base):
+    """An entry of a listing's status timeline."""
+
+    id = fields.Int()
+    listing_id = fields.Int()
+    phase = fields.Str(allow_none=True)
+    title = fields.Str()
+    body = fields.Str()
+    created_at = fields.DateTime()
+
+
+class ReuseStageChangeSchema(_Base):
+    """One step in a reuse's history."""
+
+    from_stage = fields.Str(allow_none=True)
+    to_stage = fields.Str()
+    note = fields.Str()
+    changed_at = fields.DateTime()
+
+
+class ReuseOutSchema(_Base):
+    """A municipality's declared reuse of a listing."""
+
+    id = fields.Int()
+    listing_id = fields.Int()
+    organisation = fields.Nested(OrgRefSchema)
+    stage = fields.Str()
+    reason = fields.Str()
+    note = fields.Str()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    history = fields.List(fields.Nested(ReuseStageChangeSchema))
+
+
+class ReuseArgs(PageArgs):
+    """Filters of the reuse list."""
+
+    listing_id = fields.Int(validate=validate.Range(min=0, max=2**31 - 1))
+    ags = fields.Str(validate=validate.Length(min=1, max=12), metadata={"description": "AGS der nachnutzenden Kommune"})
+    stage = fields.Str()
+
+
+class DuplicateCheckSchema(_Base):
+    """Input of the duplicate check."""
+
+    title = fields.Str(load_default="", validate=validate.Length(max=200))
+    ozg_ids = fields.List(fields.Int(validate=validate.Range(min=0, max=2**31 - 1)), load_default=list,
+                          validate=validate.Length(max=50))
+    leika_keys = fields.List(fields.Str(validate=validate.Length(max=14)), load_default=list,
+                             validate=validate.Length(max=50))
+    exclude_id = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=2**31 - 1))
+
+
+class DuplicateCandidateSchema(_Base):
+    """A listing that may describe the same thing."""
+
+    id = fields.Int()
+    title = fields.Str()
+    kind = fields.Str()
+    organisation = fields.Nested(OrgRefSchema)
+    shared_ozg_ids = fields.List(fields.Int())
+    shared_leika_keys = fields.List(fields.Str())
+
+
+class DuplicateResultSchema(_Base):
+    """Result of the duplicate check."""
+
+    candidates = fields.List(fields.Nested(DuplicateCandidateSchema))
+
+
+class ChangeSchema(_Base):
+    """One entry of the change feed."""
+
+    cursor = fields.Str()
+    id = fields.Int()
+    entity_type = fields.Str()
+    entity_id = fields.Int()
+    op = fields.Str(metadata={"description": "created, updated, archived oder deleted"})
+    organisation_id = fields.Int(allow_none=True)
+    listing_id = fields.Int(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ChangeArgs(_Base):
+    """Arguments of the change feed."""
+
+    after = fields.Str(load_default=None, metadata={"description": "Cursor der letzten gelesenen Änderung"})
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class ChangePageSchema(page_schema(ChangeSchema, "ChangePageBase")):  # type: ignore[misc]
+    """A page of the change feed; next_cursor is where to continue (also when empty)."""
+
+    next_cursor = fields.Str(allow_none=True)
+
+
+class SyncRequestSchema(_Base):
+    """A bulk upsert of the token municipality's listings keyed by external_id."""
+
+    items = fields.List(
+        fields.Dict(),
+        required=True,
+        validate=validate.Length(max=500, error="Höchstens {max} Einträge je Anfrage."),
+        metadata={"description": "Einträge im Format von ListingInput, jeweils mit external_id"},
+    )
+    full_sync = fields.Bool(
+        load_default=False,
+        metadata={"description": "Einträge mit external_id, die fehlen, werden archiviert"},
+    )
+
+
+class SyncItemResultSchema(_Base):
+    """The outcome for one item of a sync batch."""
+
+    index = fields.Int()
+    external_id = fields.Str(allow_none=True)
+    result = fields.Str(metadata={"description": "created, updated, unchanged, archived oder error"})
+    id = fields.Int(allow_none=True)
+    errors = fields.Dict()
+
+
+class SyncResponseSchema(_Base):
+    """The outcome of a sync batch."""
+
+    results = fields.List(fields.Nested(SyncItemResultSchema))
+    archived = fields.List(fields.Nested(SyncItemResultSchema))
+    summary = fields.Dict(keys=fields.Str(), values=fields.Int())
+
+
+class PubliccodeUrlSchema(_Base):
+    """Import a publiccode.yml from a repository URL."""
+
+    url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=500))
+
+
+class PubliccodeResultSchema(_Base):
+    """The outcome of a publiccode.yml import."""
+
+    result = fields.Str()
+    listing = fields.Nested(ListingOutSchema)
+    warnings = fields.List(fields.Str())
+
+
+class ProblemSchema(_Base):
+    """An RFC 9457 problem document with per-field errors."""
+
+    type = fields.Str()
+    title = fields.Str()
+    status = fields.Int()
+    detail = fields.Str()
+    errors = fields.Dict()

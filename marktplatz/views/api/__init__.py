@@ -1,0 +1,141 @@
+"""REST API v1: flask-smorest blueprints, one error contract (RFC 9457), tokens, limits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+
+from ...extensions import csrf
+from ...schemas.api import ProblemSchema
+from ...services.errors import Invalid
+from .common import JSON_TYPES, principal, require_scope
+from .problems import problem
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+DEFAULTS: dict[str, Any] = {
+    "API_TITLE": "Marktplatz API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": API_PREFIX,
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_RATELIMIT_PER_TOKEN": "600/minute",
+    "API_RATELIMIT_PER_IP": "1200/minute",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "Lesen und Synchronisieren von Einträgen des Marktplatzes. Anonyme Aufrufe "
+                "lesen öffentliche Daten; Schreiben braucht einen API-Token der Kommune "
+                "(Authorization: Bearer mpk_...). Fehler als application/problem+json."
+            )
+        },
+        "servers": [{"url": "/"}],
+    },
+}
+
+
+def _webargs_errors(data: dict[str, Any]) -> dict[str, Any]:
+    """Flatten webargs' {location: {field: msgs}} into {field: msgs}."""
+    messages = data.get("messages") or data.get("errors") or {}
+    out: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            for name, msgs in fields.items():
+                out[name] = msgs
+        else:
+            out[location] = fields
+    return out
+
+
+class MarktplatzApi(Api):
+    """flask-smorest Api whose errors under /api/ are RFC 9457 problems.
+
+    flask-smorest registers its JSON error handler app-wide; here it wraps the web UI's
+    handler instead, so HTML pages keep their German error pages.
+    """
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:
+        app = self._app
+        previous = app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)
+
+        def _http(err: HTTPException):
+            if request.path.startswith("/api/"):
+                return self.handle_http_exception(err)
+            return previous(err) if previous else err
+
+        app.register_error_handler(HTTPException, _http)
+
+    def handle_http_exception(self, error: HTTPException):  # noqa: D102
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if error.code == 429 or error.code == 405:
+            headers.update({k: v for k, v in error.get_headers() if k in ("Retry-After", "Allow")})
+        errors = _webargs_errors(data) if error.code == 422 else None
+        if error.code == 422:
+            title = Invalid.title
+            detail = "Bitte die Angaben in errors prüfen."
+        else:
+            title = error.name
+            detail = data.get("message") or error.description or ""
+            if error.code == 429:
+                detail = "Zu viele Anfragen. Bitte nach Retry-After Sekunden erneut versuchen."
+        return problem(error.code or 500, title, detail, errors, headers)
+
+
+API_BLUEPRINTS: set[str] = set()
+
+
+def _check_content_type():
+    """Answer 415 when a request body has a content type the endpoint does not accept."""
+    if request.blueprint not in API_BLUEPRINTS:
+        return None
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    accepted = getattr(view, "_api_accepts", JSON_TYPES)
+    has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
+    if not has_body and not request.mimetype:
+        return None
+    if request.mimetype not in accepted:
+        raise UnsupportedMediaType(
+            f"Erwartet wird Content-Type {' oder '.join(accepted)}."
+        )
+    return None
+
+
+def _authenticate():
+    """Authenticate the bearer token; writes need the write scope before any body parsing."""
+    if request.blueprint not in API_BLUEPRINTS:
+        return
+    principal()
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and not getattr(view, "_api_read_only", False):
+        require_scope("write")
+
+
+def init_app(app: Flask) -> None:
+    """Create the Api for app and register the API and docs blueprints."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    api = MarktplatzApi(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{}, {"bearerAuth": []}]
+    app.extensions["marktplatz_api"] = api
+
+    from . import catalogue, changes, docs, listings, municipalities, reuses, sync
+
+    for mod in (municipalities, catalogue, listings, reuses, changes, sync):
+        api.register_blueprint(mod.blp)
+        API_BLUEPRINTS.add(mod.blp.name)
+        csrf.exempt(mod.blp)  # bearer tokens, no cookies: CSRF does not apply
+    app.register_blueprint(docs.bp)
+    app.before_request(_check_content_type)
+    app.before_request(_authenticate)

@@ -1,0 +1,169 @@
+"""Shared pieces of the API: blueprint class, principal, scopes, cursor pages, problems."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, g, request, url_for
+from flask_limiter.util import get_remote_address
+from flask_smorest import Blueprint
+from flask_smorest.etag import _get_etag_ctx
+from sqlalchemy import Select
+
+from ...db import get_session
+from ...extensions import limiter
+from ...services.errors import DomainError, Forbidden
+from ...services.tokens import Unauthorized, authenticate
+from . import cursor as cursors
+
+JSON_TYPES = ("application/json",)
+
+
+class ApiBlueprint(Blueprint):
+    """A flask-smorest blueprint whose If-Match is optional (412 only on a mismatch).
+
+    flask-smorest answers 428 when a PUT/PATCH/DELETE lacks If-Match; sync clients that do
+    not track ETags must still be able to write, so the precondition is checked only when
+    the client sends one.
+    """
+
+    def _check_precondition(self) -> None:
+        return None
+
+    def check_etag(self, etag_data: Any, etag_schema: Any = None) -> None:
+        """Compare If-Match with the current representation when the client sent one."""
+        if not request.if_match:
+            _get_etag_ctx()["etag_checked"] = True
+            return
+        super().check_etag(etag_data, etag_schema)
+
+
+def accepts(*types: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the request content types a view accepts (others get 415)."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn._api_accepts = types  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+def read_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a POST view that only reads (no write scope needed)."""
+    fn._api_read_only = True  # type: ignore[attr-defined]
+    return fn
+
+
+class Principal:
+    """Who is calling: anonymous, or a token acting as its municipality's technical user."""
+
+    def __init__(self, user: Any = None, token: Any = None) -> None:
+        self.user = user
+        self.token = token
+
+    @property
+    def scopes(self) -> set[str]:
+        """Return the scopes of the token (empty when anonymous)."""
+        return set(self.token.scope_list) if self.token is not None else set()
+
+
+def principal() -> Principal:
+    """Return the caller, authenticating a bearer token once per request."""
+    if "api_principal" in g:
+        return g.api_principal
+    header = request.headers.get("Authorization", "")
+    if not header:
+        g.api_principal = Principal()
+        return g.api_principal
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise Unauthorized("Erwartet wird „Authorization: Bearer <Token>“.")
+    token, user = authenticate(get_session(), raw.strip())
+    g.api_principal = Principal(user, token)
+    return g.api_principal
+
+
+def require_scope(scope: str) -> Principal:
+    """Return the principal if its token has scope; 401 without token, 403 without scope."""
+    p = principal()
+    if p.token is None:
+        raise Unauthorized("Für diese Aktion ist ein API-Token nötig.")
+    if scope not in p.scopes:
+        raise Forbidden(f"Dem API-Token fehlt die Berechtigung „{scope}“.")
+    return p
+
+
+def current_user_or_none() -> Any:
+    """Return the acting user, or None for anonymous callers."""
+    return principal().user
+
+
+def token_rate_key() -> str:
+    """Key the per-token rate limit by a hash of the presented token."""
+    header = request.headers.get("Authorization", "")
+    return "tok:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:24]
+
+
+def _no_token() -> bool:
+    return not request.headers.get("Authorization")
+
+
+def rate_limited(blp: Blueprint) -> Blueprint:
+    """Apply the shared per-token and per-IP API rate limits to blp."""
+    limiter.shared_limit(
+        lambda: current_app.config.get("API_RATELIMIT_PER_TOKEN", "600/minute"),
+        scope="api-token",
+        key_func=token_rate_key,
+        exempt_when=_no_token,
+    )(blp)
+    limiter.shared_limit(
+        lambda: current_app.config.get("API_RATELIMIT_PER_IP", "1200/minute"),
+        scope="api-ip",
+        key_func=get_remote_address,
+    )(blp)
+    return blp
+
+
+def decode_cursor(value: str | None, arity: int = 1) -> tuple[int, ...] | None:
+    """Decode the `after` argument or raise a 422 naming the field."""
+    if value is None:
+        return None
+    try:
+        return cursors.decode(value, arity)
+    except cursors.CursorError as err:
+        from ...services.errors import Invalid
+
+        raise Invalid({"after": [str(err)]}) from err
+
+
+def id_page(q: Select, model: Any, args: dict[str, Any], endpoint: str, **view_args: Any) -> dict[str, Any]:
+    """Run q as a keyset page ordered by model.id and return items with links.next."""
+    limit = args["limit"]
+    after = decode_cursor(args.get("after"))
+    if after is not None:
+        q = q.where(model.id > after[0])
+    rows = list(get_session().scalars(q.order_by(model.id).limit(limit + 1)).unique())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = None
+    if more and rows:
+        params = {k: v for k, v in request.args.items() if k != "after"}
+        params.update(view_args)
+        nxt = url_for(endpoint, after=cursors.encode(rows[-1].id), _external=True, **params)
+    return {"items": rows, "links": {"next": nxt}}
+
+
+def safe_int(value: int) -> int:
+    """Treat ids outside the database's integer range as not found."""
+    if not 0 < value < 2**31:
+        raise DomainErrorNotFound()
+    return value
+
+
+class DomainErrorNotFound(DomainError):
+    """An id that cannot exist."""
+
+    status = 404
+    title = "Nicht gefunden"

@@ -1,0 +1,312 @@
+"""API: listings, status updates, reuse declarations, duplicate check, publiccode.yml export."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Response, request
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
+
+from ...db import get_session
+from ...models import (
+    LeikaLeistung,
+    Listing,
+    ListingTag,
+    Organisation,
+    StatusUpdate,
+    listing_leika,
+    listing_ozg,
+)
+from ...permissions import listing_visibility_filter
+from ...schemas.api import (
+    DuplicateCheckSchema,
+    DuplicateResultSchema,
+    ListingArgs,
+    ListingOutSchema,
+    ListingPageSchema,
+    PageArgs,
+    ReuseOutSchema,
+    StatusUpdateOutSchema,
+    page_schema,
+)
+from ...schemas.listing import ListingSchema, ReuseSchema, StatusUpdateSchema
+from ...services import listings as listing_service
+from ...services import publiccode
+from ...services import reuse as reuse_service
+from ...services.errors import Invalid
+from ...services.sync import listing_input
+from . import mergepatch, problems
+from .common import (
+    ApiBlueprint,
+    accepts,
+    current_user_or_none,
+    id_page,
+    rate_limited,
+    read_only,
+    require_scope,
+    safe_int,
+)
+from .municipalities import _like
+
+blp = ApiBlueprint("api_listings", __name__, url_prefix="/api/v1/listings",
+                   description="Einträge: Dienste, Komponenten, Projekte")
+problems.install(blp)
+rate_limited(blp)
+
+MERGE_PATCH = "application/merge-patch+json"
+StatusUpdatePage = page_schema(StatusUpdateOutSchema, "StatusUpdatePage")
+ReusePage = page_schema(ReuseOutSchema, "ReusePage")
+LOAD_OPTIONS = (
+    selectinload(Listing.tag_rows),
+    selectinload(Listing.ozg_leistungen),
+    selectinload(Listing.leika_leistungen),
+)
+
+
+def text_condition(q: str) -> ColumnElement[bool]:
+    """Return the SQL condition of the full-text query q (ILIKE fallback; swap in search here)."""
+    conds = []
+    for word in q.split()[:8]:
+        pattern = _like(word)
+        conds.append(
+            or_(
+                func.lower(Listing.title).like(pattern, escape="\\"),
+                func.lower(Listing.summary).like(pattern, escape="\\"),
+                func.lower(Listing.description).like(pattern, escape="\\"),
+                Listing.id.in_(select(ListingTag.listing_id).where(func.lower(ListingTag.tag).like(pattern, escape="\\"))),
+            )
+        )
+    from sqlalchemy import and_
+
+    return and_(*conds) if conds else Listing.id.is_not(None)
+
+
+def find_duplicates(session: Any, user: Any, ozg_ids: list[int], leika_keys: list[str],
+                    exclude_id: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Return visible listings sharing an OZG-Leistung or LeiKa key (swap in search here)."""
+    if not ozg_ids and not leika_keys:
+        return []
+    by_ozg = select(listing_ozg.c.listing_id).where(listing_ozg.c.ozg_id.in_(ozg_ids))
+    by_leika = (
+        select(listing_leika.c.listing_id)
+        .join(LeikaLeistung, LeikaLeistung.id == listing_leika.c.leika_id)
+        .where(LeikaLeistung.key.in_(leika_keys))
+    )
+    q = (
+        select(Listing)
+        .where(listing_visibility_filter(user), Listing.status != "archived")
+        .where(or_(Listing.id.in_(by_ozg), Listing.id.in_(by_leika)))
+        .options(*LOAD_OPTIONS)
+        .order_by(Listing.id)
+        .limit(limit)
+    )
+    if exclude_id is not None:
+        q = q.where(Listing.id != exclude_id)
+    out = []
+    for lst in session.scalars(q):
+        out.append(
+            {
+                "id": lst.id,
+                "title": lst.title,
+                "kind": lst.kind,
+                "organisation": lst.organisation,
+                "shared_ozg_ids": sorted({o.id for o in lst.ozg_leistungen} & set(ozg_ids)),
+                "shared_leika_keys": sorted({lk.key for lk in lst.leika_leistungen} & set(leika_keys)),
+            }
+        )
+    return out
+
+
+def _get(listing_id: int) -> Listing:
+    return listing_service.get_listing(get_session(), current_user_or_none(), safe_int(listing_id))
+
+
+@blp.route("")
+@blp.etag
+@blp.arguments(ListingArgs, location="query")
+@blp.response(200, ListingPageSchema)
+def list_listings(args: dict[str, Any]):
+    """List the listings the caller may see, with filters, full-text q and optional facets."""
+    user = current_user_or_none()
+    q = select(Listing).where(listing_visibility_filter(user))
+    if args.get("q"):
+        q = q.where(text_condition(args["q"]))
+    for field in ("kind", "status", "phase", "external_id", "reuse_offered"):
+        if args.get(field) is not None:
+            q = q.where(getattr(Listing, field) == args[field])
+    if args.get("ags"):
+        q = q.where(Listing.organisation_id.in_(select(Organisation.id).where(Organisation.ags == args["ags"])))
+    if args.get("ozg_id") is not None:
+        q = q.where(Listing.id.in_(select(listing_ozg.c.listing_id).where(listing_ozg.c.ozg_id == args["ozg_id"])))
+    if args.get("leika_key"):
+        q = q.where(Listing.id.in_(
+            select(listing_leika.c.listing_id).join(LeikaLeistung, LeikaLeistung.id == listing_leika.c.leika_id)
+            .where(LeikaLeistung.key == args["leika_key"])))
+    if args.get("tag"):
+        q = q.where(Listing.id.in_(select(ListingTag.listing_id).where(func.lower(ListingTag.tag) == args["tag"].lower())))
+    facets = None
+    if args.get("facets"):
+        facets = {}
+        sub = q.subquery()
+        for name in ("kind", "status", "phase"):
+            col = sub.c[name]
+            rows = get_session().execute(select(col, func.count()).group_by(col)).all()
+            facets[name] = {str(k): n for k, n in rows if k is not None}
+    page = id_page(q.options(*LOAD_OPTIONS), Listing, args, "api_listings.list_listings")
+    if facets is not None:
+        page["facets"] = facets
+    return page
+
+
+@blp.route("", methods=["POST"])
+@blp.etag
+@blp.arguments(ListingSchema)
+@blp.response(201, ListingOutSchema)
+def create_listing(data: dict[str, Any]):
+    """Create a draft listing of the token's municipality."""
+    p = require_scope("write")
+    return listing_service.create_listing(get_session(), p.user, data)
+
+
+@blp.route("/<int:listing_id>")
+@blp.etag
+@blp.response(200, ListingOutSchema)
+def get_listing(listing_id: int):
+    """Return one listing."""
+    return _get(listing_id)
+
+
+@blp.route("/<int:listing_id>", methods=["PUT"])
+@blp.etag
+@blp.arguments(ListingSchema)
+@blp.response(200, ListingOutSchema)
+def replace_listing(data: dict[str, Any], listing_id: int):
+    """Replace a listing's fields (If-Match optional, 412 on mismatch)."""
+    p = require_scope("write")
+    listing = _get(listing_id)
+    blp.check_etag(listing, ListingOutSchema)
+    return listing_service.update_listing(get_session(), p.user, listing, data, expected_version=None)
+
+
+@blp.route("/<int:listing_id>", methods=["PATCH"])
+@blp.etag
+@blp.doc(requestBody={"required": True, "content": {MERGE_PATCH: {"schema": {"type": "object"}}}})
+@blp.response(200, ListingOutSchema)
+@accepts(MERGE_PATCH, "application/json")
+def patch_listing(listing_id: int):
+    """Apply a JSON merge patch (RFC 7396) to a listing."""
+    p = require_scope("write")
+    patch = request.get_json(force=True, silent=True)
+    if not isinstance(patch, dict):
+        raise Invalid({"_schema": ["Erwartet wird ein JSON-Objekt (application/merge-patch+json)."]})
+    listing = _get(listing_id)
+    blp.check_etag(listing, ListingOutSchema)
+    try:
+        merged = mergepatch.apply(listing_input(listing), patch)
+    except mergepatch.MergePatchError as err:
+        raise Invalid({"_schema": [str(err)]}) from err
+    return listing_service.update_listing(get_session(), p.user, listing, merged, expected_version=None)
+
+
+@blp.route("/<int:listing_id>", methods=["DELETE"])
+@blp.etag
+@blp.response(204)
+def delete_listing(listing_id: int):
+    """Archive a listing (listings are never hard-deleted through the API)."""
+    p = require_scope("write")
+    listing = _get(listing_id)
+    blp.check_etag(listing, ListingOutSchema)
+    listing_service.archive_listing(get_session(), p.user, listing, "über die API")
+    return None
+
+
+@blp.route("/<int:listing_id>/archive", methods=["POST"])
+@blp.etag
+@blp.response(200, ListingOutSchema)
+def archive_listing(listing_id: int):
+    """Archive a listing and return it."""
+    p = require_scope("write")
+    listing = _get(listing_id)
+    return listing_service.archive_listing(get_session(), p.user, listing, "über die API")
+
+
+@blp.route("/<int:listing_id>/submit", methods=["POST"])
+@blp.etag
+@blp.response(200, ListingOutSchema)
+def submit_listing(listing_id: int):
+    """Submit a draft listing for review by the network coordinators."""
+    p = require_scope("write")
+    listing = _get(listing_id)
+    return listing_service.submit_for_review(get_session(), p.user, listing)
+
+
+@blp.route("/<int:listing_id>/status-updates")
+@blp.etag
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, StatusUpdatePage)
+def list_status_updates(args: dict[str, Any], listing_id: int):
+    """List the status timeline of a listing."""
+    listing = _get(listing_id)
+    q = select(StatusUpdate).where(StatusUpdate.listing_id == listing.id)
+    return id_page(q, StatusUpdate, args, "api_listings.list_status_updates", listing_id=listing.id)
+
+
+@blp.route("/<int:listing_id>/status-updates", methods=["POST"])
+@blp.etag
+@blp.arguments(StatusUpdateSchema)
+@blp.response(201, StatusUpdateOutSchema)
+def post_status_update(data: dict[str, Any], listing_id: int):
+    """Post a status update to a listing's timeline."""
+    p = require_scope("write")
+    listing = _get(listing_id)
+    return listing_service.post_status_update(get_session(), p.user, listing, data)
+
+
+@blp.route("/<int:listing_id>/reuses")
+@blp.etag
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, ReusePage)
+def list_reuses_of_listing(args: dict[str, Any], listing_id: int):
+    """List the declared reuses of a listing."""
+    from ...models import Reuse
+
+    listing = _get(listing_id)
+    q = select(Reuse).where(Reuse.listing_id == listing.id)
+    return id_page(q, Reuse, args, "api_listings.list_reuses_of_listing", listing_id=listing.id)
+
+
+@blp.route("/<int:listing_id>/reuses", methods=["POST"])
+@blp.etag
+@blp.arguments(ReuseSchema)
+@blp.response(201, ReuseOutSchema)
+def declare_reuse(data: dict[str, Any], listing_id: int):
+    """Declare that the token's municipality reuses this listing."""
+    p = require_scope("write")
+    listing = _get(listing_id)
+    return reuse_service.declare_reuse(get_session(), p.user, listing, data)
+
+
+@blp.route("/duplicate-check", methods=["POST"])
+@blp.arguments(DuplicateCheckSchema)
+@blp.response(200, DuplicateResultSchema)
+@read_only
+def duplicate_check(data: dict[str, Any]):
+    """Find visible listings for the same OZG-Leistungen or LeiKa keys."""
+    keys = [k.strip() for k in data["leika_keys"] if k.strip()]
+    candidates = find_duplicates(get_session(), current_user_or_none(), data["ozg_ids"], keys, data["exclude_id"])
+    return {"candidates": candidates}
+
+
+@blp.route("/<int:listing_id>/publiccode.yml")
+@blp.response(200, description="publiccode.yml (YAML)", content_type="application/yaml")
+def export_publiccode(listing_id: int):
+    """Export a listing as a valid publiccode.yml."""
+    listing = _get(listing_id)
+    text = publiccode.export_yaml(listing)
+    resp = Response(text, mimetype="application/yaml")
+    resp.headers["Content-Disposition"] = f'inline; filename="{listing.slug}-publiccode.yml"'
+    resp.set_etag(hashlib.sha1(text.encode("utf-8")).hexdigest())
+    return resp.make_conditional(request)

@@ -1,0 +1,63 @@
+"""API: bulk sync of listings and publiccode.yml import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from ...db import get_session
+from ...outbound import Policy
+from ...schemas.api import (
+    PubliccodeResultSchema,
+    PubliccodeUrlSchema,
+    SyncRequestSchema,
+    SyncResponseSchema,
+)
+from ...services import publiccode
+from ...services.common import load
+from ...services.sync import sync_listings
+from . import problems
+from .common import ApiBlueprint, accepts, rate_limited, require_scope
+
+blp = ApiBlueprint("api_sync", __name__, url_prefix="/api/v1/sync", description="Abgleich und publiccode.yml-Import")
+problems.install(blp)
+rate_limited(blp)
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+
+
+@blp.route("/listings", methods=["POST"])
+@blp.arguments(SyncRequestSchema)
+@blp.response(200, SyncResponseSchema)
+def sync(data: dict[str, Any]):
+    """Upsert up to 500 listings of the token's municipality keyed by external_id."""
+    p = require_scope("write")
+    return sync_listings(get_session(), p.user, p.user.organisation, data["items"], data["full_sync"])
+
+
+@blp.route("/publiccode", methods=["POST"])
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": PubliccodeUrlSchema},
+        },
+    }
+)
+@blp.response(200, PubliccodeResultSchema)
+@accepts("application/json", *YAML_TYPES)
+def import_publiccode():
+    """Import a publiccode.yml (YAML body, or JSON {"url": ...} to fetch it) as a component."""
+    p = require_scope("write")
+    session = get_session()
+    org = p.user.organisation
+    if request.mimetype == "application/json":
+        body = load(PubliccodeUrlSchema(), request.get_json(silent=True))
+        listing, result, warnings = publiccode.fetch_and_import(
+            session, p.user, org, body["url"], Policy.from_config(current_app.config)
+        )
+    else:
+        listing, result, warnings = publiccode.import_publiccode(session, p.user, org, request.get_data())
+    return {"result": result, "listing": listing, "warnings": warnings}

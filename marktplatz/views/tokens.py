@@ -1,0 +1,106 @@
+"""Web pages: API tokens of the own municipality and publiccode.yml upload."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..db import get_session
+from ..outbound import Policy
+from ..services import publiccode, tokens
+from ..services.common import require
+from ..services.errors import Invalid
+
+bp = Blueprint("tokens", __name__)
+
+
+def _organisation():
+    org = current_user.organisation
+    if org is None:
+        from ..services.errors import Forbidden
+
+        raise Forbidden("Ihr Konto ist keiner Kommune zugeordnet.")
+    require(current_user, "organisation.manage_tokens", org)
+    return org
+
+
+def _parse_expiry(value: str) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as err:
+        raise Invalid({"expires_at": ["Bitte ein Datum im Format JJJJ-MM-TT angeben."]}) from err
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+@bp.route("/konto/api-tokens", methods=["GET", "POST"])
+@login_required
+def index():
+    """List the municipality's API tokens and create a new one (its secret is shown once)."""
+    session = get_session()
+    org = _organisation()
+    errors: dict = {}
+    secret = None
+    form = {"name": "", "scope": "read", "expires_at": ""}
+    if request.method == "POST":
+        form = {k: request.form.get(k, form[k]) for k in form}
+        scopes = ["read", "write"] if form["scope"] == "write" else ["read"]
+        try:
+            _token, secret = tokens.create_token(
+                session, current_user, org, form["name"], scopes, _parse_expiry(form["expires_at"])
+            )
+            form = {"name": "", "scope": "read", "expires_at": ""}
+        except Invalid as err:
+            errors = err.errors
+    items = tokens.list_tokens(session, current_user, org)
+    status = 422 if errors else 200
+    return render_template(
+        "tokens/index.html", organisation=org, tokens=items, errors=errors, secret=secret,
+        form=form, token_status=tokens.token_status, scopes=tokens.SCOPES,
+    ), status
+
+
+@bp.route("/konto/api-tokens/<int:token_id>/widerrufen", methods=["POST"])
+@login_required
+def revoke(token_id: int):
+    """Revoke a token of the own municipality."""
+    token = tokens.revoke_token(get_session(), current_user, token_id)
+    flash(f"Der Token {token.prefix} wurde widerrufen.", "success")
+    return redirect(url_for("tokens.index"))
+
+
+@bp.route("/konto/publiccode", methods=["GET", "POST"])
+@login_required
+def publiccode_upload():
+    """Import a publiccode.yml (file upload or repository address) as a component."""
+    session = get_session()
+    org = _organisation()
+    errors: dict = {}
+    url = ""
+    if request.method == "POST":
+        upload = request.files.get("file")
+        url = (request.form.get("url") or "").strip()
+        try:
+            if upload and upload.filename:
+                listing, result, warnings = publiccode.import_publiccode(
+                    session, current_user, org, upload.read(publiccode.MAX_BYTES + 1)
+                )
+            elif url:
+                listing, result, warnings = publiccode.fetch_and_import(
+                    session, current_user, org, url, Policy.from_config(current_app.config)
+                )
+            else:
+                raise Invalid({"file": ["Bitte eine Datei wählen oder eine Adresse angeben."]})
+        except Invalid as err:
+            errors = err.errors
+        else:
+            labels = {"created": "angelegt", "updated": "aktualisiert", "unchanged": "unverändert"}
+            flash(f"Komponente „{listing.title}“ {labels.get(result, result)} (Entwurf).", "success")
+            for warning in warnings:
+                flash(warning, "info")
+            return redirect(url_for("web.listing_detail", slug=listing.slug))
+    return render_template("tokens/publiccode.html", errors=errors, url=url), (422 if errors else 200)

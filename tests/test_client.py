@@ -1,0 +1,103 @@
+"""The sync client and CLI against a real gunicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from marktplatz import create_app
+from marktplatz.client import ApiError, MarktplatzClient
+from marktplatz.sync_cli import sync_group
+from tests import factories as f
+from tests.gunicorn_server import copy_sqlite, gunicorn
+
+FIXTURES = Path(__file__).parent / "fixtures" / "publiccode"
+
+
+@pytest.fixture(scope="module")
+def server(database_urls, tmp_path_factory):
+    """Serve a copy of the prepared SQLite database with gunicorn; yield (base URL, token)."""
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    url = copy_sqlite(database_urls["sqlite"], tmp / "server.db")
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x", "INDEX_DIR": str(tmp / "idx")})
+    with app.app_context():
+        from marktplatz.db import get_engine, get_session
+        from marktplatz.services import tokens
+
+        session = get_session()
+        officer = f.user(session)
+        secret = tokens.create_token(session, officer, officer.organisation, "Test", ["read", "write"])[1]
+        session.close()
+        get_engine().dispose()
+    with gunicorn(url, tmp) as base:
+        yield base, secret
+
+
+def items(n, prefix="c"):
+    """Return n valid sync items."""
+    return [f.listing_data(title=f"Eintrag {prefix} {i}", external_id=f"{prefix}-{i}") for i in range(n)]
+
+
+def test_client_pushes_in_batches_and_is_idempotent(server):
+    """Pushing 600 items makes two requests; pushing again reports all unchanged."""
+    base, token = server
+    client = MarktplatzClient(base, token=token)
+    first = client.push_listings(items(600, "batch"))
+    assert first["summary"]["created"] == 600 and first["results"][599]["index"] == 599
+    again = client.push_listings(items(600, "batch"))
+    assert again["summary"]["unchanged"] == 600
+
+
+def test_client_paginates_and_raises_problems(server):
+    """paginate follows links.next; errors raise ApiError with the problem body."""
+    base, token = server
+    client = MarktplatzClient(base, token=token)
+    lands = list(client.paginate("municipalities", land="13", limit=100))
+    assert len(lands) > 100 and len({m["id"] for m in lands}) == len(lands)
+    with pytest.raises(ApiError) as err:
+        client.request("GET", "listings/999999")
+    assert err.value.status == 404 and err.value.problem["status"] == 404
+    with pytest.raises(ApiError) as err:
+        MarktplatzClient(base, token="mpk_bad_bad").get("listings")
+    assert err.value.status == 401
+
+
+def test_client_retries_connection_errors():
+    """Connection failures are retried with backoff and finally raised."""
+    import requests
+
+    client = MarktplatzClient("http://127.0.0.1:9", retries=2, backoff=0.01)
+    with pytest.raises(requests.ConnectionError):
+        client.get("listings")
+
+
+def test_cli_push_json_and_publiccode_and_pull_resumes(server, tmp_path):
+    """sync push sends a JSON batch and a publiccode.yml; sync pull resumes from its cursor."""
+    base, token = server
+    runner = CliRunner()
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps({"items": items(3, "cli")}), encoding="utf-8")
+    res = runner.invoke(sync_group, ["push", str(batch), "--api", base, "--token", token])
+    assert res.exit_code == 0, res.output
+    assert "created=3" in res.output
+    res = runner.invoke(sync_group, ["push", str(batch), "--api", base, "--token", token])
+    assert "unchanged=3" in res.output
+    yml = FIXTURES / "_official_example_v0.7__publiccode.yml"
+    res = runner.invoke(sync_group, ["push", str(yml), "--api", base, "--token", token])
+    assert res.exit_code == 0 and res.output.startswith("created"), res.output
+
+    out = tmp_path / "changes.jsonl"
+    res = runner.invoke(sync_group, ["pull", "--api", base, "--token", token, "--out", str(out), "--limit", "50"])
+    assert res.exit_code == 0, res.output
+    first = out.read_text().splitlines()
+    assert len(first) >= 4 and (tmp_path / "changes.jsonl.cursor").read_text()
+    MarktplatzClient(base, token=token).push_listings(items(2, "later"))
+    res = runner.invoke(sync_group, ["pull", "--api", base, "--token", token, "--out", str(out)])
+    lines = out.read_text().splitlines()
+    new = [json.loads(line) for line in lines[len(first):]]
+    assert len(new) == 2 and all(c["op"] == "created" for c in new)
+    ids = [json.loads(line)["id"] for line in lines]
+    assert len(ids) == len(set(ids))

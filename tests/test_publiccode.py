@@ -1,0 +1,185 @@
+"""publiccode.yml: fixtures import, invalid files name the field, export round-trips, fuzzing."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from marktplatz.services import publiccode
+from marktplatz.services.errors import Invalid
+from marktplatz.views.api import cursor, mergepatch
+from tests import factories as f
+from tests.test_api_core import bearer, make_token
+
+FIXTURES = Path(__file__).parent / "fixtures" / "publiccode"
+VALID = sorted(FIXTURES.glob("_official_example_*.yml")) + sorted((FIXTURES / "parser-testdata" / "valid").glob("*.yml")) \
+    + sorted((FIXTURES / "parser-testdata" / "valid_with_warnings").glob("*.yml"))
+INVALID = {
+    "categories_invalid.yml": "categories[0]",
+    "description_en_longDescription_too_short.yml": "description.en.longDescription",
+    "description_en_shortDescription_missing.yml": "description.en.shortDescription",
+    "description_invalid_language.yml": "description.xxx",
+    "developmentStatus_invalid.yml": "developmentStatus",
+    "developmentStatus_missing.yml": "developmentStatus",
+}
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_files_parse(path):
+    """Every official example and valid parser fixture validates."""
+    data, _warnings = publiccode.parse(path.read_bytes())
+    assert data["name"]
+
+
+@pytest.mark.parametrize("name,field", sorted(INVALID.items()))
+def test_invalid_files_name_the_field(name, field):
+    """Each invalid parser fixture fails with an error on the offending field path."""
+    with pytest.raises(Invalid) as err:
+        publiccode.parse((FIXTURES / "parser-testdata" / "invalid" / name).read_bytes())
+    assert field in err.value.errors, err.value.errors
+
+
+def test_all_invalid_fixtures_are_covered():
+    """The table above covers every invalid fixture."""
+    assert {p.name for p in (FIXTURES / "parser-testdata" / "invalid").glob("*.yml")} == set(INVALID)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_import_and_export_round_trip(client, session, path):
+    """Importing through the API creates a component; its export is valid and re-imports unchanged."""
+    _o, secret = make_token(session)
+    h = {**bearer(secret), "Content-Type": "application/yaml"}
+    resp = client.post("/api/v1/sync/publiccode", data=path.read_bytes(), headers=h)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["result"] == "created" and resp.json["listing"]["kind"] == "komponente"
+    lid = resp.json["listing"]["id"]
+    exported = client.get(f"/api/v1/listings/{lid}/publiccode.yml", headers=bearer(secret))
+    assert exported.status_code == 200 and exported.mimetype == "application/yaml"
+    data, _ = publiccode.parse(exported.data)
+    assert data["name"] == resp.json["listing"]["title"]
+    again = client.post("/api/v1/sync/publiccode", data=path.read_bytes(), headers=h)
+    assert again.json["result"] == "unchanged"
+
+
+def test_api_import_reports_field_paths(client, session):
+    """An invalid upload answers 422 with the field path."""
+    _o, secret = make_token(session)
+    body = (FIXTURES / "parser-testdata" / "invalid" / "developmentStatus_invalid.yml").read_bytes()
+    resp = client.post("/api/v1/sync/publiccode", data=body, headers={**bearer(secret), "Content-Type": "application/yaml"})
+    assert resp.status_code == 422 and "developmentStatus" in resp.json["errors"]
+
+
+def test_export_of_minimal_listing_is_valid(session):
+    """Even a listing without licence or repository exports as valid publiccode.yml."""
+    owner = f.user(session)
+    item = f.listing(session, owner, kind="komponente", licence=None)
+    publiccode.parse(publiccode.export_yaml(item, "http://127.0.0.1:5000"))
+
+
+@pytest.fixture
+def file_server():
+    """Serve the fixtures directory on a free 127.0.0.1 port."""
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(FIXTURES), **kw)  # noqa: E731
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_import_from_url_is_ssrf_safe(app, client, session, file_server):
+    """Fetching from loopback is refused unless allow-listed; allowed, the file imports."""
+    _o, secret = make_token(session)
+    url = f"{file_server}/_official_example_v0.7__publiccode.yml"
+    refused = client.post("/api/v1/sync/publiccode", json={"url": url}, headers=bearer(secret))
+    assert refused.status_code == 422 and "url" in refused.json["errors"]
+    app.config["OUTBOUND_ALLOWLIST"] = "127.0.0.1"
+    ok = client.post("/api/v1/sync/publiccode", json={"url": url}, headers=bearer(secret))
+    assert ok.status_code == 200, ok.json
+
+
+def test_web_upload(client, session, auth):
+    """An officer uploads a publiccode.yml through the web form."""
+    import io
+
+    officer = f.user(session)
+    auth.login(officer.email)
+    body = (FIXTURES / "_official_example_v0.4.0__publiccode.yml").read_bytes()
+    resp = client.post("/konto/publiccode", data={"file": (io.BytesIO(body), "publiccode.yml")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 302
+    bad = (FIXTURES / "parser-testdata" / "invalid" / "categories_invalid.yml").read_bytes()
+    resp = client.post("/konto/publiccode", data={"file": (io.BytesIO(bad), "publiccode.yml")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 422 and b"categories[0]" in resp.data
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400) | st.binary(max_size=400))
+def test_parser_never_crashes_on_text(raw):
+    """Any input either parses or raises Invalid."""
+    try:
+        publiccode.parse(raw)
+    except Invalid as err:
+        assert err.errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["publiccodeYmlVersion", "name", "url", "platforms", "categories",
+                                        "developmentStatus", "softwareType", "description", "legal",
+                                        "maintenance", "localisation", "landingURL"]), json_values))
+def test_validator_never_crashes_on_structures(data):
+    """Any mapping either validates or raises Invalid with field paths."""
+    try:
+        publiccode.validate(data)
+    except Invalid as err:
+        assert all(isinstance(k, str) for k in err.errors)
+
+
+@given(json_values, json_values)
+def test_merge_patch_rfc7396_properties(target, patch):
+    """A merge patch sets every non-null member and removes null members (RFC 7396)."""
+    result = mergepatch.apply(target, patch)
+    if isinstance(patch, dict):
+        assert isinstance(result, dict)
+        for key, value in patch.items():
+            if value is None:
+                assert key not in result
+            elif not isinstance(value, dict):
+                assert result[key] == value
+        assert mergepatch.apply(result, patch) == result  # idempotent
+    else:
+        assert result == patch
+
+
+@given(st.text(max_size=80))
+def test_cursor_decoding_rejects_garbage(raw):
+    """Decoding arbitrary text yields a tuple of ints or CursorError, never anything else."""
+    for arity in (1, 2):
+        try:
+            values = cursor.decode(raw, arity)
+        except cursor.CursorError:
+            continue
+        assert len(values) == arity and all(0 <= v <= cursor.MAX_PART for v in values)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=cursor.MAX_PART), min_size=1, max_size=3))
+def test_cursor_round_trip(parts):
+    """Encoding then decoding a cursor gives back the same integers."""
+    assert cursor.decode(cursor.encode(*parts), len(parts)) == tuple(parts)
