@@ -8,5 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
     from . import web
+    from .. import health
 
     app.register_blueprint(web.bp)
+    health.init_app(app)
