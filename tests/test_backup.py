@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -77,19 +78,33 @@ def add_operational_rows(session) -> None:
     session.commit()
 
 
-@pytest.fixture
-def backend() -> str:
-    """Start every round trip from SQLite; PostgreSQL is the target (and the way back)."""
-    return "sqlite"
+@pytest.fixture(scope="module")
+def source_url(tmp_path_factory) -> Iterator[str]:
+    """Build one SQLite database with reference data, the demo, tokens and webhooks (read-only)."""
+    tmp = tmp_path_factory.mktemp("backup-src")
+    url = "sqlite:///" + str(tmp / "source.db")
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": str(tmp / "idx")})
+    with app.app_context():
+        from marktplatz.cli import upgrade_database
+        from marktplatz.db import get_session
+        from marktplatz.services.reference import load_reference
+
+        upgrade_database()
+        session = get_session()
+        load_reference(session)
+        load_demo(session)
+        add_operational_rows(session)
+        session.close()
+    app.extensions["sqlalchemy_engine"].dispose()
+    yield url
 
 
 @pytest.fixture
-def demo_source(app, session):
-    """Fill the test database with the demo (plus API tokens and webhooks) and return its engine."""
-    load_demo(session)
-    add_operational_rows(session)
-    session.close()
-    return app.extensions["sqlalchemy_engine"]
+def demo_source(source_url) -> Iterator[Engine]:
+    """Return an engine on the demo source database."""
+    engine = create_engine(source_url)
+    yield engine
+    engine.dispose()
 
 
 def roundtrip(source: Engine, target_url: str, tmp_path, name: str) -> tuple[dict, str]:
@@ -204,10 +219,14 @@ def test_import_refuses_unmigrated_database_and_foreign_files(demo_source, tmp_p
         target.dispose()
 
 
-def test_cli_export_and_import(demo_source, runner, tmp_path):
+def test_cli_export_and_import(demo_source, source_url, tmp_path):
     """`marktplatz export FILE.gz` writes gzip; `marktplatz import` restores and refuses twice."""
     path = str(tmp_path / "cli.json.gz")
-    result = runner.invoke(args=["export", path])
+    source_app = create_app({"DATABASE_URL": source_url, "TESTING": True,
+                             "INDEX_DIR": str(tmp_path / "idx1")})
+    with source_app.app_context():
+        result = source_app.test_cli_runner().invoke(args=["export", path])
+    source_app.extensions["sqlalchemy_engine"].dispose()
     assert result.exit_code == 0, result.output
     assert "Export geschrieben" in result.output
     with gzip.open(path, "rt", encoding="utf-8") as fh:
