@@ -39,7 +39,7 @@ def index():
 def listings():
     """List the listings the viewer may see, newest first."""
     session = get_session()
-    page = max(request.args.get("seite", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("seite", 1, type=int) or 1, 1), 100_000)  # huge ints overflow SQL
     size = 20
     q = select(Listing).where(listing_visibility_filter(current_user), Listing.status == "published")
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
