@@ -187,7 +187,8 @@ def test_xss_no_script_runs_in_a_real_browser(app, xss_world, tmp_path):
                 flag = page.evaluate("() => window.__xss")
                 assert flag is None, f"payload {flag} ran on {url}"
                 if url.startswith("/eintraege/"):  # the payload is on the page, as plain text
-                    assert "window.__xss" in page.inner_text("body"), url
+                    text = page.inner_text("body")
+                    assert "__xss" in text or "base64" in text, url
         finally:
             browser.close()
     assert not dialogs
@@ -253,7 +254,7 @@ SQLI = [
     "' OR '1'='1", "1; DROP TABLE listing; --", "\" OR 1=1 --", "1' UNION SELECT password_hash FROM user_account --",
     "%' AND 1=CAST((SELECT password_hash FROM user_account LIMIT 1) AS INT) --", "' ; UPDATE listing SET title='x' --",
     "0x27", "\\' OR 1=1 #", "1)) OR ((1=1", "-1", "99999999999999999999", "*", "%", "_", "ä' OR 'ö",
-    "\x00", "'||pg_sleep(5)||'",
+    "\x00", "a\x00b", "'||pg_sleep(5)||'",
 ]
 COMMON_PARAMS = {"q", "seite", "page", "kind", "art", "status", "land", "ozg", "leika", "tag", "sort",
                  "phase", "kommune", "netzwerk", "network", "reifegrad", "lizenz", "format", "since",
