@@ -173,11 +173,10 @@ def user_create(email: str, name: str, role: str, ags: str | None, networks: tup
 def init_app(app: Flask) -> None:
     """Register the command groups on the app."""
     app.extensions.setdefault("marktplatz_setup_hooks", [])
-    for group in (db_group, data_group, user_group):
-        app.cli.add_command(group)
+    from . import backup_cli
+    from .sync_cli import sync_group
     from .worker import worker_command
 
-    app.cli.add_command(worker_command)
-    from .sync_cli import sync_group
-
-    app.cli.add_command(sync_group)
+    for group in (db_group, data_group, user_group, worker_command, sync_group):
+        app.cli.add_command(group)
+    backup_cli.init_app(app)

@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .services.errors import DomainError
@@ -43,6 +43,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(_err: CSRFError):
         return render_error(400, "Das Formular ist abgelaufen oder unvollständig. Bitte laden Sie die Seite neu und senden Sie es erneut.")
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _bad_value(err: Exception):
+        # Values the database cannot store (a 30-digit id, say) are bad input, not a crash.
+        log.info("unstorable value on %s: %s", request.path, type(err).__name__)
+        return render_error(400, "Ein eingegebener Wert ist ungültig oder zu groß.")
 
     @app.errorhandler(OperationalError)
     def _db_down(err: OperationalError):

@@ -1,4 +1,4 @@
-"""Blueprints of the web UI (and, later, the API)."""
+"""Blueprints of the web UI, the REST API and the health check."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
-    from . import feeds, publish, web
+    from .. import health
+    from . import api, feeds, moderation, networks, notifications, publish, tokens, web, webhooks
 
-    app.register_blueprint(web.bp)
-    app.register_blueprint(publish.bp)
-    app.register_blueprint(feeds.bp)
-    from . import moderation, networks, notifications, webhooks
-
-    for module in (networks, moderation, notifications, webhooks):
+    for module in (web, publish, feeds, networks, moderation, notifications, webhooks, tokens):
         app.register_blueprint(module.bp)
-    from . import api, tokens
-
-    app.register_blueprint(tokens.bp)
     api.init_app(app)
+    health.init_app(app)

@@ -32,7 +32,7 @@ def index():
     )
 
 
-def _int(value: str | None, low: int | None = None, high: int | None = None) -> int | None:
+def _int(value: str | None, low: int | None = None, high: int | None = 2**31 - 1) -> int | None:
     try:
         number = int((value or "").strip())
     except ValueError:
@@ -77,7 +77,7 @@ def listings():
     sort = request.args.get("sortierung", "neu")
     if sort not in queries.SORTS:
         sort = "neu"
-    page = _int(request.args.get("seite"), 1) or 1
+    page = _int(request.args.get("seite"), 1, 100_000) or 1
     result = queries.search_listings(session, current_user, filters, sort, page, PAGE_SIZE)
     active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
     return render_template(

@@ -1,0 +1,303 @@
+"""Authorisation matrix: every action x every role x own / other / network object.
+
+EXPECTED is written here by hand from the product rules, independently of
+``permissions.PERMISSIONS``; the test fails when the two disagree and when an action exists
+in one but not the other (a new action without a row here fails).
+
+World: municipality A (Freiburg) and C (Mannheim) form network N, B (Bad Salzuflen) is in
+network M. Roles relate to the owner A: "officer_owner" works for A, "officer_other" for
+B, "coord_net" coordinates N, "coord_other_net" coordinates M. Objects: "own" belongs to A,
+"other" to B, "network" to C (a fellow member of A in N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask_login import AnonymousUserMixin
+from sqlalchemy import select
+
+from marktplatz.models import (
+    AuditEvent,
+    ChangeLog,
+    Follow,
+    Listing,
+    Network,
+    Notification,
+    Organisation,
+    Reuse,
+    ReuseStageChange,
+    StatusUpdate,
+)
+from marktplatz.permissions import PERMISSIONS, can
+from marktplatz.services import listings, moderation, reuse
+from marktplatz.services.errors import DomainError, Forbidden
+
+from . import factories as f
+
+ROLES = ("anonymous", "officer_owner", "officer_other", "coord_net", "coord_other_net", "admin")
+OBJECTS = ("own", "other", "network")
+ALL = "own other network"
+
+# What each action acts on (how the "own / other / network" object is built).
+TARGET: dict[str, str] = {
+    "listing.create": "organisation",
+    "listing.edit": "listing",
+    "listing.submit": "listing",
+    "listing.archive": "listing",
+    "listing.post_status": "listing",
+    "listing.review": "listing",
+    "listing.mark_duplicate": "listing",
+    "listing.view_audit": "listing",
+    "listing.follow": "listing",
+    "listing.flag": "listing",
+    "reuse.declare": "listing",
+    "reuse.update": "reuse",
+    "organisation.edit": "organisation",
+    "organisation.manage_tokens": "organisation",
+    "organisation.manage_webhooks": "organisation",
+    "network.create": "none",
+    "network.appoint_coordinator": "network",
+    "network.manage_members": "network",
+    "network.decide_join": "network",
+    "network.request_join": "network",
+    "network.view_dashboard": "network",
+    "flag.resolve": "listing",
+    "user.create": "none",
+}
+
+_OWNER = {"officer_owner": "own", "officer_other": "other", "admin": ALL}
+_COORD = {"coord_net": "own network", "coord_other_net": "other", "admin": ALL}
+_SIGNED_IN = {r: ALL for r in ROLES if r != "anonymous"}
+_OFFICERS = {"officer_owner": ALL, "officer_other": ALL}
+_ADMIN = {"admin": ALL}
+
+# action -> {role: objects on which the role is allowed}; roles not listed: nowhere.
+EXPECTED: dict[str, dict[str, str]] = {
+    "listing.create": _OWNER,
+    "listing.edit": _OWNER,
+    "listing.submit": _OWNER,
+    "listing.archive": _OWNER,
+    "listing.post_status": _OWNER,
+    "listing.review": _COORD,
+    "listing.mark_duplicate": _COORD,
+    "listing.view_audit": {**_OWNER, **_COORD},
+    "listing.follow": _SIGNED_IN,
+    "listing.flag": _OFFICERS,
+    "reuse.declare": _OFFICERS,
+    "reuse.update": _OWNER,  # the reusing municipality owns its reuse
+    "organisation.edit": _OWNER,
+    "organisation.manage_tokens": _OWNER,
+    "organisation.manage_webhooks": _OWNER,
+    "network.create": _ADMIN,
+    "network.appoint_coordinator": _ADMIN,
+    "network.manage_members": _COORD,
+    "network.decide_join": _COORD,
+    "network.request_join": _OFFICERS,
+    "network.view_dashboard": _COORD,
+    "flag.resolve": _COORD,
+    "user.create": _ADMIN,
+}
+
+
+def expected(action: str, role: str, obj: str) -> bool:
+    """Return the hand-written expectation for role on obj."""
+    return obj in EXPECTED[action].get(role, "").split()
+
+
+@dataclass
+class World:
+    """Organisations, networks and one user per role."""
+
+    orgs: dict[str, Organisation]
+    networks: dict[str, Network]
+    users: dict[str, Any]
+    owners: dict[str, Any]  # object key -> an officer of the owning municipality
+    admin: Any
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture
+def world(session) -> World:
+    """Build the two networks, three municipalities and one user per role."""
+    net_n = f.network(session, "netz-n", f.FREIBURG, f.MANNHEIM)
+    net_m = f.network(session, "netz-m", f.BAD_SALZUFLEN)
+    admin = f.user(session, "admin", ags=None)
+    officer_a = f.user(session, "officer", f.FREIBURG)
+    officer_b = f.user(session, "officer", f.BAD_SALZUFLEN)
+    officer_c = f.user(session, "officer", f.MANNHEIM)
+    users = {
+        "anonymous": AnonymousUserMixin(),
+        "officer_owner": officer_a,
+        "officer_other": officer_b,
+        "coord_net": f.user(session, "coordinator", ags=None, networks=[net_n]),
+        "coord_other_net": f.user(session, "coordinator", ags=None, networks=[net_m]),
+        "admin": admin,
+    }
+    return World(
+        orgs={"own": f.org(session, f.FREIBURG), "other": f.org(session, f.BAD_SALZUFLEN),
+              "network": f.org(session, f.MANNHEIM)},
+        networks={"own": net_n, "other": net_m, "network": net_n},
+        users=users,
+        owners={"own": officer_a, "other": officer_b, "network": officer_c},
+        admin=admin,
+    )
+
+
+def make_listing(session, w: World, obj: str, state: str = "draft") -> Listing:
+    """Create a listing of the obj municipality in state draft, in_review or published."""
+    item = f.listing(session, w.owners[obj], publish_by=w.admin if state == "published" else None)
+    if state == "in_review":
+        listings.submit_for_review(session, w.owners[obj], item)
+    return item
+
+
+def make_reuse(session, w: World, obj: str) -> Reuse:
+    """Create a reuse declared by the obj municipality of a listing of Karlsruhe."""
+    if "karlsruhe" not in w.cache:
+        w.cache["karlsruhe"] = f.user(session, "officer", f.KARLSRUHE)
+    karlsruhe_officer = w.cache["karlsruhe"]
+    item = f.listing(session, karlsruhe_officer, publish_by=w.admin)
+    return reuse.declare_reuse(session, w.owners[obj], item, {"stage": "interested"})
+
+
+def make_target(session, w: World, action: str, obj: str, state: str = "draft") -> Any:
+    """Build the object an action applies to."""
+    kind = TARGET[action]
+    if kind == "listing":
+        return make_listing(session, w, obj, state)
+    if kind == "reuse":
+        return make_reuse(session, w, obj)
+    if kind == "organisation":
+        return w.orgs[obj]
+    if kind == "network":
+        return w.networks[obj]
+    return None
+
+
+def test_expected_table_covers_every_action():
+    """Every action of the permission table has a row here, and no row names a lost action."""
+    assert set(EXPECTED) == set(PERMISSIONS), "add the new action to EXPECTED and TARGET"
+    assert set(TARGET) == set(PERMISSIONS)
+    for action, row in EXPECTED.items():
+        assert set(row) <= set(ROLES), action
+
+
+def test_can_matches_expected_matrix(session, world):
+    """can() answers exactly as the hand-written matrix for every action, role and object."""
+    targets: dict[tuple[str, str], Any] = {}
+    mismatches = []
+    checked = 0
+    for action in PERMISSIONS:
+        for obj in OBJECTS:
+            key = (TARGET[action], obj)
+            if key not in targets:
+                targets[key] = make_target(session, world, action, obj, "published")
+            for role in ROLES:
+                got = can(world.users[role], action, targets[key])
+                checked += 1
+                if got != expected(action, role, obj):
+                    mismatches.append(f"{action} {role} on {obj}: can()={got}")
+    assert not mismatches, "\n".join(mismatches)
+    assert checked == len(PERMISSIONS) * len(ROLES) * len(OBJECTS)
+
+
+def _fingerprint(session) -> dict[str, list[tuple]]:
+    """Return every row of the tables a write could touch."""
+    session.expire_all()
+    out = {}
+    for model in (Listing, AuditEvent, ChangeLog, StatusUpdate, Reuse, ReuseStageChange, Follow,
+                  Notification):
+        out[model.__tablename__] = [tuple(r) for r in session.execute(select(model.__table__)).all()]
+    return out
+
+
+# (label, permission, state of the target listing, call(session, user, target))
+SERVICE_CALLS: list[tuple[str, str, str, Callable[..., Any]]] = [
+    ("create_listing", "listing.create", "-",
+     lambda s, u, org: listings.create_listing(s, u, f.listing_data(), organisation=org)),
+    ("update_listing", "listing.edit", "draft",
+     lambda s, u, t: listings.update_listing(s, u, t, {"title": "Geändert im Test"}, None, partial=True)),
+    ("submit_for_review", "listing.submit", "draft",
+     lambda s, u, t: listings.submit_for_review(s, u, t)),
+    ("archive_listing", "listing.archive", "published",
+     lambda s, u, t: listings.archive_listing(s, u, t, "veraltet")),
+    ("post_status_update", "listing.post_status", "published",
+     lambda s, u, t: listings.post_status_update(s, u, t, {"title": "Neuer Stand", "body": "Läuft."})),
+    ("declare_reuse", "reuse.declare", "published",
+     lambda s, u, t: reuse.declare_reuse(s, u, t, {"stage": "evaluating"})),
+    ("change_reuse_stage", "reuse.update", "-",
+     lambda s, u, t: reuse.change_reuse_stage(s, u, t, {"stage": "pilot"})),
+    ("follow", "listing.follow", "published", lambda s, u, t: reuse.follow(s, u, t)),
+    ("approve", "listing.review", "in_review", lambda s, u, t: moderation.approve(s, u, t)),
+    ("request_changes", "listing.review", "in_review",
+     lambda s, u, t: moderation.request_changes(s, u, t, "Bitte Kontakt ergänzen.")),
+    ("reject", "listing.review", "in_review",
+     lambda s, u, t: moderation.reject(s, u, t, "Doppelter Eintrag.")),
+    ("unpublish", "listing.review", "published",
+     lambda s, u, t: moderation.unpublish(s, u, t, "Inhalt veraltet.")),
+]
+
+
+@pytest.mark.parametrize("label,action,state,call", SERVICE_CALLS, ids=[c[0] for c in SERVICE_CALLS])
+def test_service_refuses_exactly_where_not_allowed(session, world, label, action, state, call):
+    """The service raises Forbidden exactly where the matrix says no, and then writes nothing."""
+    results = []
+    for obj in OBJECTS:
+        for role in ROLES:
+            target = make_target(session, world, action, obj, state)
+            allowed = expected(action, role, obj)
+            session.commit()
+            before = _fingerprint(session)
+            try:
+                call(session, world.users[role], target)
+            except Forbidden:
+                session.rollback()
+                assert not allowed, f"{label}: {role} on {obj} was refused but is allowed"
+                assert _fingerprint(session) == before, f"{label}: refused write left changes"
+                results.append("refused")
+            except DomainError as err:
+                # Allowed by the permission table but stopped by a state rule (e.g. reusing
+                # one's own listing): still no write.
+                session.rollback()
+                assert allowed, f"{label}: {role} on {obj} must be Forbidden, got {err!r}"
+                assert _fingerprint(session) == before
+                results.append("rule")
+            else:
+                assert allowed, f"{label}: {role} on {obj} succeeded but is not allowed"
+                assert _fingerprint(session) != before, f"{label}: allowed call wrote nothing"
+                results.append("done")
+    assert "refused" in results and "done" in results
+
+
+def _dummy_url(rule) -> str:
+    values = {}
+    for arg, conv in rule._converters.items():
+        values[arg] = 1 if type(conv).__name__ in ("IntegerConverter", "FloatConverter") else "x"
+    return rule.build(values, append_unknown=False)[1]
+
+
+# POST routes open to anonymous visitors by design, with their answer to a bogus form.
+PUBLIC_POST = {"auth.login": 422, "auth.logout": 302}
+
+
+def test_anonymous_post_to_every_route_is_refused(app, client):
+    """Every POST route without sign-in redirects to the login or answers 4xx, never 2xx/5xx."""
+    tried = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in (rule.methods or set()) or rule.endpoint == "static":
+            continue
+        url = _dummy_url(rule)
+        resp = client.post(url, data={"title": "x", "comment": "xxxxxx"})
+        tried.append(url)
+        if rule.endpoint in PUBLIC_POST:
+            assert resp.status_code == PUBLIC_POST[rule.endpoint], url
+            continue
+        ok_redirect = resp.status_code in (301, 302, 303) and "/anmelden" in resp.headers.get(
+            "Location", ""
+        )
+        assert ok_redirect or 400 <= resp.status_code < 500, (url, resp.status_code)
+    assert tried
