@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PAGE_SIZE": 20,
+    # Number of reverse proxies in front of gunicorn whose X-Forwarded-* headers to trust.
+    "TRUSTED_PROXIES": 0,
     # Seconds the start page's key numbers and the browse filter choices may be cached.
     "STATS_CACHE_SECONDS": 30,
 }

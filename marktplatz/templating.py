@@ -54,7 +54,6 @@ NAV = [
     ("networks.index", "Netzwerke", "all"),
     ("web.dashboard", "Meine Kommune", "officer"),
     ("moderation.queue", "Prüfung", "coordinator"),
-    ("moderation.my_submissions", "Meine Einreichungen", "officer"),
     ("api_docs.docs", "API", "all"),
 ]
 
