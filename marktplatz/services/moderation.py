@@ -42,49 +42,52 @@ def approve(session: Session, user: User, listing: Listing, comment: str = "") -
     return listing
 
 
+def _decide(
+    session: Session, user: User, listing: Listing, text: str, field: str,
+    *, expect: str, to: str, action: str, refused: str, message: str,
+) -> Listing:
+    """Apply a reasoned review decision: check, move the state, audit, notify the owner."""
+    require(user, "listing.review", listing)
+    text = _need_comment(text, field)
+    if listing.status != expect:
+        raise Conflict(refused)
+    listing.status = to
+    listing.review_comment = text
+    listing.updated_at = utcnow()
+    audit.record(session, user, action, listing, comment=text)
+    commit(session)
+    notify.review_outcome(session, listing, message.format(title=listing.title, text=text))
+    return listing
+
+
 def request_changes(session: Session, user: User, listing: Listing, comment: str) -> Listing:
     """Send a listing in review back to its owner with a comment."""
-    require(user, "listing.review", listing)
-    comment = _need_comment(comment)
-    if listing.status != "in_review":
-        raise Conflict("Nur Einträge in Prüfung können zurückgegeben werden.")
-    listing.status = "changes_requested"
-    listing.review_comment = comment
-    listing.updated_at = utcnow()
-    audit.record(session, user, "listing.changes_requested", listing, comment=comment)
-    commit(session)
-    notify.review_outcome(session, listing, f"Zu „{listing.title}“ wurden Änderungen erbeten: {comment}")
-    return listing
+    return _decide(
+        session, user, listing, comment, "comment", expect="in_review", to="changes_requested",
+        action="listing.changes_requested",
+        refused="Nur Einträge in Prüfung können zurückgegeben werden.",
+        message="Zu „{title}“ wurden Änderungen erbeten: {text}",
+    )
 
 
 def reject(session: Session, user: User, listing: Listing, reason: str) -> Listing:
     """Reject a listing in review with a reason."""
-    require(user, "listing.review", listing)
-    reason = _need_comment(reason, "reason")
-    if listing.status != "in_review":
-        raise Conflict("Nur Einträge in Prüfung können abgelehnt werden.")
-    listing.status = "rejected"
-    listing.review_comment = reason
-    listing.updated_at = utcnow()
-    audit.record(session, user, "listing.rejected", listing, comment=reason)
-    commit(session)
-    notify.review_outcome(session, listing, f"„{listing.title}“ wurde abgelehnt: {reason}")
-    return listing
+    return _decide(
+        session, user, listing, reason, "reason", expect="in_review", to="rejected",
+        action="listing.rejected",
+        refused="Nur Einträge in Prüfung können abgelehnt werden.",
+        message="„{title}“ wurde abgelehnt: {text}",
+    )
 
 
 def unpublish(session: Session, user: User, listing: Listing, reason: str) -> Listing:
-    """Take a published listing offline (back to draft) with a reason."""
-    require(user, "listing.review", listing)
-    reason = _need_comment(reason, "reason")
-    if listing.status != "published":
-        raise Conflict("Nur veröffentlichte Einträge können zurückgezogen werden.")
-    listing.status = "changes_requested"
-    listing.review_comment = reason
-    listing.updated_at = utcnow()
-    audit.record(session, user, "listing.unpublished", listing, comment=reason)
-    commit(session)
-    notify.review_outcome(session, listing, f"„{listing.title}“ wurde von der Koordination zurückgezogen: {reason}")
-    return listing
+    """Take a published listing offline (back to the owner for changes) with a reason."""
+    return _decide(
+        session, user, listing, reason, "reason", expect="published", to="changes_requested",
+        action="listing.unpublished",
+        refused="Nur veröffentlichte Einträge können zurückgezogen werden.",
+        message="„{title}“ wurde von der Koordination zurückgezogen: {text}",
+    )
 
 
 def _scope(user: User):
