@@ -35,4 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     views.init_app(app)
     cli.init_app(app)
+    from . import search
+
+    search.init_app(app)
     return app

@@ -175,3 +175,6 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("marktplatz_setup_hooks", [])
     for group in (db_group, data_group, user_group):
         app.cli.add_command(group)
+    from .search.cli import search_group
+
+    app.cli.add_command(search_group)
