@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FACETS", "FACET_TITLES", "SORTS", "Hit", "SearchResult", "catch_up", "index_dir", "init_app",
-    "rebuild_index", "search_listings", "suggest",
+    "rebuild_index", "search_listings", "similar_listings", "suggest",
 ]
 
 
@@ -141,3 +141,12 @@ def _setup_hook() -> None:
         click.echo("Baue den Suchindex ...")
         rebuild_index()
     catch_up()
+
+
+def similar_listings(user: Any, text: str, limit: int = 20) -> list[tuple[int, float]]:
+    """Return (listing id, similarity 0..1) of visible listings whose wording resembles text."""
+    from ..db import get_session
+    from .query import similar_listings as _similar
+
+    catch_up()
+    return _similar(get_session(), index_dir(), user, text, limit)

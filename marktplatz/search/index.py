@@ -94,7 +94,7 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         "reifegrad": reifegrad,
         "licence": listing.licence or "",
         "reuse_offered": "ja" if listing.reuse_offered else "nein",
-        "published_ts": int((listing.published_at or listing.created_at).timestamp()),
+        "published_ts": int((listing.published_at or listing.created_at).timestamp() * 1000),
         "reuse_count": reuse_count,
     }
 
@@ -192,13 +192,15 @@ def check(root: str) -> str | None:
     gen = current_generation(root)
     if gen is None:
         return "missing"
-    if not os.path.isdir(gen) or not windex.exists_in(gen):
+    if not os.path.isdir(gen):
         return "missing"
     try:
         ix = windex.open_dir(gen)
         with ix.searcher() as s:
             s.doc_count()
         read_position(gen)
+    except windex.EmptyIndexError:
+        return "missing"
     except Exception as err:  # noqa: BLE001 - any failure to open means rebuild
         return f"corrupt: {err.__class__.__name__}"
     return None

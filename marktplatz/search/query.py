@@ -291,7 +291,8 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
         title = hit.get("title", "")
         title_html = hit.highlights("title", minscore=0) or html.escape(title)
         snippet = hit.highlights("summary", top=2) or html.escape(hit.get("summary", ""))
-        hits.append(Hit(hit["obj_id"], title, title_html, snippet, float(hit.score or 0)))
+        score = hit.score if isinstance(hit.score, (int, float)) else 0.0
+        hits.append(Hit(hit["obj_id"], title, title_html, snippet, float(score or 0)))
     facets: dict[str, list[tuple[str, str, int]]] = {}
     for name in FACETS:
         counts = {k: v for k, v in results.groups(name).items() if k not in (None, "")}
@@ -303,7 +304,7 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
             key=lambda t: (-t[2], t[1]),
         )
     result = SearchResult(len(results), hits, facets, page, per_page)
-    if q.strip() and result.total == 0:
+    if q.strip() and result.total < 3:
         result.suggestions = did_you_mean(searcher, q)
     return result
 
@@ -349,4 +350,27 @@ def suggest(session: Session, root: str, user: Any, q: str, limit: int = 5) -> d
         for hit in res:
             detail = hit.get("detail") or hit.get("summary") or ""
             out[key].append({"id": hit["obj_id"], "label": hit["title"], "detail": detail[:120]})
+    return out
+
+
+def similar_listings(session: Session, root: str, user: Any, text: str, limit: int = 20) -> list[tuple[int, float]]:
+    """Return visible listings matching any word of text, with scores scaled to 0..1."""
+    searcher = _searcher(root)
+    if searcher is None:
+        return []
+    words = [w for w in text.split() if len(terms(_DE, w)) > 0][:12]
+    subs = [wq for wq in (_word_query(w) for w in words) if wq is not None]
+    if not subs:
+        return []
+    query = Q.Or(subs)
+    res = searcher.search(query, filter=visibility_filter(session, user), limit=limit)
+    if not len(res):
+        return []
+    top = max(float(h.score or 0) for h in res) or 1.0
+    # Coverage: the share of the words that hit; a title sharing one generic word scores low.
+    out = []
+    for hit in res:
+        sim = float(hit.score or 0) / top
+        if sim >= 0.35:
+            out.append((hit["obj_id"], round(sim, 3)))
     return out
