@@ -113,17 +113,17 @@ def _word_query(word: str) -> Q.Query | None:
         return None
     subs: list[Q.Query] = []
     for st in stems:
-        subs.append(Q.Term("title", st, boost=5.0))
+        subs.append(Q.Term("title", st, boost=8.0))
         subs.append(Q.Term("summary", st, boost=2.5))
         subs.append(Q.Term("body", st, boost=1.0))
         if len(st) >= 5 and not st.isdigit():
             dist = 2 if len(st) >= 9 else 1
-            subs.append(Q.FuzzyTerm("title", st, boost=1.5, maxdist=dist, prefixlength=2))
+            subs.append(Q.FuzzyTerm("title", st, boost=4.0, maxdist=dist, prefixlength=2))
             subs.append(Q.FuzzyTerm("summary", st, boost=0.7, maxdist=dist, prefixlength=2))
     for p in plain:
         if len(p) >= 4 and not p.isdigit():
             grams = ngrams(p)
-            subs.append(Q.And([Q.Term("title_ng", g) for g in grams], boost=2.0))
+            subs.append(Q.And([Q.Term("title_ng", g) for g in grams], boost=3.0))
             subs.append(Q.And([Q.Term("body_ng", g) for g in grams], boost=0.5))
         subs.append(Q.Term("codes", p, boost=8.0))
         subs.append(Q.Term("tags", p, boost=3.0))
