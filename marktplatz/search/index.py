@@ -260,7 +260,7 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
     whose txid is below the snapshot's xmin belongs to a finished transaction and is visible
     now, so "all rows with txid < xmin are applied" is the invariant, and nothing is skipped.
     The id floor only saves scanning: it moves to the highest id seen at an earlier read once
-    every transaction that could have taken a smaller id has finished (xmax then <= xmin).
+    every transaction that could have taken a smaller id has finished (its xid bound < xmin).
     """
     cols = "id, entity_type, entity_id, op, organisation_id, listing_id"
     if engine.dialect.name != "postgresql":
@@ -285,14 +285,20 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
                  f"ORDER BY id"),
             {"p": floor, "w": int(pos.get("xmin", 0)), "x": xmin},
         ).all()
-        top = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM change_log")).scalar() or 0
+        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0)))}
+        cand = pos.get("cand")
+        if cand and cand[1] <= xmin:
+            new["id"] = max(floor, int(cand[0]))
+            cand = None
+        if cand is None:
+            top = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM change_log")).scalar() or 0
+            # Snapshot xmax is only latestCompletedXid + 1; a running transaction may hold a
+            # larger xid. Taking an xid here bounds every xid assigned so far.
+            bound = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar()
+            cand = [int(top), int(bound)]
+        new["cand"] = cand
         conn.rollback()
-    new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0)))}
-    cand = pos.get("cand")
-    if cand and cand[1] <= xmin:
-        new["id"] = max(floor, int(cand[0]))
-        cand = None
-    new["cand"] = cand or [int(top), xmax]
+    del xmax
     return list(rows), new
 
 
