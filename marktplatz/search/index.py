@@ -285,7 +285,11 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
                  f"ORDER BY id"),
             {"p": floor, "w": int(pos.get("xmin", 0)), "x": xmin},
         ).all()
-        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0)))}
+        held = conn.execute(
+            text("SELECT EXISTS (SELECT 1 FROM change_log WHERE id > :p AND txid >= :x)"),
+            {"p": floor, "x": xmin},
+        ).scalar()
+        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0))), "held": bool(held)}
         cand = pos.get("cand")
         if cand and cand[1] <= xmin:
             new["id"] = max(floor, int(cand[0]))
@@ -349,7 +353,8 @@ class CatchUp:
     skipped_busy: bool = False
 
 
-def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], max_rounds: int = 20) -> CatchUp:
+def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], max_rounds: int = 20,
+             wait_held: float = 2.0) -> CatchUp:
     """Apply pending change-log rows to the live generation; skip quietly if another process is at it."""
     gen = current_generation(root)
     result = CatchUp()
@@ -363,11 +368,19 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], 
             pos = read_position(gen)
         except (FileNotFoundError, ValueError):
             return result
-        for _ in range(max_rounds):
+        deadline = time.monotonic() + wait_held
+        for _ in range(max_rounds * 10):
             rows, new = pending_changes(engine, pos)
+            held = new.pop("held", False)
             if not rows:
                 if new != pos:
                     write_position(gen, new)
+                    pos = new
+                # Committed rows held back behind a still-running older transaction (anywhere
+                # in the cluster): wait briefly so a writer usually finds its own change.
+                if held and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
                 break
             ix = windex.open_dir(gen)
             try:
