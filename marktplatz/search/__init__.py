@@ -42,11 +42,11 @@ def _db_ready() -> bool:
         return False
 
 
-def rebuild_index(progress: Any = None) -> str:
+def rebuild_index(progress: Any = None, only_if_unusable: bool = False) -> str:
     """Build a fresh index beside the live one and swap it in; return its directory."""
     from .index import rebuild
 
-    path = rebuild(index_dir(), _engine(), _sessions(), progress)
+    path = rebuild(index_dir(), _engine(), _sessions(), progress, only_if_unusable=only_if_unusable)
     current_app.extensions["marktplatz_search"]["needs_rebuild"] = False
     return path
 
@@ -62,7 +62,7 @@ def ensure_index() -> bool:
         reason = check(index_dir())
         if reason is not None:
             log.warning("search index %s (%s): rebuilding", index_dir(), reason)
-            rebuild_index()
+            rebuild_index(only_if_unusable=True)
         state["needs_rebuild"] = False
     return True
 
@@ -119,7 +119,7 @@ def init_app(app: Flask) -> None:
             else:
                 log.warning("search index %s at start-up: rebuilding", reason)
                 try:
-                    rebuild_index()
+                    rebuild_index(only_if_unusable=True)
                 except Exception:  # noqa: BLE001 - serve anyway; the first search retries
                     log.exception("search index rebuild at start-up failed")
                     app.extensions["marktplatz_search"]["needs_rebuild"] = True
@@ -139,7 +139,7 @@ def _setup_hook() -> None:
         import click
 
         click.echo("Baue den Suchindex ...")
-        rebuild_index()
+        rebuild_index(only_if_unusable=True)
     catch_up()
 
 

@@ -407,10 +407,13 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], 
 
 
 def rebuild(root: str, engine: Engine, session_factory: Callable[[], Session],
-            progress: Progress | None = None, keep: int = 2) -> str:
+            progress: Progress | None = None, keep: int = 2, only_if_unusable: bool = False) -> str:
     """Build a fresh generation beside the live one and swap it in atomically."""
     os.makedirs(root, exist_ok=True)
     with _flock(os.path.join(root, "rebuild.lock"), blocking=True):
+        if only_if_unusable and check(root) is None:
+            # Another worker rebuilt it while this one waited for the lock.
+            return current_generation(root) or ""
         name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{threading.get_ident() % 10000}"
         gen = os.path.join(root, name)
         os.makedirs(gen)
