@@ -35,6 +35,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     views.init_app(app)
     cli.init_app(app)
+    from . import search
+
+    search.init_app(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:
         # Behind nginx: take client address, scheme and host from the trusted proxies only.

@@ -180,3 +180,7 @@ def init_app(app: Flask) -> None:
     for group in (db_group, data_group, user_group, worker_command, sync_group):
         app.cli.add_command(group)
     backup_cli.init_app(app)
+
+    from .search.cli import search_group
+
+    app.cli.add_command(search_group)

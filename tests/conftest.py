@@ -102,8 +102,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def app(backend: str, database_urls: dict[str, str], tmp_path):
-    """Return an app bound to a clean database of the current backend."""
+def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory):
+    """Return an app bound to a clean database and a ready search index of the backend."""
     app = create_app(
         {
             "DATABASE_URL": database_urls[backend],
@@ -118,6 +118,11 @@ def app(backend: str, database_urls: dict[str, str], tmp_path):
     )
     ctx = app.app_context()
     ctx.push()
+    # Every test gets a copy of one prebuilt reference-data index, so writes and searches
+    # never pay for a full build of 11,000 municipalities.
+    from tests.search_support import seed_index, template_for
+
+    seed_index(app, template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp())))
     yield app
     from marktplatz.db import get_engine, get_session
 
@@ -181,3 +186,27 @@ class AuthActions:
 def auth(client) -> AuthActions:
     """Return helpers to sign in through the login form."""
     return AuthActions(client)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Launch one headless Chromium for the whole session (Playwright's sync API allows one)."""
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            raise RuntimeError("CI=true requires /usr/bin/chromium (apt-get install -y chromium)")
+        pytest.skip("/usr/bin/chromium fehlt (unter CI=true wird nicht übersprungen)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

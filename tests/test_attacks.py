@@ -171,21 +171,15 @@ def test_xss_payloads_escaped_on_every_page(app, client, auth, xss_world, who):
 
 
 @pytest.mark.browser
-def test_xss_no_script_runs_in_a_real_browser(app, xss_world, tmp_path):
+def test_xss_no_script_runs_in_a_real_browser(app, xss_world, tmp_path, browser):
     """Chromium with CSP bypassed (so escaping alone is tested) runs none of the payloads."""
-    if chromium_path() is None and not f_in_ci():
-        pytest.skip("chromium missing")
-    from playwright.sync_api import sync_playwright
-
     urls = [u for u in _urls_showing_listings(app, xss_world["items"])
             if not u.startswith(("/api/", "/export/", "/feeds/")) and not u.endswith((".atom", ".csv", ".json", ".yml"))]
     detail_urls = {f"/eintraege/{item.slug}" for item in xss_world["items"]}
     dialogs: list[str] = []
-    with gunicorn(app.config["DATABASE_URL"], str(tmp_path / "live"), workers=2) as server, \
-            sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with gunicorn(app.config["DATABASE_URL"], str(tmp_path / "live"), workers=2) as server:
+        context = browser.new_context(bypass_csp=True)
         try:
-            context = browser.new_context(bypass_csp=True)
             page = context.new_page()
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(server.url + "/anmelden")
@@ -201,7 +195,7 @@ def test_xss_no_script_runs_in_a_real_browser(app, xss_world, tmp_path):
                     text = page.inner_text("body")
                     assert "__xss" in text or "base64" in text, url
         finally:
-            browser.close()
+            context.close()
     assert not dialogs
     print(f"browser XSS: {len(urls)} pages loaded, no payload ran")
 

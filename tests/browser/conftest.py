@@ -114,19 +114,6 @@ def axe_path() -> str:
     return str(target)
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Launch headless Chromium through Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.fixture
 def new_page(browser, live_server):
     """Return a factory of pages in fresh contexts (CSP bypassed only so axe can be injected)."""

@@ -104,18 +104,6 @@ def server(tmp_path_factory):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def _login(browser, base: str, email: str):
     ctx = browser.new_context()
     page = ctx.new_page()

@@ -1,0 +1,376 @@
+"""Searching: German query building, the visibility filter, facets, highlights, suggestions."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from whoosh import highlight, sorting
+from whoosh import index as windex
+from whoosh import query as Q
+
+from ..models import Land, Network, NetworkMembership, Themenfeld
+from ..models.listing import KINDS, PHASES
+from ..permissions import viewer_context
+from .analysis import fold, german_analyzer, ngrams, plain_analyzer, terms
+from .index import current_generation
+
+log = logging.getLogger(__name__)
+
+FACETS = ("kind", "land", "network", "themenfeld", "phase", "reifegrad", "licence", "reuse_offered")
+FACET_TITLES = {
+    "kind": "Art", "land": "Land", "network": "Netzwerk", "themenfeld": "Themenfeld",
+    "phase": "Phase", "reifegrad": "Reifegrad", "licence": "Lizenz", "reuse_offered": "Zur Nachnutzung angeboten",
+}
+MULTI = {"network", "themenfeld"}
+SORTS = {"relevance": "Relevanz", "newest": "Neueste", "reused": "Meist nachgenutzt"}
+_PHRASE_RE = re.compile(r'"([^"]+)"')
+_DE = german_analyzer()
+_PLAIN = plain_analyzer()
+
+
+@dataclass
+class Hit:
+    """One listing in a result page."""
+
+    listing_id: int
+    title: str
+    title_html: str
+    snippet_html: str
+    score: float
+
+
+@dataclass
+class SearchResult:
+    """A page of listing hits plus facet counts over the whole result set."""
+
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[tuple[str, str, int]]]
+    page: int = 1
+    per_page: int = 20
+    suggestions: list[str] = field(default_factory=list)
+
+    @property
+    def listing_ids(self) -> list[int]:
+        """Return the ids of the listings on this page, in order."""
+        return [h.listing_id for h in self.hits]
+
+    @property
+    def pages(self) -> int:
+        """Return the number of pages."""
+        return max(1, -(-self.total // self.per_page))
+
+
+# --------------------------------------------------------------------------- searcher cache
+
+_local = threading.local()
+
+
+def _searcher(root: str):
+    """Return an up-to-date searcher for the live generation (cached per thread)."""
+    gen = current_generation(root)
+    if gen is None:
+        return None
+    cache = getattr(_local, "cache", None)
+    if cache is None:
+        cache = _local.cache = {}
+    entry = cache.get(root)
+    if entry is not None and entry[0] == gen:
+        s = entry[1]
+        try:
+            fresh = s.refresh()
+        except Exception:  # noqa: BLE001 - a vanished generation: reopen below
+            fresh = None
+        if fresh is not None:
+            cache[root] = (gen, fresh)
+            return fresh
+    if entry is not None:
+        try:
+            entry[1].close()
+        except Exception:  # noqa: BLE001
+            pass
+    ix = windex.open_dir(gen)
+    s = ix.searcher()
+    cache[root] = (gen, s)
+    return s
+
+
+# --------------------------------------------------------------------------- query building
+
+
+def _word_query(word: str) -> Q.Query | None:
+    """Return the query for one user word: stems, fuzzy stems, n-grams and exact codes."""
+    stems = terms(_DE, word)
+    plain = terms(_PLAIN, word)
+    if not stems and not plain:
+        return None
+    subs: list[Q.Query] = []
+    for st in stems:
+        subs.append(Q.Term("title", st, boost=8.0))
+        subs.append(Q.Term("summary", st, boost=2.5))
+        subs.append(Q.Term("body", st, boost=1.0))
+        if len(st) >= 5 and not st.isdigit():
+            dist = 2 if len(st) >= 9 else 1
+            subs.append(Q.FuzzyTerm("title", st, boost=4.0, maxdist=dist, prefixlength=2))
+            subs.append(Q.FuzzyTerm("summary", st, boost=0.7, maxdist=dist, prefixlength=2))
+    for p in plain:
+        if len(p) >= 4 and not p.isdigit():
+            grams = ngrams(p)
+            subs.append(Q.And([Q.Term("title_ng", g) for g in grams], boost=3.0))
+            subs.append(Q.And([Q.Term("body_ng", g) for g in grams], boost=0.5))
+        subs.append(Q.Term("codes", p, boost=8.0))
+        subs.append(Q.Term("tags", p, boost=3.0))
+    folded = fold(word)
+    subs.append(Q.Term("codes", folded.strip(), boost=8.0))
+    return Q.Or(subs)
+
+
+def build_query(q: str) -> Q.Query:
+    """Turn the user's text into a Whoosh query (every word must match somewhere)."""
+    q = (q or "").strip()
+    if not q:
+        return Q.Every()
+    parts: list[Q.Query] = []
+    for phrase in _PHRASE_RE.findall(q):
+        words = terms(_DE, phrase)
+        if len(words) > 1:
+            parts.append(Q.Or([Q.Phrase("title", words, boost=5.0), Q.Phrase("summary", words, boost=2.0),
+                               Q.Phrase("body", words)]))
+        elif words:
+            wq = _word_query(phrase)
+            if wq is not None:
+                parts.append(wq)
+    rest = _PHRASE_RE.sub(" ", q)
+    for word in rest.split():
+        wq = _word_query(word)
+        if wq is not None:
+            parts.append(wq)
+    whole = fold(q.replace('"', "")).strip()
+    if not parts:
+        return Q.NullQuery
+    main = Q.And(parts) if len(parts) > 1 else parts[0]
+    # A query that is exactly a municipality name or code ranks that hit first.
+    return Q.Or([main, Q.Term("org_exact", whole, boost=20.0)]) if len(parts) > 1 else Q.Or(
+        [main, Q.Term("org_exact", whole, boost=20.0)]
+    )
+
+
+# --------------------------------------------------------------------------- visibility
+
+
+def _network_orgs(session: Session, nets: set[int]) -> set[int]:
+    if not nets:
+        return set()
+    return set(session.scalars(
+        select(NetworkMembership.organisation_id).where(NetworkMembership.network_id.in_(sorted(nets)))
+    ))
+
+
+def _ids(field_name: str, ids: set[int]) -> Q.Query:
+    return Q.Or([Q.Term(field_name, i) for i in sorted(ids)]) if ids else Q.NullQuery
+
+
+def visibility_filter(session: Session, user: Any) -> Q.Query | None:
+    """Return the index filter selecting exactly the listings user may see (None: all).
+
+    Mirrors permissions.can_view_listing. Network membership is read from the database at
+    query time, so a membership change takes effect at once without re-indexing.
+    """
+    org_id, member_nets, coord_nets, is_admin = viewer_context(user)
+    is_listing = Q.Term("doc_type", "listing")
+    if is_admin:
+        return is_listing
+    released = Q.Term("released", True)
+    conds: list[Q.Query] = [Q.And([released, Q.Term("visibility", "public")])]
+    net_orgs = _network_orgs(session, member_nets | coord_nets)
+    if net_orgs:
+        conds.append(Q.And([released, Q.Term("visibility", "network"), _ids("organisation_id", net_orgs)]))
+    coord_orgs = _network_orgs(session, coord_nets)
+    if coord_orgs:
+        conds.append(Q.And([
+            Q.Or([Q.Term("status", s) for s in ("in_review", "changes_requested", "rejected")]),
+            _ids("organisation_id", coord_orgs),
+        ]))
+    if org_id is not None:
+        conds.append(Q.Term("organisation_id", org_id))
+    return Q.And([is_listing, Q.Or(conds)])
+
+
+# --------------------------------------------------------------------------- facets
+
+
+def _facet_labels(session: Session, name: str, values: list[str]) -> dict[str, str]:
+    if name == "kind":
+        return {v: KINDS.get(v, v) for v in values}
+    if name == "phase":
+        return {v: PHASES.get(v, v) for v in values}
+    if name == "reuse_offered":
+        return {"ja": "Ja", "nein": "Nein"}
+    if name == "reifegrad":
+        out = {}
+        for v in values:
+            model, _, grade = v.partition(":")
+            out[v] = f"Stufe {grade} (Modell {model})"
+        return out
+    if name == "land":
+        rows = session.execute(select(Land.code, Land.name).where(Land.code.in_(values))).all()
+        return {c: n for c, n in rows}
+    ids = [int(v) for v in values if v.isdigit()]
+    if name == "network":
+        rows = session.execute(select(Network.id, Network.name).where(Network.id.in_(ids))).all()
+        return {str(i): n for i, n in rows}
+    if name == "themenfeld":
+        rows = session.execute(select(Themenfeld.id, Themenfeld.name).where(Themenfeld.id.in_(ids))).all()
+        return {str(i): n for i, n in rows}
+    return {v: v for v in values}
+
+
+def _filter_query(filters: dict[str, Any]) -> list[Q.Query]:
+    out: list[Q.Query] = []
+    for name in FACETS:
+        raw = filters.get(name)
+        if raw in (None, "", []):
+            continue
+        values = [raw] if isinstance(raw, str) else list(raw)
+        values = [str(v) for v in values if str(v) != ""]
+        if values:
+            out.append(Q.Or([Q.Term(name, v) for v in values]))
+    return out
+
+
+class MarkFormatter(highlight.Formatter):
+    """Format highlights as escaped text with <mark> around matched terms."""
+
+    between = " … "
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:  # noqa: D102
+        return "<mark>" + html.escape(highlight.get_text(text, token, replace)) + "</mark>"
+
+    def _text(self, text: str) -> str:
+        return html.escape(text)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def search_listings(session: Session, root: str, user: Any, q: str, filters: dict[str, Any] | None = None,
+                    sort: str = "relevance", page: int = 1, per_page: int = 20) -> SearchResult:
+    """Search listings user may see; return one page with highlights and facet counts."""
+    filters = filters or {}
+    page = max(1, int(page or 1))
+    per_page = max(1, min(100, int(per_page or 20)))
+    searcher = _searcher(root)
+    if searcher is None:
+        return SearchResult(0, [], {}, page, per_page)
+    query = build_query(q)
+    vis = visibility_filter(session, user)
+    fq = [vis] + _filter_query(filters) if vis is not None else _filter_query(filters)
+    if not q.strip():
+        query = Q.Term("doc_type", "listing")
+    flt = (Q.And(fq) if len(fq) > 1 else fq[0]) if fq else None
+    sortedby = None
+    if sort == "newest" or (sort == "relevance" and not q.strip()):
+        sortedby = sorting.FieldFacet("published_ts", reverse=True)
+    elif sort == "reused":
+        sortedby = [sorting.FieldFacet("reuse_count", reverse=True), sorting.FieldFacet("published_ts", reverse=True)]
+    groupedby = {
+        name: sorting.FieldFacet(name, allow_overlap=name in MULTI, maptype=sorting.Count) for name in FACETS
+    }
+    results = searcher.search(query, filter=flt, limit=page * per_page, sortedby=sortedby, groupedby=groupedby, terms=True)
+    results.formatter = MarkFormatter()
+    results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
+    hits = []
+    for hit in results[(page - 1) * per_page : page * per_page]:
+        title = hit.get("title", "")
+        title_html = hit.highlights("title", minscore=0) or html.escape(title)
+        snippet = hit.highlights("summary", top=2) or html.escape(hit.get("summary", ""))
+        score = hit.score if isinstance(hit.score, (int, float)) else 0.0
+        hits.append(Hit(hit["obj_id"], title, title_html, snippet, float(score or 0)))
+    facets: dict[str, list[tuple[str, str, int]]] = {}
+    for name in FACETS:
+        counts = {k: v for k, v in results.groups(name).items() if k not in (None, "")}
+        if name in MULTI:
+            counts = {k.decode() if isinstance(k, bytes) else k: v for k, v in counts.items()}
+        labels = _facet_labels(session, name, [str(k) for k in counts])
+        facets[name] = sorted(
+            ((str(k), labels.get(str(k), str(k)), int(v)) for k, v in counts.items()),
+            key=lambda t: (-t[2], t[1]),
+        )
+    result = SearchResult(len(results), hits, facets, page, per_page)
+    if q.strip() and result.total < 3:
+        result.suggestions = did_you_mean(searcher, q)
+    return result
+
+
+def did_you_mean(searcher: Any, q: str) -> list[str]:
+    """Return a corrected spelling of q from the indexed words, if one exists."""
+    corrected = []
+    changed = False
+    for word in q.split():
+        plain = terms(_PLAIN, word)
+        if not plain:
+            continue
+        w = plain[-1]
+        sug = searcher.suggest("spell", w, limit=1, maxdist=2, prefix=1)
+        if sug and sug[0] != w:
+            corrected.append(sug[0])
+            changed = True
+        else:
+            corrected.append(w)
+    return [" ".join(corrected)] if changed else []
+
+
+def suggest(session: Session, root: str, user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """Return autocomplete entries for listings, municipalities and OZG-Leistungen."""
+    out: dict[str, list[dict[str, Any]]] = {"listings": [], "organisations": [], "ozg": []}
+    q = (q or "").strip()
+    if len(q) < 2:
+        return out
+    searcher = _searcher(root)
+    if searcher is None:
+        return out
+    words = q.split()
+    last = terms(_PLAIN, words[-1])
+    if not last:
+        return out
+    head = " ".join(words[:-1])
+    prefix = Q.Or([Q.Prefix("spell", last[-1]), Q.Prefix("org_exact", last[-1]), Q.Prefix("codes", last[-1])])
+    base = Q.And([build_query(head), prefix]) if head else Q.Or([prefix, build_query(words[-1])])
+    vis = visibility_filter(session, user)
+    for kind, key in (("listing", "listings"), ("org", "organisations"), ("ozg", "ozg")):
+        flt = vis if kind == "listing" else Q.Term("doc_type", kind)
+        res = searcher.search(base, filter=flt, limit=limit)
+        for hit in res:
+            detail = hit.get("detail") or hit.get("summary") or ""
+            out[key].append({"id": hit["obj_id"], "label": hit["title"], "detail": detail[:120]})
+    return out
+
+
+def similar_listings(session: Session, root: str, user: Any, text: str, limit: int = 20) -> list[tuple[int, float]]:
+    """Return visible listings matching any word of text, with scores scaled to 0..1."""
+    searcher = _searcher(root)
+    if searcher is None:
+        return []
+    words = [w for w in text.split() if len(terms(_DE, w)) > 0][:12]
+    subs = [wq for wq in (_word_query(w) for w in words) if wq is not None]
+    if not subs:
+        return []
+    query = Q.Or(subs)
+    res = searcher.search(query, filter=visibility_filter(session, user), limit=limit)
+    if not len(res):
+        return []
+    top = max(float(h.score or 0) for h in res) or 1.0
+    # Coverage: the share of the words that hit; a title sharing one generic word scores low.
+    out = []
+    for hit in res:
+        sim = float(hit.score or 0) / top
+        if sim >= 0.35:
+            out.append((hit["obj_id"], round(sim, 3)))
+    return out

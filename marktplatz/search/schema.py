@@ -1,0 +1,50 @@
+"""The Whoosh schema: one index holds listings, organisations and OZG-Leistungen."""
+
+from __future__ import annotations
+
+from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+from . import _compat
+from .analysis import german_analyzer, ngram_analyzer, plain_analyzer
+
+_compat.apply()
+
+
+def build_schema() -> Schema:
+    """Return the schema shared by every index generation."""
+    de = german_analyzer()
+    return Schema(
+        uid=ID(unique=True, stored=True),  # "listing:12", "org:345", "ozg:10160"
+        doc_type=ID(stored=True),  # listing | org | ozg
+        obj_id=NUMERIC(stored=True, bits=64),
+        # Text, German-analysed; title weighs more (boosted in the query).
+        title=TEXT(analyzer=de, stored=True, phrase=True),
+        summary=TEXT(analyzer=de, stored=True, phrase=True),
+        body=TEXT(analyzer=de, phrase=True),
+        title_ng=TEXT(analyzer=ngram_analyzer(), phrase=False),
+        body_ng=TEXT(analyzer=ngram_analyzer(), phrase=False),
+        spell=TEXT(analyzer=plain_analyzer(), phrase=False),
+        # Exact matches: OZG-ID, LeiKa key, AGS, organisation names, tags.
+        codes=KEYWORD(lowercase=True, commas=True, scorable=True),
+        tags=KEYWORD(lowercase=True, commas=True, scorable=True),
+        org_exact=ID(),
+        org_name=STORED(),
+        detail=STORED(),
+        # Visibility.
+        status=ID(stored=True),
+        visibility=ID(stored=True),
+        released=BOOLEAN(),
+        organisation_id=NUMERIC(stored=True, bits=64),
+        # Facets (multi-valued ones are comma keywords).
+        kind=ID(stored=True, sortable=True),
+        land=ID(sortable=True),
+        network=KEYWORD(commas=True),
+        themenfeld=KEYWORD(commas=True),
+        phase=ID(sortable=True),
+        reifegrad=ID(sortable=True),
+        licence=ID(sortable=True),
+        reuse_offered=ID(sortable=True),
+        # Sorting.
+        published_ts=NUMERIC(sortable=True, bits=64),
+        reuse_count=NUMERIC(sortable=True, stored=True),
+    )

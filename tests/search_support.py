@@ -1,0 +1,51 @@
+"""Test helpers for search: a reference-data index built once per backend and copied per test.
+
+Building the index of 11,000 municipalities takes a while, so each backend gets one full
+build (the real rebuild code) per test session; each test then copies it into its own
+temporary index directory. The copy is exactly what a rebuild on the clean test database
+produces, because every test starts from the same reference data with an empty change log.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from sqlalchemy import text
+
+from marktplatz import create_app
+
+_TEMPLATES: dict[str, str] = {}
+
+
+def template_for(backend: str, url: str, tmp_root: str) -> str:
+    """Return a reference-data index root for backend, building it on first use."""
+    if backend in _TEMPLATES:
+        return _TEMPLATES[backend]
+    root = os.path.join(tmp_root, f"search-template-{backend}")
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": root, "SECRET_KEY": "t"})
+    with app.app_context():
+        from marktplatz import search
+        from marktplatz.db import get_engine
+
+        with get_engine().begin() as conn:
+            conn.execute(text("DELETE FROM change_log"))
+        search.rebuild_index()
+        get_engine().dispose()
+    _TEMPLATES[backend] = root
+    return root
+
+
+def seed_index(app, template_root: str) -> None:
+    """Copy the template index into app's index directory, positioned at the empty change log."""
+    from marktplatz.search.index import current_generation, read_position, write_position
+
+    dest = app.config["INDEX_DIR"]
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    shutil.copytree(template_root, dest, ignore=shutil.ignore_patterns("*.lock"))
+    gen = current_generation(dest)
+    pos = read_position(gen)
+    # Test cleanup empties change_log (ids restart at 1); transaction ids only grow.
+    write_position(gen, {"id": 0, **({"xmin": pos["xmin"]} if "xmin" in pos else {})})
+    app.extensions["marktplatz_search"]["needs_rebuild"] = False

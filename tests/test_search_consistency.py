@@ -1,0 +1,219 @@
+"""The index follows the change log under real gunicorn workers, kills, several app servers
+and (on PostgreSQL) transactions that commit out of id order."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+from sqlalchemy import text
+
+from marktplatz import create_app, search
+from marktplatz.models import Listing, Organisation, utcnow
+from marktplatz.services import listings as listing_service
+from marktplatz.services import moderation
+from tests import factories as f
+from tests.search_support import seed_index, template_for
+
+BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture
+def sapp(app, backend, database_urls, tmp_path_factory):
+    """Return the app with a ready search index of the reference data."""
+    root = template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp()))
+    seed_index(app, root)
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+        return [int(x) for x in fh.read().split()]
+
+
+@pytest.mark.slow
+def test_gunicorn_workers_writers_and_a_killed_worker_lose_nothing(sapp, session, tmp_path, database_urls, backend):
+    admin = f.user(session, "admin", ags=None)
+    owners = [f.user(session, ags=a) for a in (f.FREIBURG, f.MANNHEIM, f.KARLSRUHE, f.LEMGO)]
+    port = _free_port()
+    env = dict(os.environ, MARKTPLATZ_DATABASE_URL=database_urls[backend],
+               MARKTPLATZ_INDEX_DIR=sapp.config["INDEX_DIR"], MARKTPLATZ_SECRET_KEY="gunicorn-test",
+               MARKTPLATZ_INSTANCE_PATH=str(tmp_path / "instance"), MARKTPLATZ_MAIL_DIR=str(tmp_path / "mail"))
+    log_path = tmp_path / "gunicorn.log"
+    log_fh = open(log_path, "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}", "--timeout", "60",
+         "marktplatz.wsgi:app"],
+        env=env, stdout=subprocess.DEVNULL, stderr=log_fh,
+    )
+    base = f"http://127.0.0.1:{port}"
+    created: list[tuple[int, str]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    half = threading.Event()
+    done = threading.Event()
+    try:
+        for _ in range(120):
+            try:
+                if _get(base + "/suche?q=test")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("gunicorn did not start: " + log_path.read_text()[-2000:])
+        maker = sapp.extensions["sqlalchemy_sessionmaker"]
+
+        def writer(n: int) -> None:
+            with sapp.app_context():
+                s = maker()
+                try:
+                    me, boss = s.get(type(owners[n]), owners[n].id), s.get(type(admin), admin.id)
+                    for i in range(6):
+                        word = f"zqmark{n}x{i}"
+                        item = listing_service.create_listing(s, me, f.listing_data(title=f"Hundesteuer {word}"))
+                        listing_service.submit_for_review(s, me, item)
+                        moderation.approve(s, boss, item)
+                        with lock:
+                            created.append((item.id, word))
+                            if len(created) >= 12:
+                                half.set()
+                except Exception as err:  # noqa: BLE001 - reported below
+                    errors.append(repr(err))
+                finally:
+                    s.close()
+
+        def reader() -> None:
+            while not done.is_set():
+                try:
+                    status, _body = _get(base + "/suche?q=hundesteuer")
+                except OSError:  # the request the killed worker was serving; a browser retries
+                    continue
+                if status != 200:
+                    errors.append(f"search returned {status}")
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+        rthreads = [threading.Thread(target=reader) for _ in range(3)]
+        for t in threads + rthreads:
+            t.start()
+        assert half.wait(120)
+        victim = _children(proc.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        for t in threads:
+            t.join(180)
+        done.set()
+        for t in rthreads:
+            t.join(60)
+        assert not errors, errors
+        assert len(created) == 24
+        missing = dict(created)
+        deadline = time.time() + 120
+        while missing and time.time() < deadline:
+            for lid, word in list(missing.items()):
+                status, body = _get(f"{base}/suche?q={word}")
+                assert status == 200
+                if f'data-listing-id="{lid}"' in body:
+                    del missing[lid]
+            time.sleep(0.2)
+        assert not missing, f"never reached the index: {missing}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_fh.close()
+    log = log_path.read_text()
+    assert "LockError" not in log and "Traceback" not in log, log[-3000:]
+
+
+def test_two_app_servers_with_separate_index_dirs(sapp, session, tmp_path, database_urls, backend):
+    other_dir = str(tmp_path / "other-index")
+    shutil.copytree(sapp.config["INDEX_DIR"], other_dir)
+    other = create_app({"DATABASE_URL": database_urls[backend], "TESTING": True, "INDEX_DIR": other_dir,
+                        "SECRET_KEY": "x"})
+    admin = f.user(session, "admin", ags=None)
+    owner = f.user(session, ags=f.FREIBURG)
+    item = f.listing(session, owner, admin, title="Hundesteuer Zweitserver")
+    assert Organisation
+    assert search.search_listings(None, "Zweitserver").listing_ids == [item.id]
+    with other.app_context():
+        assert search.index_dir() == other_dir
+        assert search.search_listings(None, "Zweitserver").listing_ids == [item.id]
+        from marktplatz.db import get_session
+
+        get_session().close()
+    listing_service.update_listing(session, owner, item, {"title": "Katzensteuer Zweitserver"}, None, partial=True)
+    with other.app_context():
+        assert search.search_listings(None, "Katzensteuer").listing_ids == [item.id]
+        from marktplatz.db import get_engine, get_session
+
+        get_session().close()
+        get_engine().dispose()
+    assert search.search_listings(None, "Katzensteuer").listing_ids == [item.id]
+
+
+def _raw_listing(s, org_id: int, title: str) -> Listing:
+    item = Listing(kind="dienst", organisation_id=org_id, title=title, slug=title.lower().replace(" ", "-"),
+                   summary="Ein Eintrag für die Reihenfolge.", status="published", visibility="public",
+                   published_at=utcnow())
+    s.add(item)
+    s.flush()
+    return item
+
+
+@pytest.mark.parametrize("t2_first_xid", [False, True])
+def test_postgres_commit_out_of_id_order_is_not_skipped(sapp, session, backend, t2_first_xid):
+    maker = sapp.extensions["sqlalchemy_sessionmaker"]
+    org = session.scalar(text("SELECT id FROM organisation WHERE ags = :a").bindparams(a=f.FREIBURG))
+    s1, s2 = maker(), maker()
+    if backend != "postgresql":  # SQLite serialises writers: id order is commit order
+        first = _raw_listing(s1, org, "Reihenfolge eins")
+        s1.commit()
+        second = _raw_listing(s2, org, "Reihenfolge zwei" if not t2_first_xid else "Reihenfolge drei")
+        s2.commit()
+        assert set(search.search_listings(None, "Reihenfolge").listing_ids) == {first.id, second.id}
+        s1.close()
+        s2.close()
+        return
+    try:
+        if t2_first_xid:  # T2 takes its transaction id before T1 but its change-log id after
+            s2.execute(text("SELECT pg_current_xact_id()"))
+        first = _raw_listing(s1, org, "Reihenfolge eins")  # change_log id N, still open
+        second = _raw_listing(s2, org, "Reihenfolge zwei")  # change_log id N+1
+        ids = s1.scalar(text("SELECT min(id) FROM change_log"))
+        s2.commit()
+        # T1 still runs: whatever the index shows now, it must not move past T1's change.
+        search.search_listings(None, "Reihenfolge")
+        assert first.id not in search.search_listings(None, "Reihenfolge").listing_ids
+        s1.commit()
+        assert ids is not None
+        found = set(search.search_listings(None, "Reihenfolge").listing_ids)
+        assert found == {first.id, second.id}
+    finally:
+        s1.close()
+        s2.close()

@@ -1,0 +1,107 @@
+"""Relevance set: German queries and the listings expected at the top, on the demo data."""
+
+from __future__ import annotations
+
+import pytest
+
+from marktplatz import create_app, search
+from tests.conftest import _clean
+from tests.search_support import seed_index, template_for
+
+# (query, title expected among the top k results, k)
+CASES = [
+    ("hundesteur", "Digitale Hundesteuer", 5),
+    ("Hundesteuer", "Hundesteuer online", 3),
+    ("Hunde Steuer", "Hundesteuer-App", 3),
+    ("Hunde-Steuer", "Hundesteuer online", 5),
+    ("Hundesteueranmeldung", "Hundesteuer-Anmeldung online", 1),
+    ("Hundesteuer Freiburg", "Hundesteuer-Anmeldung online", 1),
+    ("Freiburg im Breisgau", "Hundesteuer-Anmeldung online", 1),
+    ("Mannheim Hundesteuer", "Hundesteuer online an- und abmelden", 1),
+    ("Hundesteuer Service-BW", "Hundesteuer-Service", 3),
+    ("Steuerbefreiung Hund", "Hundesteuer-App", 5),
+    ("civento", "Hundesteuer digital", 1),
+    ("10160", "Hund anmelden", 3),
+    ("99102013000000", "Hundesteuer-Anmeldung online", 3),
+    ("10124", "Wohnsitz an- und abmelden", 1),
+    ("Meldebescheinigung", "Wohnsitz an- und abmelden", 1),
+    ("Gewerbe anmelden", "Gewerbe anmelden", 1),
+    ("Parkausweis", "Bewohnerparkausweis beantragen", 1),
+    ("Tangerhütte", "Digitales Rathaus Tangerhütte", 1),
+    ("Tangerhuette", "Digitales Rathaus Tangerhütte", 1),
+    ('"Digitales Rathaus"', "Digitales Rathaus Tangerhütte", 1),
+    ("Digitales Rathaus", "Digitales Rathaus Tangerhütte", 3),
+    ("Barrierefreiheit", "Digitales Rathaus Tangerhütte", 1),
+    ("Leichte Sprache", "Digitales Rathaus Tangerhütte", 1),
+    ("Bürgerportal", "Digitales Rathaus Tangerhütte", 1),
+    ("Wahllokal", "Wahllokalsystem", 1),
+    ("Wahlbezirke", "Wahlbezirke-Editor", 1),
+    ("Geodaten", "Prüftool für Geodaten", 1),
+    ("Pruftool Geodaten", "Prüftool für Geodaten", 1),
+    ("Badestellen", "Berliner Badestellen", 1),
+    ("Kita Suche", "Kita-Suche", 1),
+    ("Ferienplaner", "Kinderzeit-Ferienplaner", 1),
+    ("Erfrischungskarte", "Berliner Erfrischungskarte", 1),
+    ("Weihnachtsmarkt", "Berliner Weihnachtsmarkt-Finder", 1),
+    ("Breitband", "Berliner-Breitband-Portal", 1),
+    ("Haushaltsdaten", "Berliner Haushaltsdaten", 1),
+    ("Praktikum", "Praktikumsplaner", 3),
+    ("Ehrenamt", "Ehrenamtjustiz", 3),
+]
+
+
+@pytest.fixture(scope="module")
+def demo_app(database_urls, tmp_path_factory):
+    """Return an app on the SQLite test database with the demo loaded once for this module."""
+    tmp = tmp_path_factory.mktemp("relevance")
+    app = create_app({"DATABASE_URL": database_urls["sqlite"], "TESTING": True, "INDEX_DIR": str(tmp / "index"),
+                      "SECRET_KEY": "t", "MAIL_DIR": str(tmp / "mail")})
+    root = template_for("sqlite", database_urls["sqlite"], str(tmp_path_factory.getbasetemp()))
+    with app.app_context():
+        seed_index(app, root)
+        from marktplatz.db import get_engine, get_session
+        from marktplatz.services.demo import load_demo
+
+        load_demo(get_session())
+        get_session().close()
+        search.catch_up()
+    yield app
+    with app.app_context():
+        from marktplatz.db import get_engine, get_session
+
+        get_session().close()
+        _clean(get_engine())
+        get_engine().dispose()
+
+
+def test_relevance_set_has_enough_queries():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize(("query", "title", "k"), CASES)
+def test_expected_listing_ranks_at_the_top(demo_app, query, title, k):
+    with demo_app.app_context():
+        result = search.search_listings(None, query, per_page=k)
+        titles = [h.title for h in result.hits]
+        assert title in titles, (query, titles)
+
+
+def test_hundesteur_finds_dog_tax_with_facets(demo_app):
+    with demo_app.app_context():
+        result = search.search_listings(None, "hundesteur")
+        assert result.total >= 13
+        assert {v for v, _l, _n in result.facets["kind"]} == {"dienst", "projekt"}
+        assert ("ja", "Ja", 1) in result.facets["reuse_offered"]
+        assert any(label.startswith("ANDI") for _v, label, _n in result.facets["network"])
+
+
+def test_network_listing_only_for_members(demo_app):
+    with demo_app.app_context():
+        from sqlalchemy import select
+
+        from marktplatz.db import get_session
+        from marktplatz.models import User
+
+        assert search.search_listings(None, "Prozessregister").total == 0
+        lemgo = get_session().scalar(select(User).where(User.email == "digital@lemgo.example"))
+        assert [h.title for h in search.search_listings(lemgo, "Prozessregister").hits] == ["Gemeinsames Prozessregister Lippe"]
