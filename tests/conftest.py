@@ -95,7 +95,16 @@ def _clean(engine) -> None:
         )
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run database tests on every backend; tests marked sqlite_only (pure UI) on SQLite."""
+    if "backend" in metafunc.fixturenames and not hasattr(metafunc.module, "backend") and not any(
+        m.args and m.args[0] == "backend" for m in metafunc.definition.iter_markers("parametrize")
+    ):
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", ["sqlite"] if only_sqlite else BACKENDS, indirect=True)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """Name the database backend of this test run."""
     return request.param

@@ -113,3 +113,7 @@ def test_cli_user_create(runner, session):
     assert result.exit_code == 0, result.output
     bad = runner.invoke(args=["user", "create", "--email", "x@example.org", "--name", "X", "--ags", "99999999", "--password", "sehr-geheim-1"])
     assert bad.exit_code != 0 and "AGS" in bad.output
+
+
+# Page and form behaviour does not depend on the database; the database tests run on both.
+pytestmark = pytest.mark.sqlite_only

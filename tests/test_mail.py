@@ -120,3 +120,7 @@ def test_smtp_down_keeps_notifications_for_next_round(app, session):
     session.expire_all()
     assert all(n.emailed_at is None for n in session.scalars(
         select(Notification).where(Notification.user_id == owner.id)))
+
+
+# Page and form behaviour does not depend on the database; the database tests run on both.
+pytestmark = pytest.mark.sqlite_only

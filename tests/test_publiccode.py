@@ -183,3 +183,7 @@ def test_cursor_decoding_rejects_garbage(raw):
 def test_cursor_round_trip(parts):
     """Encoding then decoding a cursor gives back the same integers."""
     assert cursor.decode(cursor.encode(*parts), len(parts)) == tuple(parts)
+
+
+# Page and form behaviour does not depend on the database; the database tests run on both.
+pytestmark = pytest.mark.sqlite_only

@@ -101,3 +101,7 @@ def test_open_data_page_links_everything(client, world):
     html = client.get("/offene-daten").get_data(as_text=True)
     for href in ("/export/eintraege.csv", "/export/eintraege.json", "/feeds/eintraege.atom", "/feeds/netzwerk/andi.atom"):
         assert href in html
+
+
+# Page and form behaviour does not depend on the database; the database tests run on both.
+pytestmark = pytest.mark.sqlite_only

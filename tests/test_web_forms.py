@@ -184,3 +184,7 @@ def test_declare_reuse_move_stage_and_follow(client, auth, session, world):
     assert client.post(f"/nachnutzungen/{r.id}/stufe", data={"stage": "production"}).status_code == 403
     html = client.get("/meine-kommune").get_data(as_text=True)
     assert "Mannheim" in html and "Pilot" in html
+
+
+# Page and form behaviour does not depend on the database; the database tests run on both.
+pytestmark = pytest.mark.sqlite_only

@@ -185,3 +185,6 @@ def test_dashboard_needs_login_and_shows_own_work(client, auth, session, world):
     assert "Fremder Dienst" in html and "In Prüfung" in html
     assert "hat eine Statusmeldung" in html
 
+
+# Page and form behaviour does not depend on the database; the database tests run on both.
+pytestmark = pytest.mark.sqlite_only
