@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from marktplatz import search

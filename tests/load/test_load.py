@@ -154,7 +154,7 @@ def indexed_titles(user) -> dict[int, str]:
 
 @pytest.mark.parametrize("backend", [LOAD_BACKEND])
 def test_load_keeps_every_acknowledged_write(app, session, backend, tmp_path):
-    """4 workers, 6 API writers of 3 municipalities, 6 readers: no 5xx, nothing acknowledged is lost."""
+    """4 workers, 6 API writers of 3 municipalities, 4 readers: no 5xx, nothing acknowledged is lost."""
     admin = f.user(session, "admin", ags=None)
     secrets = {}
     read_secret = ""
@@ -172,7 +172,7 @@ def test_load_keeps_every_acknowledged_write(app, session, backend, tmp_path):
     stats = Stats()
     stop = threading.Event()
     env = {"MARKTPLATZ_INDEX_DIR": app.config["INDEX_DIR"]}
-    with gunicorn(app.config["DATABASE_URL"], str(tmp_path / "live"), workers=4, threads=4,
+    with gunicorn(app.config["DATABASE_URL"], str(tmp_path / "live"), workers=4, threads=2,
                   extra_env=env) as server:
         threads = []
         for i, ags in enumerate(MUNICIPALITIES):
@@ -180,7 +180,7 @@ def test_load_keeps_every_acknowledged_write(app, session, backend, tmp_path):
                 name = f"{ags[-4:]}-{k}"
                 threads.append(threading.Thread(target=writer, args=(server.url, secrets[ags], name, stats,
                                                                      stop, 100 * i + k)))
-        for i in range(6):
+        for i in range(4):
             threads.append(threading.Thread(target=reader, args=(server.url, read_secret, slugs, stats, stop,
                                                                  1000 + i)))
         t0 = time.monotonic()
@@ -209,7 +209,7 @@ def test_load_keeps_every_acknowledged_write(app, session, backend, tmp_path):
     catch_up_s = time.monotonic() - t1
 
     figures = (
-        f"[{backend}] load {elapsed:.0f}s, 4 workers x 4 threads, 6 writers / 6 readers: "
+        f"[{backend}] load {elapsed:.0f}s, 4 workers x 2 threads, 6 writers / 4 readers: "
         f"writes attempted {stats.attempted}, acknowledged {stats.acknowledged}, "
         f"listings {len(stats.acked)} kept in DB {len(stats.acked) - len(lost_db)} "
         f"and in index {len(stats.acked) - len(lost_index)} (checked in {catch_up_s:.1f}s); "
