@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .query import FACET_TITLES, FACETS, SORTS, Hit, SearchResult
 
@@ -115,6 +116,10 @@ def catch_up() -> int:
         if not ensure_index():
             return 0
         return _catch_up(index_dir(), _engine(), _sessions()).applied_rows
+    except (OperationalError, InterfaceError) as err:
+        # The database is unreachable: the request itself answers 503; no traceback spam.
+        log.warning("search catch-up skipped, database unavailable (%s)", err.__class__.__name__)
+        return 0
     except Exception:  # noqa: BLE001 - the next call catches up; a user never sees this
         log.exception("search catch-up failed; will retry on the next request")
         return 0
