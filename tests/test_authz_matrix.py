@@ -12,8 +12,11 @@ B, "coord_net" coordinates N, "coord_other_net" coordinates M. Objects: "own" be
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +34,10 @@ from marktplatz.models import (
     Reuse,
     ReuseStageChange,
     StatusUpdate,
+    utcnow,
 )
 from marktplatz.permissions import PERMISSIONS, can
-from marktplatz.services import listings, moderation, reuse
+from marktplatz.services import listings, moderation, reuse, tokens
 from marktplatz.services.errors import DomainError, Forbidden
 
 from . import factories as f
@@ -301,3 +305,132 @@ def test_anonymous_post_to_every_route_is_refused(app, client):
         )
         assert ok_redirect or 400 <= resp.status_code < 500, (url, resp.status_code)
     assert tried
+
+
+# --------------------------------------------------------------------------- REST API
+
+API_PRINCIPALS = ("anonymous", "read_token", "write_owner", "write_other", "expired_token", "revoked_token")
+PUBLICCODE = Path(__file__).parent / "fixtures" / "publiccode" / "_official_example_v0.7__publiccode.minimal.yml"
+
+
+@dataclass
+class ApiRow:
+    """One state-changing API route: how to call it and what each principal gets."""
+
+    method: str
+    path: str  # with {id} for the target's id
+    target: str  # "none", "draft", "published" (a listing of the owner), "reuse" (declared by the owner)
+    owner: int  # status for a write token of the owning municipality
+    other: int  # status for a write token of another municipality
+    body: Callable[[], dict[str, Any]] = dict
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: Callable[[], bytes] | None = None
+    read_only: bool = False  # a POST that only reads: anonymous and read tokens may call it
+
+
+# endpoint -> row. A new API write route without a row here fails test_api_table_covers_every_write_route.
+API_WRITES: dict[str, ApiRow] = {
+    "api_listings.create_listing": ApiRow("POST", "/api/v1/listings", "none", 201, 201, f.listing_data),
+    "api_listings.replace_listing": ApiRow("PUT", "/api/v1/listings/{id}", "published", 200, 403,
+                                           lambda: f.listing_data(title="Ersetzt über die API")),
+    "api_listings.patch_listing": ApiRow("PATCH", "/api/v1/listings/{id}", "published", 200, 403,
+                                         lambda: {"title": "Geändert über die API"},
+                                         {"Content-Type": "application/merge-patch+json"}),
+    "api_listings.delete_listing": ApiRow("DELETE", "/api/v1/listings/{id}", "published", 204, 403),
+    "api_listings.archive_listing": ApiRow("POST", "/api/v1/listings/{id}/archive", "published", 200, 403),
+    # A draft is invisible to other municipalities: 404 rather than revealing it exists.
+    "api_listings.submit_listing": ApiRow("POST", "/api/v1/listings/{id}/submit", "draft", 200, 404),
+    "api_listings.post_status_update": ApiRow("POST", "/api/v1/listings/{id}/status-updates", "published", 201, 403,
+                                              lambda: {"title": "Neuer Stand", "body": "Läuft seit Montag."}),
+    # Reusing one's own listing is a rule conflict (409); another municipality may declare.
+    "api_listings.declare_reuse": ApiRow("POST", "/api/v1/listings/{id}/reuses", "published", 409, 201,
+                                         lambda: {"stage": "evaluating"}),
+    "api_reuses.change_stage": ApiRow("POST", "/api/v1/reuses/{id}/stage", "reuse", 200, 403,
+                                      lambda: {"stage": "pilot"}),
+    "api_sync.sync": ApiRow("POST", "/api/v1/sync/listings", "none", 200, 200,
+                            lambda: {"items": [f.listing_data(external_id="cms-1")]}),
+    "api_sync.import_publiccode": ApiRow("POST", "/api/v1/sync/publiccode", "none", 200, 200,
+                                         headers={"Content-Type": "application/yaml"},
+                                         raw=PUBLICCODE.read_bytes),
+    "api_listings.duplicate_check": ApiRow("POST", "/api/v1/listings/duplicate-check", "none", 200, 200,
+                                           lambda: {"ozg_ids": [10160], "leika_keys": []}, read_only=True),
+}
+
+
+def api_expected(row: ApiRow, principal: str) -> int:
+    """Return the status the principal must get for row."""
+    if principal in ("expired_token", "revoked_token"):
+        return 401
+    if row.read_only:
+        return 200
+    return {"anonymous": 401, "read_token": 403, "write_owner": row.owner, "write_other": row.other}[principal]
+
+
+def test_api_table_covers_every_write_route(app):
+    """Every POST/PUT/PATCH/DELETE route under /api/v1 has a row in API_WRITES, and no row is stale."""
+    routes = {
+        rule.endpoint for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1") and (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
+    }
+    assert routes == set(API_WRITES), "add the new API write route to API_WRITES"
+
+
+@pytest.fixture
+def api_world(session):
+    """Tokens of every kind for the owner (Freiburg) and a write token of Bad Salzuflen."""
+    admin = f.user(session, "admin", ags=None)
+    owner = f.user(session, "officer", f.FREIBURG)
+    other = f.user(session, "officer", f.BAD_SALZUFLEN)
+    org = owner.organisation
+    secrets = {
+        "read_token": tokens.create_token(session, owner, org, "Lesen", ["read"])[1],
+        "write_owner": tokens.create_token(session, owner, org, "Schreiben", ["read", "write"])[1],
+        "write_other": tokens.create_token(session, other, other.organisation, "Fremd", ["read", "write"])[1],
+    }
+    expiring, secrets["expired_token"] = tokens.create_token(session, owner, org, "Abgelaufen", ["read", "write"],
+                                                             expires_at=utcnow() + timedelta(days=1))
+    expiring.expires_at = utcnow() - timedelta(seconds=1)
+    revoked, secrets["revoked_token"] = tokens.create_token(session, owner, org, "Widerrufen", ["read", "write"])
+    tokens.revoke_token(session, owner, revoked.id)
+    karlsruhe = f.user(session, "officer", f.KARLSRUHE)
+    session.commit()
+    return {"admin": admin, "owner": owner, "karlsruhe": karlsruhe, "secrets": secrets}
+
+
+def _api_target(session, w, kind: str) -> int | None:
+    if kind == "none":
+        return None
+    if kind == "reuse":
+        item = f.listing(session, w["karlsruhe"], publish_by=w["admin"])
+        return reuse.declare_reuse(session, w["owner"], item, {"stage": "interested"}).id
+    return f.listing(session, w["owner"], publish_by=w["admin"] if kind == "published" else None).id
+
+
+@pytest.mark.parametrize("endpoint", sorted(API_WRITES))
+def test_api_write_refused_exactly_where_not_allowed(client, session, api_world, endpoint):
+    """Each principal gets the expected status; refused calls change nothing, allowed ones write."""
+    row = API_WRITES[endpoint]
+    outcomes = []
+    for principal in API_PRINCIPALS:
+        target = _api_target(session, api_world, row.target)
+        session.commit()
+        before = _fingerprint(session)
+        headers = dict(row.headers)
+        if principal != "anonymous":
+            headers["Authorization"] = f"Bearer {api_world['secrets'][principal]}"
+        path = row.path.format(id=target)
+        if row.raw is not None:
+            resp = client.open(path, method=row.method, data=row.raw(), headers=headers)
+        elif "Content-Type" in headers:
+            resp = client.open(path, method=row.method, data=json.dumps(row.body()), headers=headers)
+        else:
+            resp = client.open(path, method=row.method, json=row.body(), headers=headers)
+        want = api_expected(row, principal)
+        assert resp.status_code == want, f"{endpoint} as {principal}: {resp.status_code} {resp.get_data(True)[:300]}"
+        changed = _fingerprint(session) != before
+        if 200 <= want < 300 and not row.read_only:
+            assert changed, f"{endpoint} as {principal}: answered {want} but wrote nothing"
+        else:
+            assert not changed, f"{endpoint} as {principal}: refused ({want}) but changed data"
+        outcomes.append(want)
+    assert 401 in outcomes

@@ -7,10 +7,13 @@ rebuild_index. All Whoosh imports stay inside this package.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from flask import Flask, current_app, request
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .query import FACET_TITLES, FACETS, SORTS, Hit, SearchResult
 
@@ -51,20 +54,58 @@ def rebuild_index(progress: Any = None, only_if_unusable: bool = False) -> str:
     return path
 
 
-def ensure_index() -> bool:
-    """Rebuild a missing or corrupt index now; return whether an index is available."""
+_rebuilding = threading.Lock()  # one background rebuild per process at a time
+
+
+def _rebuild_in_background(app: Flask, reason: str) -> None:
+    """Rebuild the index in a daemon thread unless this process already does."""
+    if not _rebuilding.acquire(blocking=False):
+        return
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                started = time.monotonic()
+                log.warning("search index %s (%s): rebuilding in the background", index_dir(), reason)
+                rebuild_index(only_if_unusable=True)
+                log.warning("search index rebuilt after %.1f s", time.monotonic() - started)
+        except Exception:  # noqa: BLE001 - the next search tries again
+            log.exception("background rebuild of the search index failed")
+        finally:
+            _rebuilding.release()
+
+    threading.Thread(target=run, name="search-rebuild", daemon=True).start()
+
+
+def ensure_index(wait: bool = False) -> bool:
+    """Return whether a usable index exists; a missing or corrupt one is rebuilt.
+
+    At request time the rebuild runs in a background thread (searches answer with an empty
+    result and a notice meanwhile); ``wait=True`` rebuilds inline (CLI, tests).
+    """
     from .index import check
 
     state = current_app.extensions["marktplatz_search"]
-    if state.get("needs_rebuild") or check(index_dir()) is not None:
-        if not _db_ready():
-            return False
-        reason = check(index_dir())
-        if reason is not None:
-            log.warning("search index %s (%s): rebuilding", index_dir(), reason)
-            rebuild_index(only_if_unusable=True)
+    reason = check(index_dir())
+    if reason is None:
         state["needs_rebuild"] = False
-    return True
+        return True
+    if not _db_ready():
+        return False
+    if wait or current_app.config.get("SEARCH_REBUILD_INLINE", current_app.config.get("TESTING")):
+        log.warning("search index %s (%s): rebuilding", index_dir(), reason)
+        rebuild_index(only_if_unusable=True)
+        state["needs_rebuild"] = False
+        return True
+    _rebuild_in_background(current_app._get_current_object(), reason)
+    return False
+
+
+def index_available() -> bool:
+    """Return whether the live index can be opened right now."""
+    from .index import check
+
+    return check(index_dir()) is None
 
 
 def catch_up() -> int:
@@ -75,6 +116,10 @@ def catch_up() -> int:
         if not ensure_index():
             return 0
         return _catch_up(index_dir(), _engine(), _sessions()).applied_rows
+    except (OperationalError, InterfaceError) as err:
+        # The database is unreachable: the request itself answers 503; no traceback spam.
+        log.warning("search catch-up skipped, database unavailable (%s)", err.__class__.__name__)
+        return 0
     except Exception:  # noqa: BLE001 - the next call catches up; a user never sees this
         log.exception("search catch-up failed; will retry on the next request")
         return 0
@@ -82,13 +127,24 @@ def catch_up() -> int:
 
 def search_listings(user: Any, q: str, filters: dict[str, Any] | None = None, sort: str = "relevance",
                     page: int = 1, per_page: int = 20) -> SearchResult:
-    """Search the listings user may see; facets count the whole result set."""
+    """Search the listings user may see; facets count the whole result set.
+
+    While the index is missing or broken (and being rebuilt) the result is empty and marked
+    ``unavailable`` instead of failing.
+    """
     from ..db import get_session
     from .query import search_listings as _search
 
     catch_up()
-    return _search(get_session(), index_dir(), user, q or "", filters or {}, sort if sort in SORTS else "relevance",
-                   page, per_page)
+    try:
+        return _search(get_session(), index_dir(), user, q or "", filters or {},
+                       sort if sort in SORTS else "relevance", page, per_page)
+    except Exception:
+        if index_available():
+            raise
+        log.warning("search index vanished during a search; answering without results")
+        ensure_index()
+        return SearchResult(0, [], {}, max(1, int(page or 1)), per_page, unavailable=True)
 
 
 def suggest(user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
@@ -97,7 +153,12 @@ def suggest(user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]
     from .query import suggest as _suggest
 
     catch_up()
-    return _suggest(get_session(), index_dir(), user, q, limit)
+    try:
+        return _suggest(get_session(), index_dir(), user, q, limit)
+    except Exception:
+        if index_available():
+            raise
+        return {"listings": [], "organisations": [], "ozg": []}
 
 
 def init_app(app: Flask) -> None:
@@ -149,4 +210,9 @@ def similar_listings(user: Any, text: str, limit: int = 20) -> list[tuple[int, f
     from .query import similar_listings as _similar
 
     catch_up()
-    return _similar(get_session(), index_dir(), user, text, limit)
+    try:
+        return _similar(get_session(), index_dir(), user, text, limit)
+    except Exception:
+        if index_available():
+            raise
+        return []

@@ -33,7 +33,7 @@ from whoosh import index as windex
 from whoosh.index import LockError
 from whoosh.writing import SegmentWriter
 
-from ..models import ChangeLog, Listing, Organisation, OzgLeistung
+from ..models import Listing, Organisation, OzgLeistung
 from .analysis import fold
 from .schema import build_schema
 

@@ -56,6 +56,7 @@ class SearchResult:
     page: int = 1
     per_page: int = 20
     suggestions: list[str] = field(default_factory=list)
+    unavailable: bool = False  # the index is being rebuilt: no results for now
 
     @property
     def listing_ids(self) -> list[int]:
@@ -268,7 +269,7 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
     per_page = max(1, min(100, int(per_page or 20)))
     searcher = _searcher(root)
     if searcher is None:
-        return SearchResult(0, [], {}, page, per_page)
+        return SearchResult(0, [], {}, page, per_page, unavailable=True)
     query = build_query(q)
     vis = visibility_filter(session, user)
     fq = [vis] + _filter_query(filters) if vis is not None else _filter_query(filters)
