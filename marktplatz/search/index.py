@@ -405,6 +405,21 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], 
 
 # --------------------------------------------------------------------------- rebuild
 
+PARALLEL_FROM = 5000  # documents; smaller builds are faster in one process
+
+
+def writer_options(documents: int = PARALLEL_FROM) -> dict[str, Any]:
+    """Return Whoosh writer settings for a full build of this many documents.
+
+    Large builds analyse in one process per core (up to 4), each writing its own segment
+    (multisegment: no final merge); the query engine works per segment anyway.
+    """
+    procs = min(4, os.cpu_count() or 1)
+    if documents < PARALLEL_FROM or procs < 2:
+        return {"limitmb": 256}
+    return {"procs": procs, "limitmb": 256, "multisegment": True}
+
+
 
 def rebuild(root: str, engine: Engine, session_factory: Callable[[], Session],
             progress: Progress | None = None, keep: int = 2, only_if_unusable: bool = False) -> str:
@@ -419,8 +434,8 @@ def rebuild(root: str, engine: Engine, session_factory: Callable[[], Session],
         os.makedirs(gen)
         pos = start_position(engine)  # taken before reading, so later changes replay
         ix = windex.create_in(gen, build_schema())
-        writer = ix.writer(limitmb=256)
         session = session_factory()
+        writer = ix.writer(**writer_options(count_documents(session)))
         try:
             for doc in iter_documents(session):
                 writer.add_document(**doc)

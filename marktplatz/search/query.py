@@ -11,13 +11,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from whoosh import highlight, sorting
+from whoosh import highlight
 from whoosh import index as windex
 from whoosh import query as Q
 
 from ..models import Land, Network, NetworkMembership, Themenfeld
 from ..models.listing import KINDS, PHASES
 from ..permissions import viewer_context
+from . import engine
 from .analysis import fold, german_analyzer, ngrams, plain_analyzer, terms
 from .index import current_generation
 
@@ -119,8 +120,8 @@ def _word_query(word: str) -> Q.Query | None:
         subs.append(Q.Term("body", st, boost=1.0))
         if len(st) >= 5 and not st.isdigit():
             dist = 2 if len(st) >= 9 else 1
-            subs.append(Q.FuzzyTerm("title", st, boost=4.0, maxdist=dist, prefixlength=2))
-            subs.append(Q.FuzzyTerm("summary", st, boost=0.7, maxdist=dist, prefixlength=2))
+            subs.append(engine.FuzzyTerm("title", st, boost=4.0, maxdist=dist, prefixlength=2))
+            subs.append(engine.FuzzyTerm("summary", st, boost=0.7, maxdist=dist, prefixlength=2))
     for p in plain:
         if len(p) >= 4 and not p.isdigit():
             grams = ngrams(p)
@@ -261,6 +262,48 @@ class MarkFormatter(highlight.Formatter):
 # --------------------------------------------------------------------------- public API
 
 
+def sort_fields(q: str, sort: str) -> tuple[str, ...] | None:
+    """Return the column fields a result is sorted by (None: by relevance)."""
+    if sort == "newest" or (sort == "relevance" and not q.strip()):
+        return ("published_ts",)
+    if sort == "reused":
+        return ("reuse_count", "published_ts")
+    return None
+
+
+def run_search(searcher: Any, q: str, vis: Q.Query | None, filters: dict[str, Any], sort: str,
+               limit: int) -> engine.Found:
+    """Match q within the visibility and facet filters; return exact counts and the top limit."""
+    query = build_query(q) if q.strip() else Q.Term("doc_type", "listing")
+    fq = ([vis] if vis is not None else []) + _filter_query(filters)
+    return engine.run(searcher, query, fq, limit, FACETS, sort_fields(q, sort))
+
+
+def _highlighter() -> highlight.Highlighter:
+    return highlight.Highlighter(fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60),
+                                 formatter=MarkFormatter())
+
+
+def highlight_text(hl: highlight.Highlighter, analyzer: Any, text: str, words: frozenset[str], top: int,
+                   minscore: int) -> str:
+    """Return text with the query words marked, as Whoosh's Hit.highlights would."""
+    if not text or not words:
+        return ""
+    tokens = analyzer(text, positions=True, chars=True, mode="index", removestops=False)
+    tokens = hl._merge_matched_tokens(highlight.set_matched_filter(tokens, words))
+    fragments = hl.fragmenter.fragment_tokens(text, tokens)
+    fragments = highlight.top_fragments(fragments, top, hl.scorer, hl.order, minscore=minscore)
+    return hl.formatter.format(fragments)
+
+
+def _query_words(searcher: Any, q: str, fieldname: str) -> frozenset[str]:
+    if not q.strip():
+        return frozenset()
+    field = searcher.schema[fieldname]
+    found = build_query(q).existing_terms(searcher.reader(), fieldname=fieldname, expand=True)
+    return frozenset(field.from_bytes(t[1]) for t in found if t[0] == fieldname)
+
+
 def search_listings(session: Session, root: str, user: Any, q: str, filters: dict[str, Any] | None = None,
                     sort: str = "relevance", page: int = 1, per_page: int = 20) -> SearchResult:
     """Search listings user may see; return one page with highlights and facet counts."""
@@ -270,41 +313,31 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
     searcher = _searcher(root)
     if searcher is None:
         return SearchResult(0, [], {}, page, per_page, unavailable=True)
-    query = build_query(q)
-    vis = visibility_filter(session, user)
-    fq = [vis] + _filter_query(filters) if vis is not None else _filter_query(filters)
-    if not q.strip():
-        query = Q.Term("doc_type", "listing")
-    flt = (Q.And(fq) if len(fq) > 1 else fq[0]) if fq else None
-    sortedby = None
-    if sort == "newest" or (sort == "relevance" and not q.strip()):
-        sortedby = sorting.FieldFacet("published_ts", reverse=True)
-    elif sort == "reused":
-        sortedby = [sorting.FieldFacet("reuse_count", reverse=True), sorting.FieldFacet("published_ts", reverse=True)]
-    groupedby = {
-        name: sorting.FieldFacet(name, allow_overlap=name in MULTI, maptype=sorting.Count) for name in FACETS
-    }
-    results = searcher.search(query, filter=flt, limit=page * per_page, sortedby=sortedby, groupedby=groupedby, terms=True)
-    results.formatter = MarkFormatter()
-    results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
+    found = run_search(searcher, q, visibility_filter(session, user), filters, sort, page * per_page)
     hits = []
-    for hit in results[(page - 1) * per_page : page * per_page]:
-        title = hit.get("title", "")
-        title_html = hit.highlights("title", minscore=0) or html.escape(title)
-        snippet = hit.highlights("summary", top=2) or html.escape(hit.get("summary", ""))
-        score = hit.score if isinstance(hit.score, (int, float)) else 0.0
-        hits.append(Hit(hit["obj_id"], title, title_html, snippet, float(score or 0)))
+    page_hits = found.top[(page - 1) * per_page : page * per_page]
+    if page_hits:
+        hl = _highlighter()
+        title_words = _query_words(searcher, q, "title")
+        summary_words = _query_words(searcher, q, "summary")
+        title_an = searcher.schema["title"].analyzer
+        summary_an = searcher.schema["summary"].analyzer
+        for docnum, score in page_hits:
+            doc = searcher.stored_fields(docnum)
+            title = doc.get("title", "")
+            summary = doc.get("summary", "")
+            title_html = highlight_text(hl, title_an, title, title_words, 3, 0) or html.escape(title)
+            snippet = highlight_text(hl, summary_an, summary, summary_words, 2, 1) or html.escape(summary)
+            hits.append(Hit(doc["obj_id"], title, title_html, snippet, float(score or 0)))
     facets: dict[str, list[tuple[str, str, int]]] = {}
     for name in FACETS:
-        counts = {k: v for k, v in results.groups(name).items() if k not in (None, "")}
-        if name in MULTI:
-            counts = {k.decode() if isinstance(k, bytes) else k: v for k, v in counts.items()}
+        counts = found.facets.get(name, {})
         labels = _facet_labels(session, name, [str(k) for k in counts])
         facets[name] = sorted(
             ((str(k), labels.get(str(k), str(k)), int(v)) for k, v in counts.items()),
             key=lambda t: (-t[2], t[1]),
         )
-    result = SearchResult(len(results), hits, facets, page, per_page)
+    result = SearchResult(found.total, hits, facets, page, per_page)
     if q.strip() and result.total < 3:
         result.suggestions = did_you_mean(searcher, q)
     return result
