@@ -394,12 +394,14 @@ def similar_listings(session: Session, root: str, user: Any, text: str, limit: i
         return []
     query = Q.Or(subs)
     res = searcher.search(query, filter=visibility_filter(session, user), limit=limit)
-    if not len(res):
+    # len(res) may count matches the filter removed; only the hits themselves count here.
+    hits = list(res)
+    if not hits:
         return []
-    top = max(float(h.score or 0) for h in res) or 1.0
+    top = max(float(h.score or 0) for h in hits) or 1.0
     # Coverage: the share of the words that hit; a title sharing one generic word scores low.
     out = []
-    for hit in res:
+    for hit in hits:
         sim = float(hit.score or 0) / top
         if sim >= 0.35:
             out.append((hit["obj_id"], round(sim, 3)))
