@@ -307,9 +307,8 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
         "api_list": ["/api/v1/listings"] if any(r.startswith("/api/v1/listings") for r in rules) else None,
         "api_changes": ["/api/v1/changes"] if any(r.startswith("/api/v1/changes") for r in rules) else None,
     }
-    if "/suche" in rules:
-        endpoints["search_page"] = [f"/suche?q={q.replace(' ', '+')}" for q in QUERIES]
-    elif has_search:
+    # /suche only redirects to the browse page, which carries the full-text search.
+    if has_search or "/suche" in rules:
         endpoints["search_page"] = [f"/eintraege?q={q.replace(' ', '+')}" for q in QUERIES]
     log = os.path.join(work, "gunicorn.log")
     out: dict[str, Any] = {"connections": 16, "seconds": seconds, "endpoints": {}}
@@ -557,7 +556,7 @@ def run(sizes: list[int], seconds: int, rounds: int, feed_seconds: float, sync_b
             slug = con.execute("SELECT slug FROM listing WHERE status='published' AND visibility='public' LIMIT 1").fetchone()[0]
         pages = {"listing_page": f"/eintraege/{slug}", "start_page": "/", "browse_page": "/eintraege"}
         if r["http"]["endpoints"].get("search_page", {}).get("available"):
-            pages["search_page"] = "/suche?q=Hundesteuer" if "/suche" in routes(dataset.make_app(db_path, index_dir)) else "/eintraege?q=Hundesteuer"
+            pages["search_page"] = "/eintraege?q=Hundesteuer"
         for name, path in pages.items():
             out_file = os.path.join(RESULTS, f"profile-{tag}-{name}.txt")
             results["profiles"][name] = profile_endpoint(db_path, index_dir, path, 200, out_file)

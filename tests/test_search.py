@@ -221,7 +221,7 @@ def test_whoosh_writer_lock_never_reaches_the_user(world, session, client):
     writer = ix.writer()
     try:
         listing_service.update_listing(session, world["freiburg"], world["a"], {"title": "Katzenregister"}, None, partial=True)
-        resp = client.get("/suche?q=hundesteuer")
+        resp = client.get("/eintraege?q=hundesteuer")
         assert resp.status_code == 200
     finally:
         writer.cancel()
@@ -229,21 +229,27 @@ def test_whoosh_writer_lock_never_reaches_the_user(world, session, client):
 
 
 def test_search_page_without_javascript(world, client):
-    resp = client.get("/suche?q=hundesteur")
+    resp = client.get("/eintraege?q=hundesteur")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert f'data-listing-id="{world["a"].id}"' in html
-    assert '<fieldset>' in html and 'name="kind" value="dienst"' in html
+    assert '<option value="dienst">Dienst (2)</option>' in html
     assert "<mark>" in html
-    filtered = client.get("/suche?q=hundesteuer&kind=dienst&phase=in_progress").get_data(as_text=True)
+    filtered = client.get("/eintraege?q=hundesteuer&art=dienst&phase=in_progress").get_data(as_text=True)
     assert f'data-listing-id="{world["b"].id}"' in filtered and f'data-listing-id="{world["a"].id}"' not in filtered
     assert "<script>" not in html.split("</head>")[1]
 
 
+def test_old_search_address_redirects_to_browse_page(world, client):
+    resp = client.get("/suche?q=hundesteuer&kind=dienst&sort=newest")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith("/eintraege?q=hundesteuer&sortierung=neu&art=dienst")
+
+
 def test_did_you_mean_and_suggestion_list(world, client):
-    html = client.get("/suche?q=Sperrmill").get_data(as_text=True)
+    html = client.get("/eintraege?q=Sperrmill").get_data(as_text=True)
     assert "Meinten Sie" in html and "sperrmuell" in html
-    html = client.get("/suche?q=Freiburg").get_data(as_text=True)
+    html = client.get("/eintraege?q=Freiburg").get_data(as_text=True)
     assert "Passende Kommunen" in html and "Freiburg im Breisgau" in html
 
 

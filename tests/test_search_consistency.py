@@ -78,7 +78,7 @@ def test_gunicorn_workers_writers_and_a_killed_worker_lose_nothing(sapp, session
     try:
         for _ in range(120):
             try:
-                if _get(base + "/suche?q=test")[0] == 200:
+                if _get(base + "/eintraege?q=test")[0] == 200:
                     break
             except OSError:
                 time.sleep(0.5)
@@ -108,7 +108,7 @@ def test_gunicorn_workers_writers_and_a_killed_worker_lose_nothing(sapp, session
         def reader() -> None:
             while not done.is_set():
                 try:
-                    status, _body = _get(base + "/suche?q=hundesteuer")
+                    status, _body = _get(base + "/eintraege?q=hundesteuer")
                 except OSError:  # the request the killed worker was serving; a browser retries
                     continue
                 if status != 200:
@@ -133,7 +133,7 @@ def test_gunicorn_workers_writers_and_a_killed_worker_lose_nothing(sapp, session
         deadline = time.time() + 120
         while missing and time.time() < deadline:
             for lid, word in list(missing.items()):
-                status, body = _get(f"{base}/suche?q={word}")
+                status, body = _get(f"{base}/eintraege?q={word}")
                 assert status == 200
                 if f'data-listing-id="{lid}"' in body:
                     del missing[lid]

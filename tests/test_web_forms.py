@@ -74,7 +74,11 @@ def test_publish_creates_draft_and_submit_puts_in_review(client, auth, session, 
     item = session.scalar(select(Listing))
     assert item.status == "draft" and item.tags == ["Hundesteuer", "Steuern"]
     assert [o.id for o in item.ozg_leistungen] == [10160] and item.reifegrad == 3
+    # The first draft has the same OZG-Leistung: the duplicate step asks for a reason first.
     resp = client.post("/eintraege/neu", data=form_data(title="Zweiter Dienst", aktion="einreichen"))
+    assert resp.status_code == 200 and "Gibt es das schon?" in resp.get_data(as_text=True)
+    resp = client.post("/eintraege/neu", data=form_data(title="Zweiter Dienst", aktion="einreichen",
+                                                        duplicate_override_reason="Anderer Zuschnitt."))
     assert resp.status_code == 302
     session.expire_all()
     second = session.scalar(select(Listing).where(Listing.title == "Zweiter Dienst"))

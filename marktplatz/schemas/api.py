@@ -200,7 +200,9 @@ class ListingArgs(PageArgs):
     tag = fields.Str(validate=validate.Length(min=1, max=60))
     external_id = fields.Str(validate=validate.Length(min=1, max=200))
     reuse_offered = fields.Bool()
-    facets = fields.Bool(load_default=False, metadata={"description": "Facetten (kind, status, phase) mitliefern"})
+    facets = fields.Bool(load_default=False, metadata={
+        "description": "Facetten (kind, status, phase) mitliefern; mit q immer die Facetten der Suche "
+                       "(kind, land, network, themenfeld, phase, reifegrad, licence, reuse_offered)"})
 
 
 class ListingPageSchema(page_schema(ListingOutSchema, "ListingPageBase")):  # type: ignore[misc]
@@ -269,13 +271,20 @@ class DuplicateCandidateSchema(_Base):
     title = fields.Str()
     kind = fields.Str()
     organisation = fields.Nested(OrgRefSchema)
+    score = fields.Float(metadata={"description": "Rangwert; höher heißt ähnlicher"})
+    reasons = fields.List(fields.Str(), metadata={"description": "Warum der Eintrag passt"})
+    reuse_offered = fields.Bool()
     shared_ozg_ids = fields.List(fields.Int())
     shared_leika_keys = fields.List(fields.Str())
 
 
 class DuplicateResultSchema(_Base):
-    """Result of the duplicate check."""
+    """Result of the duplicate check: a summary and the candidates, best first."""
 
+    summary = fields.Str(metadata={"description": "z. B. „14 Kommunen arbeiten bereits daran, 3 bieten ihre "
+                                                  "Lösung zur Nachnutzung an.“ (leer ohne Treffer)"})
+    municipalities = fields.Int()
+    offering_reuse = fields.Int()
     candidates = fields.List(fields.Nested(DuplicateCandidateSchema))
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FACETS", "FACET_TITLES", "SORTS", "Hit", "SearchResult", "catch_up", "index_dir", "init_app",
-    "rebuild_index", "search_listings", "similar_listings", "suggest",
+    "matching_listing_ids", "rebuild_index", "search_listings", "similar_listings", "suggest",
 ]
 
 
@@ -145,6 +145,15 @@ def search_listings(user: Any, q: str, filters: dict[str, Any] | None = None, so
         log.warning("search index vanished during a search; answering without results")
         ensure_index()
         return SearchResult(0, [], {}, max(1, int(page or 1)), per_page, unavailable=True)
+
+
+def matching_listing_ids(user: Any, q: str, filters: dict[str, Any] | None = None, limit: int = 10_000) -> list[int]:
+    """Return the ids of the listings user may see that match q, best first."""
+    from ..db import get_session
+    from .query import matching_listing_ids as _ids
+
+    catch_up()
+    return _ids(get_session(), index_dir(), user, q or "", filters or {}, limit)
 
 
 def suggest(user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:

@@ -16,7 +16,7 @@ from whoosh import index as windex
 from whoosh import query as Q
 
 from ..models import Land, Network, NetworkMembership, Themenfeld
-from ..models.listing import KINDS, PHASES
+from ..models.listing import KINDS, PHASES, REIFEGRAD_MODELS
 from ..permissions import viewer_context
 from . import engine
 from .analysis import fold, german_analyzer, ngrams, plain_analyzer, terms
@@ -235,7 +235,24 @@ def _facet_labels(session: Session, name: str, values: list[str]) -> dict[str, s
 
 
 def _filter_query(filters: dict[str, Any]) -> list[Q.Query]:
+    """Return the filter queries of filters: facet values plus a few non-facet restrictions.
+
+    Besides the facet names, filters may hold ``organisation_ids`` (a set, e.g. the members of
+    a Kreis), ``ozg_id`` (an OZG-ID, matched in the codes), ``reifegrad_min`` (a grade; any
+    model) and ``listing_ids`` (restrict to these listings).
+    """
     out: list[Q.Query] = []
+    if filters.get("organisation_ids") is not None:
+        out.append(_ids("organisation_id", set(filters["organisation_ids"])))
+    if filters.get("ozg_id"):
+        out.append(Q.Term("codes", str(int(filters["ozg_id"]))))
+    if filters.get("reifegrad_min") is not None:
+        low = int(filters["reifegrad_min"])
+        grades = [f"{m}:{g}" for m, top in REIFEGRAD_MODELS.items() for g in range(low, top + 1)]
+        out.append(Q.Or([Q.Term("reifegrad", g) for g in grades]) if grades else Q.NullQuery)
+    if filters.get("listing_ids") is not None:
+        ids = sorted(set(filters["listing_ids"]))
+        out.append(Q.Or([Q.Term("uid", f"listing:{i}") for i in ids]) if ids else Q.NullQuery)
     for name in FACETS:
         raw = filters.get(name)
         if raw in (None, "", []):
@@ -343,6 +360,19 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
     return result
 
 
+def matching_listing_ids(session: Session, root: str, user: Any, q: str, filters: dict[str, Any] | None = None,
+                         limit: int = 10_000) -> list[int]:
+    """Return the ids of the visible listings matching q, best first (at most limit)."""
+    searcher = _searcher(root)
+    if searcher is None or not (q or "").strip():
+        return []
+    vis = visibility_filter(session, user)
+    fq = ([vis] if vis is not None else []) + _filter_query(filters or {})
+    flt = (Q.And(fq) if len(fq) > 1 else fq[0]) if fq else None
+    results = searcher.search(build_query(q), filter=flt, limit=limit)
+    return [hit["obj_id"] for hit in results]
+
+
 def did_you_mean(searcher: Any, q: str) -> list[str]:
     """Return a corrected spelling of q from the indexed words, if one exists."""
     corrected = []
@@ -398,12 +428,14 @@ def similar_listings(session: Session, root: str, user: Any, text: str, limit: i
         return []
     query = Q.Or(subs)
     res = searcher.search(query, filter=visibility_filter(session, user), limit=limit)
-    if not len(res):
+    # len(res) may count matches the filter removed; only the hits themselves count here.
+    hits = list(res)
+    if not hits:
         return []
-    top = max(float(h.score or 0) for h in res) or 1.0
+    top = max(float(h.score or 0) for h in hits) or 1.0
     # Coverage: the share of the words that hit; a title sharing one generic word scores low.
     out = []
-    for hit in res:
+    for hit in hits:
         sim = float(hit.score or 0) / top
         if sim >= 0.35:
             out.append((hit["obj_id"], round(sim, 3)))

@@ -15,6 +15,7 @@ from ..services import listings as listing_service
 from ..services import queries
 from ..services import reuse as reuse_service
 from ..services.common import require
+from ..services.duplicates import DuplicateReport, find_duplicates
 from ..services.errors import Conflict, Invalid, NotFound
 from .web import render_listing
 
@@ -52,12 +53,15 @@ def _picker(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _render_form(values: dict[str, Any], errors: dict[str, list[str]], listing: Listing | None, status: int = 200):
+def _render_form(values: dict[str, Any], errors: dict[str, list[str]], listing: Listing | None, status: int = 200,
+                 report: DuplicateReport | None = None, reason: str = ""):
     return render_template(
         "listings/form.html",
         values=values,
         errors=errors,
         listing=listing,
+        report=report,
+        reason=reason,
         picker=_picker(values),
         kinds=KINDS,
         phases=PHASES,
@@ -95,12 +99,29 @@ def new():
                       contact_email=current_user.email)
         return _render_form(values, {}, None)
     values = listing_form_values(request.form)
+    reason = (request.form.get("duplicate_override_reason") or "").strip()[:2000]
+    data = listing_input(values)
+    # Duplicate step: existing listings for the same service are shown first; going on
+    # anyway needs a short reason, which the coordinators see when they review.
+    report = find_duplicates(session, current_user, data) if (data["title"] or data["ozg_ids"]
+                                                               or data["leika_keys"]) else None
+    if report is not None and not report.matches:
+        report = None
     if request.form.get("aktion") == "katalog_suchen":
-        return _render_form(values, {}, None)
+        return _render_form(values, {}, None, report=report, reason=reason)
+    if report is not None and not reason:
+        errors = {}
+        if request.form.get("dubletten_geprueft") == "1":
+            errors["duplicate_override_reason"] = [
+                "Bitte begründen Sie kurz, warum Sie trotzdem einen eigenen Eintrag anlegen."
+            ]
+        return _render_form(values, errors, None, 422 if errors else 200, report=report, reason=reason)
     try:
-        listing = listing_service.create_listing(session, current_user, listing_input(values))
+        listing = listing_service.create_listing(
+            session, current_user, data, duplicate_override_reason=reason if report is not None else None
+        )
     except Invalid as err:
-        return _render_form(values, field_errors(err.errors), None, 422)
+        return _render_form(values, field_errors(err.errors), None, 422, report=report, reason=reason)
     return _after_save(listing, created=True)
 
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from .. import search
 from ..db import get_session
-from ..models import Listing, Organisation, Reuse
+from ..models import Listing, Network, Organisation, Reuse
 from ..models.listing import KINDS, PHASES, REUSE_STAGES
 from ..services import queries
 from ..services.listings import get_listing
@@ -69,16 +70,99 @@ def parse_filters(args) -> dict[str, Any]:
     return filters
 
 
+# With a search term the browse page ranks through the search index; its sorts differ.
+SEARCH_SORTS = {"relevanz": "Relevanz", "neu": "Neueste zuerst", "nachnutzungen": "Meiste Nachnutzungen"}
+_INDEX_SORT = {"relevanz": "relevance", "neu": "newest", "nachnutzungen": "reused"}
+
+
+def search_filters(session, filters: dict[str, Any]) -> dict[str, Any]:
+    """Translate the browse filters into the search index's filters."""
+    out: dict[str, Any] = {}
+    if filters.get("art"):
+        out["kind"] = filters["art"]
+    if filters.get("land"):
+        out["land"] = filters["land"]
+    if filters.get("netzwerk"):
+        net_id = session.scalar(select(Network.id).where(Network.slug == filters["netzwerk"]))
+        out["network"] = str(net_id or 0)
+    if filters.get("themenfeld"):
+        out["themenfeld"] = str(filters["themenfeld"])
+    if filters.get("phase"):
+        out["phase"] = filters["phase"]
+    if filters.get("reifegrad") is not None:
+        out["reifegrad_min"] = filters["reifegrad"]
+    if filters.get("lizenz"):
+        out["licence"] = filters["lizenz"]
+    if filters.get("nachnutzung"):
+        out["reuse_offered"] = "ja"
+    if filters.get("kreis"):
+        out["organisation_ids"] = set(session.scalars(select(Organisation.id).where(
+            or_(Organisation.kreis_key == filters["kreis"], Organisation.key == filters["kreis"]))))
+    if filters.get("ozg"):
+        out["ozg_id"] = filters["ozg"]
+    return out
+
+
+def facet_counts(session, facets: dict[str, list[tuple[str, str, int]]]) -> dict[str, dict[Any, int]]:
+    """Return the search facet counts keyed by browse filter name and browse option value."""
+    plain = {name: {value: count for value, _label, count in entries} for name, entries in facets.items()}
+    nets = plain.get("network", {})
+    slugs = dict(session.execute(
+        select(Network.id, Network.slug).where(Network.id.in_([int(v) for v in nets if v.isdigit()]))
+    ).all()) if nets else {}
+    grades: dict[int, int] = {}
+    for value, count in plain.get("reifegrad", {}).items():
+        grade = value.partition(":")[2]
+        if grade.isdigit():
+            grades[int(grade)] = grades.get(int(grade), 0) + count
+    return {
+        "art": plain.get("kind", {}),
+        "land": plain.get("land", {}),
+        "netzwerk": {slugs[int(v)]: n for v, n in nets.items() if v.isdigit() and int(v) in slugs},
+        "themenfeld": {int(v): n for v, n in plain.get("themenfeld", {}).items() if v.isdigit()},
+        "phase": plain.get("phase", {}),
+        # "Reifegrad mindestens n" counts every listing at grade n or above.
+        "reifegrad": {n: sum(c for g, c in grades.items() if g >= n) for n in range(0, 8)},
+        "lizenz": plain.get("licence", {}),
+        "nachnutzung": {"1": plain.get("reuse_offered", {}).get("ja", 0)},
+    }
+
+
 @bp.route("/eintraege")
 def listings():
-    """Browse the listings the viewer may see, with filters, sorting and pages."""
+    """Browse the listings the viewer may see; a search term ranks through the index with facets."""
     session = get_session()
     filters = parse_filters(request.args)
-    sort = request.args.get("sortierung", "neu")
-    if sort not in queries.SORTS:
-        sort = "neu"
+    q = filters["q"]
+    sorts = SEARCH_SORTS if q else queries.SORTS
+    sort = request.args.get("sortierung") or ("relevanz" if q else "neu")
+    if sort not in sorts:
+        sort = "relevanz" if q else "neu"
     page = _int(request.args.get("seite"), 1, 100_000) or 1
-    result = queries.search_listings(session, current_user, filters, sort, page, PAGE_SIZE)
+    counts = suggestions = None
+    index_unavailable = False
+    if q:
+        flt = search_filters(session, filters)
+        found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, PAGE_SIZE)
+        # While a lost index is rebuilt, fall back to the plain database search below.
+        index_unavailable = found.unavailable
+    if q and not index_unavailable:
+        if page > found.pages:
+            page = found.pages
+            found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, PAGE_SIZE)
+        rows = {
+            lst.id: lst for lst in session.scalars(select(Listing).where(Listing.id.in_(found.listing_ids)))
+        }
+        items = [(rows[h.listing_id], h) for h in found.hits if h.listing_id in rows]
+        result = queries.Page(items, found.total, page, PAGE_SIZE)
+        counts = facet_counts(session, found.facets)
+        suggestions = _suggestions(session, q)
+        suggestions["spelling"] = found.suggestions
+    else:
+        if sort not in queries.SORTS:
+            sort = "neu"
+        page_ = queries.search_listings(session, current_user, filters, sort, page, PAGE_SIZE)
+        result = queries.Page([(lst, None) for lst in page_.items], page_.total, page_.page, page_.size)
     active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
     return render_template(
         "listings/list.html",
@@ -86,12 +170,26 @@ def listings():
         filters=filters,
         active=active,
         sort=sort,
-        sorts=queries.SORTS,
+        sorts=sorts,
+        counts=counts,
+        suggestions=suggestions,
+        index_unavailable=index_unavailable,
         options=queries.filter_options(session, current_user),
         kinds=KINDS,
         phases=PHASES,
         ozg=queries.get_ozg(session, filters["ozg"]) if filters["ozg"] else None,
     )
+
+
+def _suggestions(session, q: str) -> dict[str, Any]:
+    """Return municipalities and OZG-Leistungen whose names match q, with their page keys."""
+    found = search.suggest(current_user, q, 5)
+    ids = [s["id"] for s in found["organisations"]]
+    keys = dict(session.execute(select(Organisation.id, Organisation.key).where(Organisation.id.in_(ids))).all()) if ids else {}
+    return {
+        "organisations": [dict(s, key=keys[s["id"]]) for s in found["organisations"] if s["id"] in keys],
+        "ozg": found["ozg"],
+    }
 
 
 def render_listing(listing: Listing, status: int = 200, **extra: Any):

@@ -16,6 +16,8 @@ MAIN_PAGES = [
     ("start", "/"),
     ("eintraege", "/eintraege"),
     ("eintraege-gefiltert", "/eintraege?art=dienst&land=08&nachnutzung=1"),
+    ("suche-hundesteur", "/eintraege?q=hundesteur"),
+    ("suche-gefiltert", "/eintraege?q=hundesteuer&land=08&sortierung=neu"),
     ("kommune-freiburg", "/kommunen/08311000"),
     ("ozg-katalog", "/ozg"),
     ("ozg-10160", "/ozg/10160"),
@@ -61,6 +63,12 @@ def test_publish_approve_reuse_story_without_javascript(new_page, server_env):
     page.select_option("#reifegrad", "4")
     page.check("#reuse_offered")
     page.fill("#reuse_terms", "Kostenfrei, wir teilen Prozess und Formular.")
+    page.click("button[value=einreichen]")
+    # The demo already has a Bewohnerparkausweis service: the duplicate step asks for a reason.
+    assert "Gibt es das schon?" in page.content()
+    assert page.input_value("#title") == title
+    screenshot(page, "eintrag-dublettenhinweis")
+    page.fill("#duplicate_override_reason", "Wir binden unser eigenes Parkraumsystem an.")
     page.click("button[value=einreichen]")
     assert "zur Prüfung eingereicht" in page.content()
     slug = page.url.rstrip("/").split("/")[-1]
@@ -118,7 +126,33 @@ def test_listing_and_signed_in_pages_pass_axe(new_page, axe_path):
     screenshot(page, "meine-kommune")
 
 
-@pytest.mark.parametrize("path", ["/", "/eintraege", "/ozg/10160", "/kommunen/08311000", "/anmelden"])
+def test_duplicate_step_passes_axe(new_page, axe_path):
+    """The duplicate warning and its missing-reason error are accessible; JS search box works."""
+    page = new_page()
+    login(page, "digital@bruchsal.example")
+    page.goto("/eintraege/neu?art=dienst")
+    page.fill("#title", "Hundesteuer online")
+    page.fill("#summary", "Hunde online anmelden.")
+    page.click("button[value=speichern]")
+    assert "Kommunen arbeiten bereits daran" in page.content()
+    assert axe_violations(page, axe_path) == []
+    screenshot(page, "veroeffentlichen-dublettenhinweis")
+    page.click("button[value=speichern]")
+    assert page.get_attribute("#duplicate_override_reason", "aria-invalid") == "true"
+    assert axe_violations(page, axe_path) == []
+    screenshot(page, "veroeffentlichen-dublette-ohne-grund")
+
+
+def test_autocomplete_on_browse_page(new_page):
+    """Typing into the browse page's search box lists suggestions from /suche/vorschlaege."""
+    page = new_page()
+    page.goto("/eintraege")
+    page.type("#q", "Hundest")
+    page.wait_for_selector("#q-vorschlaege li a")
+    assert "Hundesteuer" in page.inner_text("#q-vorschlaege")
+
+
+@pytest.mark.parametrize("path", ["/", "/eintraege", "/eintraege?q=hundesteuer", "/ozg/10160", "/kommunen/08311000", "/anmelden"])
 def test_pages_fit_360_pixels(new_page, path):
     """Main pages do not scroll sideways at 360 px width."""
     page = new_page(width=360)

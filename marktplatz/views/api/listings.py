@@ -6,10 +6,10 @@ import hashlib
 from typing import Any
 
 from flask import Response, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.elements import ColumnElement
 
+from ... import search
 from ...db import get_session
 from ...models import (
     LeikaLeistung,
@@ -36,6 +36,7 @@ from ...schemas.listing import ListingSchema, ReuseSchema, StatusUpdateSchema
 from ...services import listings as listing_service
 from ...services import publiccode
 from ...services import reuse as reuse_service
+from ...services.duplicates import find_duplicates
 from ...services.errors import Invalid
 from ...services.sync import listing_input
 from . import mergepatch, problems
@@ -49,7 +50,6 @@ from .common import (
     require_scope,
     safe_int,
 )
-from .municipalities import _like
 
 blp = ApiBlueprint("api_listings", __name__, url_prefix="/api/v1/listings",
                    description="Einträge: Dienste, Komponenten, Projekte")
@@ -66,58 +66,40 @@ LOAD_OPTIONS = (
 )
 
 
-def text_condition(q: str) -> ColumnElement[bool]:
-    """Return the SQL condition of the full-text query q (ILIKE fallback; swap in search here)."""
-    conds = []
-    for word in q.split()[:8]:
-        pattern = _like(word)
-        conds.append(
-            or_(
-                func.lower(Listing.title).like(pattern, escape="\\"),
-                func.lower(Listing.summary).like(pattern, escape="\\"),
-                func.lower(Listing.description).like(pattern, escape="\\"),
-                Listing.id.in_(select(ListingTag.listing_id).where(func.lower(ListingTag.tag).like(pattern, escape="\\"))),
-            )
-        )
-    from sqlalchemy import and_
-
-    return and_(*conds) if conds else Listing.id.is_not(None)
+# Full-text queries take at most this many best matches from the search index; the page
+# is then ordered by id so the keyset cursor stays stable while the index changes.
+MAX_TEXT_MATCHES = 10_000
 
 
-def find_duplicates(session: Any, user: Any, ozg_ids: list[int], leika_keys: list[str],
-                    exclude_id: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    """Return visible listings sharing an OZG-Leistung or LeiKa key (swap in search here)."""
-    if not ozg_ids and not leika_keys:
-        return []
-    by_ozg = select(listing_ozg.c.listing_id).where(listing_ozg.c.ozg_id.in_(ozg_ids))
-    by_leika = (
-        select(listing_leika.c.listing_id)
-        .join(LeikaLeistung, LeikaLeistung.id == listing_leika.c.leika_id)
-        .where(LeikaLeistung.key.in_(leika_keys))
-    )
-    q = (
-        select(Listing)
-        .where(listing_visibility_filter(user), Listing.status != "archived")
-        .where(or_(Listing.id.in_(by_ozg), Listing.id.in_(by_leika)))
-        .options(*LOAD_OPTIONS)
-        .order_by(Listing.id)
-        .limit(limit)
-    )
-    if exclude_id is not None:
-        q = q.where(Listing.id != exclude_id)
-    out = []
-    for lst in session.scalars(q):
-        out.append(
-            {
-                "id": lst.id,
-                "title": lst.title,
-                "kind": lst.kind,
-                "organisation": lst.organisation,
-                "shared_ozg_ids": sorted({o.id for o in lst.ozg_leistungen} & set(ozg_ids)),
-                "shared_leika_keys": sorted({lk.key for lk in lst.leika_leistungen} & set(leika_keys)),
-            }
-        )
-    return out
+def text_matches(user: Any, q: str) -> list[int]:
+    """Return the ids of the listings user may see that match q in the search index."""
+    return search.matching_listing_ids(user, q, limit=MAX_TEXT_MATCHES)
+
+
+def text_facets(user: Any, q: str, restrict: list[int] | None) -> dict[str, dict[str, int]]:
+    """Return the search facet counts of q, over restrict when other filters narrowed it."""
+    filters = {"listing_ids": restrict} if restrict is not None else {}
+    found = search.search_listings(user, q, filters, "relevance", 1, 1)
+    return {name: {value: count for value, _label, count in entries} for name, entries in found.facets.items()}
+
+
+def duplicate_candidates(session: Any, user: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the duplicate report of data (title, ozg_ids, leika_keys, exclude_id) for the API."""
+    ozg_ids = list(data.get("ozg_ids") or [])
+    keys = [k.strip() for k in data.get("leika_keys") or [] if k.strip()]
+    report = find_duplicates(session, user, {"title": data.get("title") or "", "ozg_ids": ozg_ids,
+                                             "leika_keys": keys, "id": data.get("exclude_id")})
+    candidates = []
+    for m in report.matches:
+        lst = m.listing
+        candidates.append({
+            "id": lst.id, "title": lst.title, "kind": lst.kind, "organisation": lst.organisation,
+            "score": m.score, "reasons": m.reasons, "reuse_offered": lst.reuse_offered,
+            "shared_ozg_ids": sorted({o.id for o in lst.ozg_leistungen} & set(ozg_ids)),
+            "shared_leika_keys": sorted({lk.key for lk in lst.leika_leistungen} & set(keys)),
+        })
+    return {"summary": report.summary, "municipalities": report.municipalities,
+            "offering_reuse": report.offering_reuse, "candidates": candidates}
 
 
 def _get(listing_id: int) -> Listing:
@@ -132,8 +114,9 @@ def list_listings(args: dict[str, Any]):
     """List the listings the caller may see, with filters, full-text q and optional facets."""
     user = current_user_or_none()
     q = select(Listing).where(listing_visibility_filter(user))
-    if args.get("q"):
-        q = q.where(text_condition(args["q"]))
+    text = (args.get("q") or "").strip()
+    if text:
+        q = q.where(Listing.id.in_(text_matches(user, text)))
     for field in ("kind", "status", "phase", "external_id", "reuse_offered"):
         if args.get(field) is not None:
             q = q.where(getattr(Listing, field) == args[field])
@@ -148,7 +131,12 @@ def list_listings(args: dict[str, Any]):
     if args.get("tag"):
         q = q.where(Listing.id.in_(select(ListingTag.listing_id).where(func.lower(ListingTag.tag) == args["tag"].lower())))
     facets = None
-    if args.get("facets"):
+    if text:
+        narrowed = any(args.get(k) is not None for k in (
+            "kind", "status", "phase", "external_id", "reuse_offered", "ags", "ozg_id", "leika_key", "tag"))
+        restrict = list(get_session().scalars(q.with_only_columns(Listing.id))) if narrowed else None
+        facets = text_facets(user, text, restrict)
+    elif args.get("facets"):
         facets = {}
         sub = q.subquery()
         for name in ("kind", "status", "phase"):
@@ -294,10 +282,8 @@ def declare_reuse(data: dict[str, Any], listing_id: int):
 @blp.response(200, DuplicateResultSchema)
 @read_only
 def duplicate_check(data: dict[str, Any]):
-    """Find visible listings for the same OZG-Leistungen or LeiKa keys."""
-    keys = [k.strip() for k in data["leika_keys"] if k.strip()]
-    candidates = find_duplicates(get_session(), current_user_or_none(), data["ozg_ids"], keys, data["exclude_id"])
-    return {"candidates": candidates}
+    """Find visible listings with the same OZG-Leistung, LeiKa key or a similar title, ranked."""
+    return duplicate_candidates(get_session(), current_user_or_none(), data)
 
 
 @blp.route("/<int:listing_id>/publiccode.yml")

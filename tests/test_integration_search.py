@@ -1,0 +1,287 @@
+"""Search wired into the browse page, the publish form's duplicate step and the REST API."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from marktplatz.models import Listing, User
+from marktplatz.services.demo import DEMO_PASSWORD, load_demo
+from tests import factories as f
+
+BRUCHSAL = "08215009"  # an ANDI member without a dog-tax listing in the demo
+
+
+def card_ids(html: str) -> list[int]:
+    """Return the listing ids of the result cards, in page order."""
+    return [int(x) for x in re.findall(r'<article class="card" data-listing-id="(\d+)"', html)]
+
+
+@pytest.fixture
+def world(session):
+    """Create a BW network, officers, a coordinator and three published listings plus a draft."""
+    net = f.network(session, "bw", f.FREIBURG, f.MANNHEIM, f.KARLSRUHE)
+    admin = f.user(session, "admin", ags=None)
+    coord = f.user(session, "coordinator", ags=f.KARLSRUHE, networks=[net])
+    freiburg = f.user(session, ags=f.FREIBURG)
+    mannheim = f.user(session, ags=f.MANNHEIM)
+    lemgo = f.user(session, ags=f.LEMGO)
+    a = f.listing(session, freiburg, admin, title="Hundesteuer-Anmeldung online", reuse_offered=True,
+                  reuse_terms="Kostenfrei.", licence="EUPL-1.2", reifegrad=5, reifegrad_model="2.0")
+    b = f.listing(session, mannheim, admin, title="Hunde-Steuer digital", phase="in_progress", reifegrad=2,
+                  summary="Den Steuerbescheid digital erhalten.", description="Digitaler Bescheid.")
+    c = f.listing(session, lemgo, admin, kind="projekt", title="Sperrmüll-Termin online", tags=["Abfall"],
+                  summary="Abfall: Straße und Termin wählen.", ozg_ids=[10110], leika_keys=[],
+                  description="Müllabfuhr bestellen.")
+    draft = f.listing(session, lemgo, None, title="Hundesteuer Lemgo Entwurf")
+    return {"net": net, "admin": admin, "coord": coord, "freiburg": freiburg, "mannheim": mannheim,
+            "lemgo": lemgo, "a": a, "b": b, "c": c, "draft": draft}
+
+
+# --------------------------------------------------------------------------- browse page
+
+
+def test_browse_with_query_ranks_through_index_with_facets_and_highlights(world, client):
+    """A typo still finds the dog-tax listings; filters show counts; matches are marked."""
+    resp = client.get("/eintraege?q=hundesteur")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert set(card_ids(html)) == {world["a"].id, world["b"].id}
+    assert "<mark>" in html
+    assert '<option value="dienst">Dienst (2)</option>' in html
+    assert '<option value="08">Baden-Württemberg (2)</option>' in html
+    assert '<option value="bw">Netzwerk bw (2)</option>' in html
+    assert "Nur zur Nachnutzung angeboten (1)" in html
+    # Reifegrad "mindestens": grade 2 counts both, grade 5 only Freiburg's.
+    assert '<option value="2">2 (2)</option>' in html and '<option value="5">5 (1)</option>' in html
+    # Values without hits are left out of the choices.
+    assert 'value="projekt"' not in html
+    assert '<option value="relevanz" selected>Relevanz</option>' in html
+
+
+def test_browse_query_filters_narrow_the_ranking(world, client):
+    """Browse filters (Art, Land, Netzwerk, Kreis, OZG, Reifegrad, Nachnutzung) apply to the search."""
+    def ids(query: str) -> set[int]:
+        return set(card_ids(client.get("/eintraege?" + query).get_data(as_text=True)))
+
+    a, b, c = world["a"].id, world["b"].id, world["c"].id
+    assert ids("q=online") == {a, c}
+    assert ids("q=online&art=projekt") == {c}
+    assert ids("q=online&land=05") == {c}
+    assert ids("q=hundesteuer&netzwerk=bw&phase=in_progress") == {b}
+    assert ids("q=hundesteuer&nachnutzung=1") == {a}
+    assert ids("q=hundesteuer&reifegrad=4") == {a}
+    assert ids("q=hundesteuer&kreis=08311") == {a}  # Freiburg is its own Kreis key
+    assert ids("q=online&ozg=10110") == {c}
+    assert ids("q=online&lizenz=EUPL-1.2") == {a}
+
+
+def test_browse_query_sorts_by_newest_and_most_reused(world, client, session):
+    """Sorting by newest and by reuse count orders the same hits differently."""
+    from marktplatz.services import reuse as reuse_service
+
+    reuse_service.declare_reuse(session, world["lemgo"], world["b"], {"stage": "production"})
+    newest = card_ids(client.get("/eintraege?q=hundesteuer&sortierung=neu").get_data(as_text=True))
+    assert newest == [world["b"].id, world["a"].id]
+    reused = card_ids(client.get("/eintraege?q=hundesteuer&sortierung=nachnutzungen").get_data(as_text=True))
+    assert reused[0] == world["b"].id
+
+
+def test_browse_query_respects_visibility(world, client, auth):
+    """A draft is found by its owner only."""
+    anon = card_ids(client.get("/eintraege?q=Lemgo+Entwurf").get_data(as_text=True))
+    assert world["draft"].id not in anon
+    auth.login(world["lemgo"].email)
+    own = card_ids(client.get("/eintraege?q=Lemgo+Entwurf").get_data(as_text=True))
+    assert world["draft"].id in own
+
+
+def test_browse_without_query_keeps_sql_listing_and_filters(world, client):
+    """Without q the page lists published listings newest first, with the full filter form."""
+    html = client.get("/eintraege").get_data(as_text=True)
+    assert set(card_ids(html)) == {world["a"].id, world["b"].id, world["c"].id}
+    assert "<mark>" not in html and "Titel A–Z" in html
+    assert '<option value="projekt">Projekt</option>' in html  # no counts without q
+    assert 'data-suggest-url="/suche/vorschlaege"' in html
+
+
+def test_browse_query_page_beyond_the_end_shows_last_page(world, client):
+    """A page number past the end shows the last page rather than nothing."""
+    html = client.get("/eintraege?q=hundesteuer&seite=99").get_data(as_text=True)
+    assert set(card_ids(html)) == {world["a"].id, world["b"].id}
+
+
+def test_old_search_page_redirects_with_its_filters(world, client):
+    """/suche is an alias: it redirects to /eintraege with the same query and filters."""
+    resp = client.get(f"/suche?q=hund&sort=reused&network={world['net'].id}&reuse_offered=ja&licence=MIT")
+    assert resp.status_code == 302
+    loc = resp.headers["Location"]
+    assert loc.startswith("/eintraege?") and "q=hund" in loc and "sortierung=nachnutzungen" in loc
+    assert "netzwerk=bw" in loc and "nachnutzung=1" in loc and "lizenz=MIT" in loc
+
+
+def test_start_page_search_box_has_autocomplete(client):
+    """The start page's search box carries the suggestion endpoint and goes to /eintraege."""
+    html = client.get("/").get_data(as_text=True)
+    assert 'action="/eintraege"' in html and 'data-suggest-url="/suche/vorschlaege"' in html
+    assert "js/search.js" in html
+
+
+# --------------------------------------------------------------------------- duplicate step
+
+
+def _form(**overrides):
+    data = {"kind": "dienst", "title": "Hundesteuer online anmelden", "summary": "Hund online anmelden.",
+            "ozg_ids": ["10160"], "leika_keys": ["99102013000000"], "visibility": "public",
+            "aktion": "speichern"}
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def demo(session):
+    """Load the demo (14 dog-tax efforts in BW) and add an officer of Bruchsal."""
+    load_demo(session)
+    return {"bruchsal": f.user(session, ags=BRUCHSAL, email="neu@bruchsal.example")}
+
+
+def test_new_dog_tax_listing_warns_with_the_existing_ones(demo, client, auth, session):
+    """Creating a Hundesteuer service as another BW officer shows the 14 existing efforts first."""
+    before = session.query(Listing).count()
+    auth.login("neu@bruchsal.example")
+    resp = client.post("/eintraege/neu", data=_form())
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "Gibt es das schon?" in html
+    summary = re.search(r"<strong>(\d+) Kommunen arbeiten bereits daran, 1 bietet ihre Lösung zur Nachnutzung an\.</strong>",
+                        html)
+    assert summary and int(summary.group(1)) >= 14
+    bw_dog_tax = session.scalars(select(Listing).where(Listing.title.ilike("%hund%"),
+                                                       Listing.organisation.has(land_code="08"))).all()
+    assert len(bw_dog_tax) == 14
+    assert all(f'href="/eintraege/{lst.slug}"' in html for lst in bw_dog_tax)
+    assert "Warum trotzdem ein eigener Eintrag?" in html
+    assert 'value="Hundesteuer online anmelden"' in html  # input preserved
+    assert 'class="field-error"' not in html  # first showing: no error yet
+    session.commit()
+    assert session.query(Listing).count() == before
+
+
+def test_continuing_without_reason_is_a_field_error(demo, client, auth, session):
+    """Submitting again without a reason shows an error next to the reason field."""
+    before = session.query(Listing).count()
+    auth.login("neu@bruchsal.example")
+    resp = client.post("/eintraege/neu", data=_form(dubletten_geprueft="1", duplicate_override_reason="  "))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert 'id="duplicate_override_reason-error"' in html
+    assert re.search(r'<textarea id="duplicate_override_reason"[^>]*aria-invalid="true"', html)
+    assert 'href="#duplicate_override_reason"' in html  # in the error summary
+    session.commit()
+    assert session.query(Listing).count() == before
+
+
+def test_reason_is_stored_and_shown_to_the_coordinator(demo, client, auth, session):
+    """With a reason the listing is created; the ANDI coordinator sees the reason when reviewing."""
+    auth.login("neu@bruchsal.example")
+    resp = client.post("/eintraege/neu", data=_form(dubletten_geprueft="1", aktion="einreichen",
+                                                    duplicate_override_reason="Eigenes Fachverfahren."))
+    assert resp.status_code == 302
+    session.commit()
+    item = session.scalar(select(Listing).where(Listing.title == "Hundesteuer online anmelden"))
+    assert item.duplicate_override_reason == "Eigenes Fachverfahren." and item.status == "in_review"
+    auth.logout()
+    coord = session.scalar(select(User).where(User.email == "koordination@andi.example"))
+    auth.login(coord.email, DEMO_PASSWORD)
+    html = client.get(f"/pruefung/eintrag/{item.slug}").get_data(as_text=True)
+    assert "Eigenes Fachverfahren." in html
+
+
+def test_no_warning_without_matches_and_none_when_editing(world, client, auth, session):
+    """A listing without similar ones is created at once; editing never asks for a reason."""
+    auth.login(world["freiburg"].email)
+    resp = client.post("/eintraege/neu", data=_form(title="Friedhofsverwaltung", ozg_ids=[],
+                                                    leika_keys=[]))
+    assert resp.status_code == 302
+    session.commit()
+    item = session.scalar(select(Listing).where(Listing.title == "Friedhofsverwaltung"))
+    assert item.duplicate_override_reason is None
+    edit = client.post(f"/eintraege/{world['a'].slug}/bearbeiten",
+                       data=_form(title="Hundesteuer-Anmeldung online", version=str(world["a"].version)))
+    assert edit.status_code == 302
+
+
+def test_catalogue_search_keeps_warning_without_error(world, client, auth):
+    """Searching the catalogue picker while the warning shows does not ask for the reason yet."""
+    auth.login(world["lemgo"].email)
+    resp = client.post("/eintraege/neu", data=_form(aktion="katalog_suchen", katalog_suche="Hund",
+                                                    dubletten_geprueft="1"))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Gibt es das schon?" in html and "field-error" not in html
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_api_q_uses_search_index_with_facets(world, client):
+    """q is answered by the index (typo tolerant, compounds) and returns facets."""
+    body = client.get("/api/v1/listings?q=hundesteur").json
+    assert {i["id"] for i in body["items"]} == {world["a"].id, world["b"].id}
+    assert body["facets"]["kind"] == {"dienst": 2}
+    assert body["facets"]["land"] == {"08": 2}
+    assert body["facets"]["reuse_offered"] == {"ja": 1, "nein": 1}
+    steuer = client.get("/api/v1/listings?q=Steuer").json
+    assert {i["id"] for i in steuer["items"]} == {world["a"].id, world["b"].id}
+
+
+def test_api_q_respects_visibility_and_other_filters(world, client):
+    """Drafts stay hidden; other filters narrow the matches and their facets."""
+    body = client.get("/api/v1/listings?q=Lemgo+Entwurf").json
+    assert world["draft"].id not in [i["id"] for i in body["items"]]
+    body = client.get("/api/v1/listings?q=hundesteuer&phase=in_progress").json
+    assert [i["id"] for i in body["items"]] == [world["b"].id]
+    assert body["facets"]["phase"] == {"in_progress": 1}
+
+
+def test_api_q_cursor_pages_are_stable(world, client, session):
+    """With q the pages run in id order; a listing added meanwhile does not shift the pages."""
+    extra = f.listing(session, world["lemgo"], world["admin"], title="Hundesteuer Lemgo")
+    expected = sorted([world["a"].id, world["b"].id, extra.id])
+    seen: list[int] = []
+    url = "/api/v1/listings?q=hundesteuer&limit=1"
+    while url:
+        body = client.get(url).json
+        seen += [i["id"] for i in body["items"]]
+        url = body["links"]["next"]
+        if len(seen) == 1:
+            f.listing(session, world["mannheim"], world["admin"], title="Hundesteuer Nachzügler")
+    assert seen[:3] == expected and len(seen) == len(set(seen))
+
+
+def test_api_duplicate_check_returns_summary_and_ranked_matches(world, client):
+    """The duplicate check ranks same-OZG and similar-title listings and sums them up."""
+    resp = client.post("/api/v1/listings/duplicate-check",
+                       json={"title": "Hundesteuer", "ozg_ids": [10160], "leika_keys": ["99102013000000"]})
+    assert resp.status_code == 200
+    body = resp.json
+    assert body["summary"] == "2 Kommunen arbeiten bereits daran, 1 bietet ihre Lösung zur Nachnutzung an."
+    ids = [c["id"] for c in body["candidates"]]
+    assert set(ids) == {world["a"].id, world["b"].id}
+    first = body["candidates"][0]
+    assert "Gleiche OZG-Leistung" in first["reasons"] and first["shared_ozg_ids"] == [10160]
+    assert first["score"] >= body["candidates"][-1]["score"]
+    by_title = client.post("/api/v1/listings/duplicate-check", json={"title": "Sperrmüll Termine"}).json
+    assert [c["id"] for c in by_title["candidates"]] == [world["c"].id]
+    assert by_title["candidates"][0]["reasons"] == ["Ähnlicher Titel"]
+    none = client.post("/api/v1/listings/duplicate-check", json={"title": "Friedhofsverwaltung"}).json
+    assert none == {"summary": "", "municipalities": 0, "offering_reuse": 0, "candidates": []}
+
+
+def test_api_duplicate_check_excludes_the_listing_itself(world, client):
+    """exclude_id leaves the listing being edited out of its own duplicates."""
+    body = client.post("/api/v1/listings/duplicate-check",
+                       json={"ozg_ids": [10160], "exclude_id": world["a"].id}).json
+    assert [c["id"] for c in body["candidates"]] == [world["b"].id]
+
