@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
+# Test processes: much of the suite waits on gunicorn, Chromium and PostgreSQL, so 3 on 2 cores.
+PYTEST_WORKERS ?= 3
 
 .PHONY: run test lint bench bench-quick clean
 
@@ -23,7 +25,7 @@ run: $(VENV)/.installed
 	$(BIN)/python -m marktplatz.serve
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]' --config-settings editable_mode=compat

@@ -300,3 +300,17 @@ def test_duplicate_report(world, session):
     by_text = find_duplicates(session, karlsruhe, {"title": "Sperrmüll Termin", "ozg_ids": [], "leika_keys": []})
     assert [m.listing.id for m in by_text.matches][:1] == [world["c"].id]
     assert find_duplicates(session, karlsruhe, {"title": "Friedhofsverwaltung"}).summary == ""
+
+
+def test_paging_a_broad_relevance_search_returns_each_listing_once(sapp, session, monkeypatch):
+    """Beyond the scored head the order is fixed, so pages neither repeat nor skip a listing."""
+    from marktplatz.search import engine
+
+    monkeypatch.setattr(engine, "SCORE_ALL", 4)  # make 14 matches a "broad" result set
+    admin = f.user(session, "admin", ags=None)
+    owner = f.user(session, ags=f.FREIBURG)
+    made = {f.listing(session, owner, admin, title=f"Hundesteuer Variante {n}").id for n in range(14)}
+    seen: list[int] = []
+    for page in range(1, 6):
+        seen += search.search_listings(admin, "Hundesteuer", {}, "relevance", page, 3).listing_ids
+    assert sorted(seen) == sorted(made)

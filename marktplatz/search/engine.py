@@ -295,7 +295,14 @@ def run(searcher: Any, query: Q.Query, filters: Sequence[Q.Query], k: int, facet
 
 def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matched: list[int], total: int,
            k: int, newest: tuple[str, ...]) -> list[tuple[int, float]]:
-    cap = max(SCORE_ALL, k)
+    """Return the top k as (global docnum, score) in one order that does not depend on k.
+
+    A result set of at most SCORE_ALL documents is ranked by score. A larger one is ranked
+    as: the scored candidates of its strongest tier (see the module docstring) by score,
+    then every other match by newest. Because that order is fixed for a given index, paging
+    through a broad result set neither repeats nor skips a document.
+    """
+    cap = SCORE_ALL
     cands = matched
     if total > cap:
         boosts: set[float] = set()
@@ -311,10 +318,13 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
     ctx = searcher.context(needs_current=True)  # union trees driven by skip_to; no preloading
     scored: list[tuple[float, int]] = []
     narrowed = sum(c.bit_count() for c in cands) > cap
+    head_bits: list[int] = []
     for (seg, off), bits in zip(segs, cands):
         if not bits:
+            head_bits.append(0)
             continue
         ids = sorted(seg.top_by_key(bits, cap, newest)) if narrowed else ids_of(bits)
+        head_bits.append(bits_of(ids, seg.nbytes) if ids else 0)
         m = query.matcher(seg.searcher, ctx)
         for d in ids:
             if not m.is_active():
@@ -325,5 +335,16 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
                     break
             if m.id() == d:
                 scored.append((-m.score(), d + off))
-    best = heapq.nsmallest(k, scored)
-    return [(d, -s) for s, d in best]
+    head = [(d, -sc) for sc, d in sorted(scored)]
+    if len(head) >= k or total <= len(head):
+        return head[:k]
+    # The rest of the matches (beyond the scored head) follow by newest, deterministically.
+    want = k - len(head)
+    tail: list[tuple[Any, int]] = []
+    for (seg, off), bits, hb in zip(segs, matched, head_bits):
+        rest = bits & ~hb
+        if rest:
+            keys = seg.key_list(newest)
+            tail.extend((_neg(keys[d]), d + off) for d in seg.top_by_key(rest, want, newest))
+    tail.sort()
+    return head + [(d, 0.0) for _key, d in tail[:want]]
