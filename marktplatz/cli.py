@@ -109,7 +109,7 @@ def setup_cmd() -> None:
     for hook in current_app.extensions.get("marktplatz_setup_hooks", []):
         hook()
     click.echo("")
-    click.echo("Demo-Zugänge (Passwort für alle: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo-Zugänge (Passwort für alle: {DEMO_PASSWORD}):")
     for email, role in DEMO_LOGINS:
         click.echo(f"  {email:38s} {role}")
 

@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from flask.testing import FlaskClient
 
 from marktplatz import create_app
 from marktplatz.models import Base
@@ -133,7 +132,7 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
 
     seed_index(app, template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp())))
     yield app
-    from marktplatz.db import get_engine, get_session
+    from marktplatz.db import get_session
 
     get_session().close()
     ctx.pop()

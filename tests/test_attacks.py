@@ -18,11 +18,12 @@ from sqlalchemy import select
 
 from marktplatz import create_app
 from marktplatz.models import AuditEvent, ChangeLog, Listing, Reuse, StatusUpdate, User
-from marktplatz.outbound import OutboundRefused, Policy, request as outbound_request
+from marktplatz.outbound import OutboundRefused, Policy
+from marktplatz.outbound import request as outbound_request
 from marktplatz.services import accounts, listings, reuse
 
 from . import factories as f
-from .live_server import CHROMIUM_ARGS, chromium_path, free_port, gunicorn
+from .live_server import free_port, gunicorn
 
 # Each payload sets window.__xss when it runs, so the browser test can tell.
 XSS_PAYLOADS = [

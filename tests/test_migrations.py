@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -49,8 +47,8 @@ def test_upgrade_from_empty_and_downgrade(tmp_path, backend, database_urls):
     if backend == "sqlite":
         url = "sqlite:///" + str(tmp_path / "empty.db")
     else:
-        from sqlalchemy.engine import make_url
         from sqlalchemy import text
+        from sqlalchemy.engine import make_url
 
         base = make_url(database_urls["postgresql"])
         name = base.database + "_empty"

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from marktplatz.models import Land, Lebenslage, LeikaLeistung, Organisation, OzgLeistung, Themenfeld, valid_ags
+from marktplatz.models import (
+    Land,
+    Lebenslage,
+    LeikaLeistung,
+    Organisation,
+    OzgLeistung,
+    Themenfeld,
+    valid_ags,
+)
 from marktplatz.services.reference import load_reference
 
 

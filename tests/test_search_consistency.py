@@ -4,7 +4,6 @@ and (on PostgreSQL) transactions that commit out of id order."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket

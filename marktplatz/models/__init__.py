@@ -10,7 +10,7 @@ from .activity import (
     WebhookDelivery,
 )
 from .base import Base, utcnow
-from .catalogue import LeikaLeistung, Lebenslage, OzgLeistung, Themenfeld
+from .catalogue import Lebenslage, LeikaLeistung, OzgLeistung, Themenfeld
 from .listing import (
     Flag,
     Follow,

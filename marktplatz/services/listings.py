@@ -9,7 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import LeikaLeistung, Listing, ListingTag, Organisation, OzgLeistung, StatusUpdate, User, utcnow
+from ..models import (
+    LeikaLeistung,
+    Listing,
+    ListingTag,
+    Organisation,
+    OzgLeistung,
+    StatusUpdate,
+    User,
+    utcnow,
+)
 from ..permissions import can, listing_visibility_filter
 from ..schemas.listing import ListingSchema, StatusUpdateSchema, normalise_licence
 from . import audit, notify

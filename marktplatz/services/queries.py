@@ -17,8 +17,8 @@ from ..models import (
     AuditEvent,
     Follow,
     Land,
-    LeikaLeistung,
     Lebenslage,
+    LeikaLeistung,
     Listing,
     Network,
     NetworkMembership,
@@ -26,7 +26,6 @@ from ..models import (
     OzgLeistung,
     Reuse,
     Themenfeld,
-    listing_leika,
     listing_ozg,
 )
 from ..permissions import listing_visibility_filter, viewer_context
