@@ -11,7 +11,6 @@ Search and the REST API are probed, not assumed: when ``marktplatz.search.query`
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -251,41 +250,22 @@ def bench_fts5(db_path: str, work: str, rounds: int) -> dict[str, Any]:
 
 
 def _api_token(db_path: str, index_dir: str) -> str:
-    """Create a read/write API token for a municipality; through a service when one exists."""
+    """Create a read/write API token for Freiburg through the token service."""
     from sqlalchemy import select
 
     from marktplatz.db import get_session
-    from marktplatz.models import ApiToken, Organisation
+    from marktplatz.models import Organisation, User
+    from marktplatz.services import accounts, tokens
 
     app = dataset.make_app(db_path, index_dir)
     with app.app_context():
         session = get_session()
         org = session.scalar(select(Organisation).where(Organisation.ags == "08311000"))
-        for mod_name in ("marktplatz.services.tokens", "marktplatz.services.api_tokens", "marktplatz.services.apitokens"):
-            if importlib.util.find_spec(mod_name) is None:
-                continue
-            mod = importlib.import_module(mod_name)
-            for fn_name in ("create_token_for_benchmark", "issue_token", "create_token", "create_api_token"):
-                fn = getattr(mod, fn_name, None)
-                if fn is None:
-                    continue
-                params = inspect.signature(fn).parameters
-                if "user" in params or "actor" in params:
-                    continue  # needs an officer account: fall back to a direct row below
-                try:
-                    result = fn(session, org, name="Benchmark", scopes="read write")
-                except TypeError:
-                    continue
-                secret = result[1] if isinstance(result, tuple) else result
-                if isinstance(secret, str):
-                    session.commit()
-                    return secret
-        secret = "mp_" + secrets.token_urlsafe(32)
-        session.add(ApiToken(
-            organisation_id=org.id, name="Benchmark", prefix=secret[:10],
-            token_hash=hashlib.sha256(secret.encode()).hexdigest(), scopes="read write",
-        ))
-        session.commit()
+        admin = session.scalar(select(User).where(User.email == "bench-admin@marktplatz.example"))
+        if admin is None:
+            admin = accounts.create_user(session, "bench-admin@marktplatz.example", "Benchmark",
+                                         secrets.token_urlsafe(16), "admin")
+        _token, secret = tokens.create_token(session, admin, org, "Benchmark", ["read", "write"])
         return secret
 
 
