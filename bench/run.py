@@ -442,7 +442,7 @@ def markdown(results: dict[str, Any]) -> str:
     md.append(row("Whoosh index (MB)", lambda d: d["index"]["index_bytes"] / 1e6 if d["index"].get("available") else "n/a"))
     md.append(row("FTS5 build (s)", lambda d: d["fts5"]["build_seconds"]))
     md.append(row("FTS5 index (MB)", lambda d: d["fts5"]["bytes"] / 1e6))
-    md.append("\n### Search latency, query mix of %d German queries (ms)\n\n" % len(QUERIES) + head)
+    md.append(f"\n### Search latency, query mix of {len(QUERIES)} German queries (ms)\n\n" + head)
     for p in ("p50", "p95", "p99"):
         md.append(row(f"Whoosh {p}", lambda d, p=p: avail(d["search"], f"{p}_ms")))
     for p in ("p50", "p95", "p99"):

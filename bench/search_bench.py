@@ -15,7 +15,6 @@ import random
 import re
 import shutil
 import sqlite3
-import statistics
 import tempfile
 import time
 
@@ -98,7 +97,7 @@ def bench_whoosh(docs: list[dict], tmp: str, rounds: int) -> dict:
         t = time.perf_counter()
         run_search(s, QUERIES[0], vis, {}, "relevance", 20)
         cold = time.perf_counter() - t  # first query fills the per-segment caches
-        for r in range(rounds):
+        for _round in range(rounds):
             for q in QUERIES:
                 t = time.perf_counter()
                 found = run_search(s, q, vis, {}, "relevance", 20)
@@ -123,7 +122,7 @@ def bench_fts5(docs: list[dict], tmp: str, rounds: int) -> dict:
     index_s = time.perf_counter() - t0
     lat: list[float] = []
     hits = {}
-    for r in range(rounds):
+    for _round in range(rounds):
         for q in QUERIES:
             words = re.findall(r'"[^"]+"|\w+', q)
             match = " AND ".join(w if w.startswith('"') else f'"{w}"' for w in words)

@@ -141,7 +141,7 @@ class _Segment:
                 cols.append(list(self.reader.column_reader(f)))
             else:
                 cols.append([0] * (self.nbytes * 8))
-        keys = list(zip(*cols)) if len(cols) > 1 else cols[0]
+        keys = list(zip(*cols, strict=True)) if len(cols) > 1 else cols[0]
         self.keys[name] = keys
         return keys
 
@@ -273,7 +273,7 @@ def run(searcher: Any, query: Q.Query, filters: Sequence[Q.Query], k: int, facet
     counts: dict[str, dict[str, int]] = {}
     for name in facets:
         acc: dict[str, int] = {}
-        for (seg, _off), bits in zip(segs, matched):
+        for (seg, _off), bits in zip(segs, matched, strict=True):
             if not bits:
                 continue
             for value, vbits in seg.facet(name).items():
@@ -285,7 +285,7 @@ def run(searcher: Any, query: Q.Query, filters: Sequence[Q.Query], k: int, facet
         return Found(total, [], counts)
     if sort is not None:
         cands = []
-        for (seg, off), bits in zip(segs, matched):
+        for (seg, off), bits in zip(segs, matched, strict=True):
             keys = seg.key_list(sort)
             cands.extend((_neg(keys[d]), d + off) for d in seg.top_by_key(bits, k, sort))
         cands.sort()
@@ -311,7 +311,7 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
             part = _tier(query, b)
             if part is None:
                 continue
-            tier = [bits & seg.bits(part) for (seg, _off), bits in zip(segs, matched)]
+            tier = [bits & seg.bits(part) for (seg, _off), bits in zip(segs, matched, strict=True)]
             if sum(t.bit_count() for t in tier) >= cap:
                 cands = tier
                 break
@@ -319,7 +319,7 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
     scored: list[tuple[float, int]] = []
     narrowed = sum(c.bit_count() for c in cands) > cap
     head_bits: list[int] = []
-    for (seg, off), bits in zip(segs, cands):
+    for (seg, off), bits in zip(segs, cands, strict=True):
         if not bits:
             head_bits.append(0)
             continue
@@ -341,7 +341,7 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
     # The rest of the matches (beyond the scored head) follow by newest, deterministically.
     want = k - len(head)
     tail: list[tuple[Any, int]] = []
-    for (seg, off), bits, hb in zip(segs, matched, head_bits):
+    for (seg, off), bits, hb in zip(segs, matched, head_bits, strict=True):
         rest = bits & ~hb
         if rest:
             keys = seg.key_list(newest)
