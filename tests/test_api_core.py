@@ -167,6 +167,76 @@ def test_full_sync_archives_missing(client, session):
     assert session.scalar(select(Listing.status).where(Listing.external_id == "cms-2")) == "archived"
 
 
+def test_sync_gives_each_listing_of_a_batch_its_own_slug(client, session):
+    """Equal titles, in the batch and already in the database, get -2, -3 ... in item order."""
+    owner, secret = make_token(session)
+    taken = f.listing(session, owner, title="Dienst Gleich")
+    items = [f.listing_data(title="Dienst Gleich", external_id=f"same-{i}") for i in range(3)]
+    items.insert(1, f.listing_data(title="Dienst Anders", external_id="other"))
+    resp = client.post("/api/v1/sync/listings", json={"items": items}, headers=bearer(secret))
+    assert resp.json["summary"]["created"] == 4
+    session.commit()
+    slugs = {r["external_id"]: session.get(Listing, r["id"]).slug for r in resp.json["results"]}
+    base = taken.slug
+    assert slugs == {"same-0": f"{base}-2", "other": base.replace("gleich", "anders"),
+                     "same-1": f"{base}-3", "same-2": f"{base}-4"}
+    ids = [r["id"] for r in resp.json["results"]]
+    assert ids == sorted(ids)  # created in item order
+
+
+def test_sync_isolates_an_item_the_database_refuses(client, session, monkeypatch):
+    """When the one-flush write fails on a constraint, items are written one by one: only the
+    offending one fails, the others are created with their audit and change-log rows."""
+    from marktplatz.services import sync as sync_service
+
+    owner, secret = make_token(session)
+    other = f.listing(session, owner, title="Schon da")
+    real_slugs, real_slug = sync_service.unique_slugs, sync_service.unique_slug
+
+    def racing_slugs(sess, model, bases):  # a concurrent writer took item 1's slug meanwhile
+        out = real_slugs(sess, model, bases)
+        out[1] = other.slug
+        return out
+
+    def racing_slug(sess, model, base, exclude_id=None):
+        return other.slug if base.startswith("dienst-nummer-1-") else real_slug(sess, model, base, exclude_id)
+
+    monkeypatch.setattr(sync_service, "unique_slugs", racing_slugs)
+    monkeypatch.setattr(sync_service, "unique_slug", racing_slug)
+    items = _batch(3) + [{"kind": "dienst", "title": "kaputt", "external_id": "bad"}]
+    resp = client.post("/api/v1/sync/listings", json={"items": items}, headers=bearer(secret))
+    assert resp.status_code == 200, resp.json
+    assert [r["result"] for r in resp.json["results"]] == ["created", "error", "created", "error"]
+    assert resp.json["results"][1]["errors"] == {"_schema": ["Der Eintrag widerspricht einem vorhandenen Datensatz."]}
+    assert resp.json["results"][1]["id"] is None
+    session.commit()
+    created = [r["id"] for r in resp.json["results"] if r["result"] == "created"]
+    assert sorted(session.scalars(select(Listing.external_id).where(Listing.external_id.is_not(None)))) == ["cms-0", "cms-2"]
+    audited = session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "listing.created",
+                                                                 AuditEvent.object_id.in_(created))).all()
+    assert sorted(audited) == sorted(created)
+    logged = session.scalars(select(ChangeLog.entity_id).where(ChangeLog.entity_type == "listing",
+                                                               ChangeLog.op == "created")).all()
+    assert sorted(logged) == sorted([other.id, *created])
+
+
+def test_sync_updates_and_creates_in_one_batch(client, session):
+    """Changed items are updated, new ones created, unknown catalogue entries reported per item."""
+    _o, secret = make_token(session)
+    client.post("/api/v1/sync/listings", json={"items": _batch(2)}, headers=bearer(secret))
+    items = _batch(3)
+    items[0]["tags"] = ["Neu", "Hundesteuer"]
+    items[1]["ozg_ids"] = [999999999]
+    resp = client.post("/api/v1/sync/listings", json={"items": items}, headers=bearer(secret))
+    assert [r["result"] for r in resp.json["results"]] == ["updated", "error", "created"]
+    assert "ozg_ids" in resp.json["results"][1]["errors"]
+    session.commit()
+    first = session.get(Listing, resp.json["results"][0]["id"])
+    assert sorted(first.tags) == ["Hundesteuer", "Neu"]
+    again = client.post("/api/v1/sync/listings", json={"items": [items[0], items[2]]}, headers=bearer(secret))
+    assert again.json["summary"]["unchanged"] == 2
+
+
 def test_sync_rejects_more_than_500(client, session):
     """More than 500 items per request is a 422 naming items."""
     _o, secret = make_token(session)

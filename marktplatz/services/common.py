@@ -37,6 +37,47 @@ def unique_slug(session: Session, model: Any, base: str, exclude_id: int | None 
         slug = f"{base}-{n}"
 
 
+def unique_slugs(session: Session, model: Any, bases: list[str]) -> list[str]:
+    """Return a free slug for each base, as unique_slug would in turn with the earlier ones taken.
+
+    A few queries for the whole list instead of at least one per base: the usual candidates
+    (base, base-2, ... one more than the list repeats the base) are looked up together,
+    further ones in growing windows only for bases that run out.
+    """
+    def candidate(base: str, n: int) -> str:
+        return base if n == 1 else f"{base}-{n}"
+
+    taken: set[str] = set()
+    checked: dict[str, int] = {}
+
+    def fetch(windows: dict[str, tuple[int, int]]) -> None:
+        names = [candidate(b, n) for b, (lo, hi) in windows.items() for n in range(lo, hi + 1)]
+        for i in range(0, len(names), 500):
+            taken.update(session.scalars(select(model.slug).where(model.slug.in_(names[i:i + 500]))))
+        for b, (_lo, hi) in windows.items():
+            checked[b] = hi
+
+    wanted: dict[str, int] = {}
+    for base in bases:
+        wanted[base] = wanted.get(base, 0) + 1
+    fetch({b: (1, count + 2) for b, count in wanted.items()})
+    next_n: dict[str, int] = {}
+    out = []
+    for base in bases:
+        n = next_n.get(base, 1)  # every smaller candidate is taken, here or in the database
+        while True:
+            if n > checked[base]:
+                fetch({base: (n, n + max(16, n))})
+            slug = candidate(base, n)
+            if slug not in taken:
+                break
+            n += 1
+        taken.add(slug)
+        next_n[base] = n + 1
+        out.append(slug)
+    return out
+
+
 def require(user: Any, action: str, obj: Any = None) -> None:
     """Raise Forbidden unless user may perform action on obj."""
     if not can(user, action, obj):

@@ -1,15 +1,19 @@
 """Bulk upsert of a municipality's listings keyed by external_id (the API's sync endpoint).
 
-One transaction per batch with a savepoint per item: an item that fails validation or a
-database constraint is rolled back alone and reported, the others are committed together.
-The rules are those of services.listings (same schema, same _apply, same permission
-checks and audit events); only the commit strategy differs, which is what makes
-500 items a request fast.
+One transaction per batch. Every item is validated first (schema, permissions, catalogue);
+an invalid item is reported and never written. The valid ones are then written together
+with one flush (slugs for the whole batch from one query). Only if the database refuses that
+flush (a constraint violated, e.g. by a concurrent writer) is the batch written again with a
+savepoint per item, so an item that fails a constraint is rolled back alone and reported and
+the others are committed. The rules are those of services.listings (same schema, same
+_apply, same permission checks and audit events); only the write strategy differs, which
+is what makes 500 items a request fast.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import ValidationError
@@ -20,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..models import LeikaLeistung, Listing, Organisation, OzgLeistung, User, utcnow
 from ..schemas.listing import ListingSchema, normalise_licence
 from . import audit, notify
-from .common import commit, load, require, slugify, unique_slug
+from .common import commit, load, require, slugify, unique_slug, unique_slugs
 from .errors import DomainError, Invalid
 from .listings import SIMPLE_FIELDS, _apply, _check_external_id
 
@@ -97,10 +101,12 @@ def sync_listings(
         ):
             existing[lst.external_id] = lst  # type: ignore[index]
     catalogue = _Catalogue(session, items)
+    schema = ListingSchema()
     results: list[dict[str, Any]] = []
-    pending_audit: list[tuple[Listing, str]] = []
+    writes: list[_Write] = []
     seen: set[str] = set()
-    changed_published: list[Listing] = []
+    # 1. Validate every item without touching the session: an item that fails here is
+    #    reported and never written.
     for index, item in enumerate(items):
         ext = item.get("external_id") if isinstance(item, dict) else None
         if isinstance(ext, str):
@@ -113,29 +119,46 @@ def sync_listings(
             continue
         seen.add(ext)
         try:
-            clean = load(ListingSchema(), {**item, "external_id": ext})
-        except Invalid as err:
-            results.append(_item_result(index, ext, "error", errors=err.errors))
-            continue
-        listing = existing.get(ext)
-        try:
+            clean = load(schema, {**item, "external_id": ext})
+            listing = existing.get(ext)
+            if listing is not None and _canonical(clean) == _canonical(listing_input(listing)):
+                results.append(_item_result(index, ext, "unchanged", listing.id))
+                continue
             if listing is not None:
-                outcome = _update(session, user, listing, clean, catalogue)
-                if outcome == "updated" and listing.status == "published":
-                    changed_published.append(listing)
-            else:
-                listing = _create(session, user, organisation, clean, catalogue)
-                existing[ext] = listing
-                outcome = "created"
+                require(user, "listing.edit", listing)
+                if listing.status == "archived":
+                    raise Invalid({"_schema": ["Archivierte Einträge können nicht bearbeitet werden."]})
+            catalogue.check(clean)
         except DomainError as err:
             errors = err.errors if isinstance(err, Invalid) else {"_schema": [err.message]}
             results.append(_item_result(index, ext, "error", errors=errors))
             continue
-        if outcome != "unchanged":
-            pending_audit.append((listing, outcome))
-        results.append(_item_result(index, ext, outcome, listing.id))
-    for listing, outcome in pending_audit:  # one flush for all audit rows, not one per item
-        audit.record(session, user, f"listing.{outcome}", listing, via="sync")
+        result = _item_result(index, ext, "updated" if listing is not None else "created")
+        results.append(result)
+        writes.append(_Write(result, clean, listing))
+    # 2. Write all valid items with one flush. Should the database refuse it (a constraint
+    #    violated, e.g. by a concurrent writer), write them again one savepoint per item, so
+    #    only the offending items fail.
+    if writes and not _write_all(session, user, organisation, writes, catalogue):
+        for w in writes:
+            try:
+                if w.listing is not None:
+                    _update(session, w.listing, w.clean, catalogue)
+                else:
+                    w.listing = _create(session, user, organisation, w.clean, catalogue)
+            except DomainError as err:
+                errors = err.errors if isinstance(err, Invalid) else {"_schema": [err.message]}
+                w.result.update(result="error", errors=errors)
+                w.listing = None
+    changed_published: list[Listing] = []
+    for w in writes:  # one flush for all audit rows, not one per item
+        if w.listing is None:
+            continue
+        w.result["id"] = w.listing.id
+        outcome = w.result["result"]
+        audit.record(session, user, f"listing.{outcome}", w.listing, via="sync")
+        if outcome == "updated" and w.listing.status == "published":
+            changed_published.append(w.listing)
     archived: list[dict[str, Any]] = []
     if full_sync:
         missing = session.scalars(
@@ -165,6 +188,50 @@ def sync_listings(
     return {"results": results, "archived": archived, "summary": summary}
 
 
+@dataclass
+class _Write:
+    """A validated item to create (listing None) or to update, and its result entry."""
+
+    result: dict[str, Any]
+    clean: dict[str, Any]
+    listing: Listing | None
+
+
+def _write_all(session: Session, user: User, organisation: Organisation, writes: list[_Write],
+               catalogue: _Catalogue) -> bool:
+    """Apply every write in one savepoint and flush once; return False (nothing written) on a constraint error."""
+    creates = [w for w in writes if w.listing is None]
+    slugs = unique_slugs(session, Listing, [slugify(f"{w.clean['title']} {organisation.short_name}") for w in creates])
+    nested = session.begin_nested()
+    made: list[tuple[_Write, Listing]] = []
+    try:
+        with session.no_autoflush:
+            for w in writes:
+                if w.listing is not None:
+                    # No _check_external_id here: the listing was found by this very external_id.
+                    catalogue.apply(session, w.listing, w.clean)
+                    if w.listing.status == "rejected":
+                        w.listing.status = "draft"
+                else:
+                    listing = Listing(organisation=organisation, status="draft", created_by=user)
+                    catalogue.apply(session, listing, w.clean)
+                    listing.slug = slugs[len(made)]
+                    made.append((w, listing))
+            session.add_all([listing for _w, listing in made])
+        session.flush()
+    except IntegrityError:
+        nested.rollback()
+        log.info("sync for organisation %s: bulk write refused, writing item by item", organisation.id)
+        return False
+    except BaseException:
+        nested.rollback()
+        raise
+    nested.commit()
+    for w, listing in made:
+        w.listing = listing
+    return True
+
+
 class _Catalogue:
     """OZG-Leistungen and LeiKa-Leistungen of a whole batch, loaded with two queries."""
 
@@ -185,23 +252,31 @@ class _Catalogue:
         self.ozg = {o.id: o for o in session.scalars(select(OzgLeistung).where(OzgLeistung.id.in_(ozg_ids)))} if ozg_ids else {}
         self.leika = {lk.key: lk for lk in session.scalars(select(LeikaLeistung).where(LeikaLeistung.key.in_(keys)))} if keys else {}
 
-    def apply(self, session: Session, listing: Listing, clean: dict[str, Any]) -> None:
-        """Apply clean to listing like services.listings._apply, resolving the catalogue from the cache."""
-        rest = {k: v for k, v in clean.items() if k not in ("ozg_ids", "leika_keys")}
-        ozg_ids = sorted(set(clean.get("ozg_ids") or []))
-        keys = sorted({k.strip() for k in clean.get("leika_keys") or []})
+    def check(self, clean: dict[str, Any]) -> None:
+        """Raise Invalid if clean names an OZG-Leistung or LeiKa-Leistung that does not exist."""
         errors: dict[str, list[str]] = {}
-        missing = [i for i in ozg_ids if i not in self.ozg]
+        missing = sorted({i for i in clean.get("ozg_ids") or [] if i not in self.ozg})
         if missing:
             errors["ozg_ids"] = [f"Unbekannte OZG-ID: {', '.join(map(str, missing))}."]
-        missing_keys = [k for k in keys if k not in self.leika]
+        missing_keys = sorted({k.strip() for k in clean.get("leika_keys") or []} - self.leika.keys())
         if missing_keys:
             errors["leika_keys"] = [f"Unbekannter LeiKa-Schlüssel: {', '.join(missing_keys)}."]
         if errors:
             raise Invalid(errors)
+
+    def apply(self, session: Session, listing: Listing, clean: dict[str, Any]) -> None:
+        """Apply clean to listing like services.listings._apply, resolving the catalogue from the cache."""
+        self.check(clean)
+        rest = {k: v for k, v in clean.items() if k not in ("ozg_ids", "leika_keys")}
         _apply(session, listing, rest)
-        listing.ozg_leistungen = [self.ozg[i] for i in ozg_ids]
-        listing.leika_leistungen = [self.leika[k] for k in keys]
+        ozg = [self.ozg[i] for i in sorted(set(clean.get("ozg_ids") or []))]
+        leika = [self.leika[k] for k in sorted({k.strip() for k in clean.get("leika_keys") or []})]
+        new = listing.id is None and listing not in session
+        # A new listing's collections are empty: setting them empty again only costs time.
+        if ozg or not new:
+            listing.ozg_leistungen = ozg
+        if leika or not new:
+            listing.leika_leistungen = leika
 
 
 def _create(session: Session, user: User, organisation: Organisation, clean: dict[str, Any],
@@ -224,13 +299,8 @@ def _create(session: Session, user: User, organisation: Organisation, clean: dic
     return listing
 
 
-def _update(session: Session, user: User, listing: Listing, clean: dict[str, Any],
-            catalogue: _Catalogue) -> str:
-    if _canonical(clean) == _canonical(listing_input(listing)):
-        return "unchanged"
-    require(user, "listing.edit", listing)
-    if listing.status == "archived":
-        raise Invalid({"_schema": ["Archivierte Einträge können nicht bearbeitet werden."]})
+def _update(session: Session, listing: Listing, clean: dict[str, Any], catalogue: _Catalogue) -> None:
+    """Apply a validated change to listing in a savepoint of its own (the item-by-item path)."""
     nested = session.begin_nested()
     try:
         with session.no_autoflush:
@@ -246,4 +316,3 @@ def _update(session: Session, user: User, listing: Listing, clean: dict[str, Any
         nested.rollback()
         raise
     nested.commit()
-    return "updated"
