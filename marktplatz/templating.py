@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from datetime import datetime
 
 import nh3
@@ -20,9 +23,68 @@ ALLOWED_TAGS = {
 }
 
 
+class _HtmlCache:
+    """A small thread-safe LRU of rendered Markdown, bounded by entries and by bytes.
+
+    Keyed by a SHA-256 digest of the source text, so an edited text is a new key and is
+    rendered at once: nothing can be served stale and nothing needs invalidating. The output
+    depends on the text alone (not on the viewer or the request), so sharing it is safe.
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[bytes, str] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> str | None:
+        with self._lock:
+            html = self._data.get(key)
+            if html is not None:
+                self._data.move_to_end(key)
+            return html
+
+    def put(self, key: bytes, html: str) -> None:
+        size = len(html)
+        if size > self.max_bytes // 8:
+            return  # a few huge texts must not push everything else out
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = html
+            self._bytes += size
+            while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
+                _, old = self._data.popitem(last=False)
+                self._bytes -= len(old)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+# Per process: about 8 MB of HTML at most (descriptions, reuse terms, status updates).
+_html_cache = _HtmlCache(max_entries=4096, max_bytes=8 * 1024 * 1024)
+
+
 def render_markdown(text: str | None) -> Markup:
-    """Render Markdown to sanitised HTML (no scripts, no event handlers, no javascript: URLs)."""
-    html = _md.render(text or "")
+    """Render Markdown to sanitised HTML (no scripts, no event handlers, no javascript: URLs).
+
+    Rendering and sanitising cost milliseconds per text, so results are kept in a bounded
+    in-process cache keyed by the text itself (see _HtmlCache).
+    """
+    text = text or ""
+    if not text:
+        return Markup("")
+    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    html = _html_cache.get(key)
+    if html is None:
+        html = _render_markdown(text)
+        _html_cache.put(key, html)
+    return Markup(html)
+
+
+def _render_markdown(text: str) -> str:
+    html = _md.render(text)
     # Headings start at h2: the page title is the only h1.
     for level in (5, 4, 3, 2, 1):
         html = html.replace(f"<h{level}>", f"<h{level + 1}>").replace(f"</h{level}>", f"</h{level + 1}>")
@@ -33,7 +95,7 @@ def render_markdown(text: str | None) -> Markup:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
-    return Markup(clean)
+    return clean
 
 
 def format_date(value: datetime | None, with_time: bool = False) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -36,11 +36,14 @@ SIMPLE_FIELDS = (
 )
 
 
+# Built once: constructing the statement cost more than running it on the listing page.
+_BY_ID = select(Listing).where(Listing.id == bindparam("ident"))
+_BY_SLUG = select(Listing).where(Listing.slug == bindparam("ident"))
+
+
 def get_listing(session: Session, user: Any, ident: int | str) -> Listing:
     """Return a listing by id or slug that user may see, or raise NotFound."""
-    q = select(Listing)
-    q = q.where(Listing.id == ident) if isinstance(ident, int) else q.where(Listing.slug == ident)
-    listing = session.scalar(q)
+    listing = session.scalar(_BY_ID if isinstance(ident, int) else _BY_SLUG, {"ident": ident})
     if listing is None or not can(user, "listing.view", listing):
         raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
     return listing

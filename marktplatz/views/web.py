@@ -195,6 +195,7 @@ def _suggestions(session, q: str) -> dict[str, Any]:
 def render_listing(listing: Listing, status: int = 200, **extra: Any):
     """Render a listing page with the viewer's actions; extra carries form errors and input."""
     session = get_session()
+    queries.load_listing_page(session, listing)
     own_reuse = None
     if getattr(current_user, "organisation_id", None):
         own_reuse = session.scalar(

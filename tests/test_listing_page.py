@@ -1,0 +1,196 @@
+"""The listing page after its speed-ups: rendered Markdown is cached, but edits show at once,
+relationships are loaded up front exactly as the lazy loads would, and what each viewer may
+see (the listing itself and its similar listings) is unchanged."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+
+from marktplatz import templating
+from marktplatz.models import Listing
+from marktplatz.services import listings, queries, reuse
+
+from . import factories as f
+
+
+@pytest.fixture
+def world(session):
+    """A network of Freiburg and Mannheim, officers in it and outside, its coordinator, an admin."""
+    net = f.network(session, "andi", f.FREIBURG, f.MANNHEIM)
+    return {
+        "net": net,
+        "owner": f.user(session, "officer", f.FREIBURG, email="owner@example.org"),
+        "member": f.user(session, "officer", f.MANNHEIM, email="member@example.org"),
+        "outsider": f.user(session, "officer", f.BAD_SALZUFLEN, email="outsider@example.org"),
+        "reuser": f.user(session, "officer", f.LEMGO, email="reuser@example.org"),
+        "coord": f.user(session, "coordinator", f.KARLSRUHE, [net], email="coord@example.org"),
+        "admin": f.user(session, "admin", None, email="admin@example.org"),
+    }
+
+
+def _prose(html: str) -> str:
+    return html.split('id="beschreibung"')[1].split("</section>")[0]
+
+
+def test_edited_description_shows_at_once(client, session, world):
+    """The page renders the new description right after an edit, never the cached old one."""
+    item = f.listing(session, world["owner"], publish_by=world["coord"], description="Alte **Fassung** A1B2.")
+    html = client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    assert "Alte <strong>Fassung</strong> A1B2." in _prose(html)
+    assert client.get(f"/eintraege/{item.slug}").get_data(as_text=True) == html  # served from the cache
+
+    version = item.version
+    listings.update_listing(session, world["owner"], item, {"description": "Neue **Fassung** C3D4."}, version, partial=True)
+    assert item.version != version
+    prose = _prose(client.get(f"/eintraege/{item.slug}").get_data(as_text=True))
+    assert "Neue <strong>Fassung</strong> C3D4." in prose
+    assert "A1B2" not in prose
+
+    # Back to the old text: right again, whatever the cache holds.
+    listings.update_listing(session, world["owner"], item, {"description": "Alte **Fassung** A1B2."}, item.version, partial=True)
+    prose = _prose(client.get(f"/eintraege/{item.slug}").get_data(as_text=True))
+    assert "Alte <strong>Fassung</strong> A1B2." in prose and "C3D4" not in prose
+
+
+def test_edit_through_the_form_shows_at_once(client, auth, session, world):
+    """An edit saved through the web form is on the page on the next request."""
+    item = f.listing(session, world["owner"], publish_by=world["coord"], description="Erste Beschreibung E5F6.")
+    auth.login("owner@example.org")
+    assert "E5F6" in client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    session.expire_all()
+    data = {
+        "kind": "dienst", "title": item.title, "summary": "Hunde online an- und abmelden.",
+        "description": "Zweite **Beschreibung** G7H8.", "tags": "Hundesteuer", "ozg_ids": ["10160"],
+        "leika_keys": ["99102013000000"], "phase": "live", "reifegrad": "3", "reifegrad_model": "1.1",
+        "visibility": "public", "aktion": "speichern", "version": str(session.get(Listing, item.id).version),
+    }
+    resp = client.post(f"/eintraege/{item.slug}/bearbeiten", data=data)
+    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:2000]
+    prose = _prose(client.get(f"/eintraege/{item.slug}").get_data(as_text=True))
+    assert "Zweite <strong>Beschreibung</strong> G7H8." in prose and "E5F6" not in prose
+
+
+def test_new_status_update_and_reuse_show_at_once(client, session, world):
+    """Status updates and reuses are read fresh on every request."""
+    item = f.listing(session, world["owner"], publish_by=world["coord"])
+    html = client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    assert "Noch keine Statusmeldungen." in html and "Bisher hat keine Kommune" in html
+    listings.post_status_update(session, world["owner"], item, {"title": "Pilot gestartet J9K0", "body": "Mit **drei** Ämtern."})
+    reuse.declare_reuse(session, world["reuser"], item, {"stage": "pilot"})
+    html = client.get(f"/eintraege/{item.slug}").get_data(as_text=True)
+    assert "Pilot gestartet J9K0" in html and "Mit <strong>drei</strong> Ämtern." in html
+    assert "Lemgo" in html and "Bisher hat keine Kommune" not in html
+
+
+def test_markdown_cache_sanitises_and_stays_bounded():
+    """Cached HTML equals a fresh rendering, stays sanitised and the cache evicts old entries."""
+    evil = "**x** <script>alert(1)</script> [k](javascript:alert(2)) <img src=x onerror=alert(3)>"
+    first = templating.render_markdown(evil)
+    again = templating.render_markdown(evil)
+    assert first == again == templating._render_markdown(evil)
+    assert "<script" not in again and 'href="javascript' not in again and "<img" not in again
+    assert "<strong>x</strong>" in again
+    assert templating.render_markdown("") == templating.render_markdown(None) == ""
+
+    cache = templating._HtmlCache(max_entries=3, max_bytes=1000)
+    for i in range(5):
+        cache.put(bytes([i]), "x" * 10)
+    assert len(cache) == 3 and cache.get(bytes([0])) is None and cache.get(bytes([4])) == "x" * 10
+    cache.get(bytes([2]))  # recently used: kept
+    cache.put(bytes([5]), "y" * 10)
+    assert cache.get(bytes([2])) is not None and cache.get(bytes([3])) is None
+    cache.put(b"big", "z" * 900)  # larger than an eighth of the budget: not kept
+    assert cache.get(b"big") is None
+    for i in range(10, 13):
+        cache.put(bytes([i]), "w" * 120)
+    assert cache._bytes <= 1000
+
+
+def test_page_loader_matches_lazy_loading(app, session, world):
+    """load_listing_page fills every relationship with the rows and order the lazy loads give."""
+    item = f.listing(session, world["owner"], publish_by=world["coord"], tags=["Zebra", "Amsel", "Hund"],
+                     ozg_ids=[10160, 10110])
+    listings.post_status_update(session, world["owner"], item, {"title": "Erste Meldung"})
+    listings.post_status_update(session, world["owner"], item, {"title": "Zweite Meldung", "phase": "live"})
+    first = reuse.declare_reuse(session, world["reuser"], item, {"stage": "interested"})
+    reuse.change_reuse_stage(session, world["reuser"], first, {"stage": "pilot", "note": "los"})
+    reuse.declare_reuse(session, world["member"], item, {"stage": "evaluating"})
+    session.expunge_all()
+
+    def snapshot(lst: Listing) -> dict:
+        return {
+            "ozg": [o.id for o in lst.ozg_leistungen],
+            "leika": [lk.key for lk in lst.leika_leistungen],
+            "tags": lst.tags,
+            "updates": [u.id for u in lst.status_updates],
+            "reuses": [(r.id, [h.id for h in r.history]) for r in lst.reuses],
+        }
+
+    lazy = snapshot(session.scalar(select(Listing).where(Listing.id == item.id)))
+    session.expunge_all()
+    loaded = session.scalar(select(Listing).where(Listing.id == item.id))
+    queries.load_listing_page(session, loaded)
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        eager = snapshot(loaded)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == []  # everything was loaded up front
+    assert eager == lazy
+    assert len(lazy["ozg"]) == 2 and lazy["tags"] == ["Amsel", "Hund", "Zebra"]
+    assert len(lazy["updates"]) == 2 and len(lazy["reuses"]) == 2 and len(lazy["reuses"][0][1]) == 2
+
+
+@pytest.mark.parametrize(
+    ("viewer", "draft", "network_only", "in_review"),
+    [
+        (None, 404, 404, 404),
+        ("outsider", 404, 404, 404),
+        ("member", 404, 200, 404),
+        ("coord", 404, 200, 200),
+        ("owner", 200, 200, 200),
+        ("admin", 200, 200, 200),
+    ],
+)
+def test_listing_visibility_unchanged(client, auth, session, world, viewer, draft, network_only, in_review):
+    """Who gets which listing page is exactly as before the speed-ups."""
+    drafted = f.listing(session, world["owner"])
+    members = f.listing(session, world["owner"], publish_by=world["coord"], visibility="network")
+    review = f.listing(session, world["owner"])
+    listings.submit_for_review(session, world["owner"], review)
+    public = f.listing(session, world["owner"], publish_by=world["coord"])
+    if viewer:
+        auth.login(f"{viewer}@example.org")
+    for lst, expected in ((drafted, draft), (members, network_only), (review, in_review), (public, 200)):
+        assert client.get(f"/eintraege/{lst.slug}").status_code == expected, (viewer, lst.status, lst.visibility)
+
+
+def test_similar_listings_respect_each_viewer(client, auth, session, world):
+    """A members-only listing is a similar listing for members only, whoever asked first."""
+    page = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    secret = f.listing(session, world["member"], publish_by=world["coord"], title="Geheim Hund P4Q5",
+                       visibility="network")
+    draft = f.listing(session, world["member"], title="Entwurf Hund R6S7")
+    other = f.listing(session, world["owner"], publish_by=world["coord"], title="Anderes Thema T8U9",
+                      ozg_ids=[10110], leika_keys=[])
+    url = f"/eintraege/{page.slug}"
+
+    def similar_box(html: str) -> str:
+        return html.split('id="aehnlich"')[1] if 'id="aehnlich"' in html else ""
+
+    for who in ("member", None, "outsider", "member", None):
+        if who:
+            auth.login(f"{who}@example.org")
+        box = similar_box(client.get(url).get_data(as_text=True))
+        assert ("P4Q5" in box) is (who == "member"), who
+        assert "R6S7" not in box and "T8U9" not in box
+        if who:
+            auth.logout()
+    assert secret.slug and draft.slug and other.slug
