@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # Seconds the start page's key numbers and the browse filter choices may be cached.
     "STATS_CACHE_SECONDS": 30,
+    # Seconds a search waits for this process's search-index follower (busy after a bulk
+    # sync) before it answers from the index as it is.
+    "SEARCH_FOLLOW_WAIT": 10,
 }
 
 

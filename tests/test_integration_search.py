@@ -245,6 +245,24 @@ def test_api_q_respects_visibility_and_other_filters(world, client):
     assert body["facets"]["phase"] == {"in_progress": 1}
 
 
+def test_api_search_finds_a_bulk_sync_right_after_it(client, session):
+    """The sync answers before indexing; the next search of the process still finds the items."""
+    from marktplatz.services import tokens
+
+    officer = f.user(session, ags=f.FREIBURG)
+    _t, secret = tokens.create_token(session, officer, officer.organisation, "CMS", ["read", "write"])
+    headers = {"Authorization": f"Bearer {secret}"}
+    items = [f.listing_data(title=f"Zqsyncwort Dienst {i}", external_id=f"zq-{i}") for i in range(30)]
+    resp = client.post("/api/v1/sync/listings", json={"items": items}, headers=headers)
+    assert resp.json["summary"]["created"] == 30
+    body = client.get("/api/v1/listings?q=zqsyncwort&limit=100", headers=headers).json
+    assert {i["id"] for i in body["items"]} == {r["id"] for r in resp.json["results"]}
+    items[0]["title"] = "Zqanderswort Dienst 0"
+    client.post("/api/v1/sync/listings", json={"items": items[:1]}, headers=headers)
+    body = client.get("/api/v1/listings?q=zqanderswort", headers=headers).json
+    assert [i["id"] for i in body["items"]] == [resp.json["results"][0]["id"]]
+
+
 def test_api_q_cursor_pages_are_stable(world, client, session):
     """With q the pages run in id order; a listing added meanwhile does not shift the pages."""
     extra = f.listing(session, world["lemgo"], world["admin"], title="Hundesteuer Lemgo")

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from sqlalchemy import select
+from whoosh import query as Q
 
 from marktplatz import search
 from marktplatz.models import Listing
@@ -314,3 +315,62 @@ def test_paging_a_broad_relevance_search_returns_each_listing_once(sapp, session
     for page in range(1, 6):
         seen += search.search_listings(admin, "Hundesteuer", {}, "relevance", page, 3).listing_ids
     assert sorted(seen) == sorted(made)
+
+
+@pytest.mark.parametrize("q", ["Hundesteuer", "hundesteur", "Hunde Steuer", "steuer", "Sperrmüll Termin",
+                               '"online anmelden"', "Freiburg", "10160", "Muell"])
+def test_engine_scores_equal_whoosh_scores(world, session, q):
+    """The engine scores leaf by leaf; scores and ranking must equal Whoosh's matcher tree."""
+    from marktplatz.search import engine
+    from marktplatz.search import query as sq
+
+    search.catch_up()
+    searcher = sq._searcher(search.index_dir())
+    vis = sq.visibility_filter(session, world["admin"])
+    query = sq.build_query(q)
+    found = engine.run(searcher, query, [vis], 50)
+    reference = searcher.search(query, filter=vis, limit=50)
+    assert found.total == len(reference)
+    mine = sorted((round(sc, 9), d) for d, sc in found.top)
+    theirs = sorted((round(h.score, 9), h.docnum) for h in reference)
+    assert mine == theirs
+    assert [round(sc, 9) for _d, sc in found.top] == sorted((round(h.score, 9) for h in reference), reverse=True)
+
+
+def test_did_you_mean_keeps_known_words_and_fixes_typos(world, client):
+    from marktplatz.search import query as sq
+
+    search.catch_up()
+    searcher = sq._searcher(search.index_dir())
+    assert sq.did_you_mean(searcher, "Hundesteuer") == []  # an indexed word is not "corrected"
+    assert sq.did_you_mean(searcher, "Hundesteur") == ["hundesteuer"]
+    assert sq.did_you_mean(searcher, "Sperrmill online") == ["sperrmuell online"]
+    assert sq.did_you_mean(searcher, "' OR '1'='1") == []  # one-letter words once crashed the automaton
+
+
+def test_searchers_of_one_segment_share_the_bitmap_cache(world, session):
+    """Every thread has its own Whoosh searcher; the bitmaps of a segment exist once."""
+    from whoosh import index as windex
+
+    from marktplatz.search import engine
+    from marktplatz.search.index import current_generation
+
+    search.catch_up()
+    ix = windex.open_dir(current_generation(search.index_dir()))
+    with ix.searcher() as one, ix.searcher() as two:
+        query = Q.Term("title", "hundesteu")
+        engine.run(one, query, [], 5)
+        first = [seg.shared for seg, _off in engine.segments(one)]
+        second = [seg.shared for seg, _off in engine.segments(two)]
+        assert first and all(a is b for a, b in zip(first, second, strict=True))
+        assert any(query in shared.nodes for shared in second)  # already cached by the first searcher
+
+
+def test_a_listing_updated_again_and_again_is_found_once(world, session):
+    """Each update replaces the document; the cached searcher must not keep stale copies."""
+    listing = world["a"]
+    for n in range(3):
+        listing.summary = f"Runde {n}: Langlaeufer-Test."
+        session.commit()
+        assert search.search_listings(None, "Langlaeufer").listing_ids == [listing.id]
+        assert search.search_listings(None, "Langlaeufer").total == 1

@@ -12,7 +12,7 @@ from tests.search_support import seed_index, template_for
 CASES = [
     ("hundesteur", "Digitale Hundesteuer", 5),
     ("Hundesteuer", "Hundesteuer online", 3),
-    ("Hunde Steuer", "Hundesteuer-App", 3),
+    ("Hunde Steuer", "Hundesteuer online", 3),
     ("Hunde-Steuer", "Hundesteuer online", 5),
     ("Hundesteueranmeldung", "Hundesteuer-Anmeldung online", 1),
     ("Hundesteuer Freiburg", "Hundesteuer-Anmeldung online", 1),

@@ -1,17 +1,18 @@
 """Full-text search (Whoosh), kept in step with the database through the change log.
 
 The rest of the app calls only the functions here: search_listings, suggest, catch_up,
-rebuild_index. All Whoosh imports stay inside this package.
+defer_catch_up, rebuild_index. All Whoosh imports stay inside this package.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -20,8 +21,9 @@ from .query import FACET_TITLES, FACETS, SORTS, Hit, SearchResult
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FACETS", "FACET_TITLES", "SORTS", "Hit", "SearchResult", "catch_up", "index_dir", "init_app",
-    "matching_listing_ids", "rebuild_index", "search_listings", "similar_listings", "suggest",
+    "FACETS", "FACET_TITLES", "SORTS", "Hit", "SearchResult", "catch_up", "defer_catch_up", "index_dir",
+    "init_app", "matching_listing_ids", "rebuild_index", "search_listings", "similar_listings", "suggest",
+    "wait_for_follower",
 ]
 
 
@@ -83,13 +85,21 @@ def ensure_index(wait: bool = False) -> bool:
     At request time the rebuild runs in a background thread (searches answer with an empty
     result and a notice meanwhile); ``wait=True`` rebuilds inline (CLI, tests).
     """
-    from .index import check
+    from .index import check, current_generation
 
     state = current_app.extensions["marktplatz_search"]
-    reason = check(index_dir())
+    root = index_dir()
+    # Opening the index to check it costs tens of ms; a generation that opened once stays
+    # usable while its directory exists (a search that fails anyway re-checks, see below).
+    gen = current_generation(root)
+    if gen is not None and state.get("checked") == gen and os.path.isdir(gen):
+        return True
+    reason = check(root)
     if reason is None:
         state["needs_rebuild"] = False
+        state["checked"] = gen
         return True
+    state["checked"] = None
     if not _db_ready():
         return False
     if wait or current_app.config.get("SEARCH_REBUILD_INLINE", current_app.config.get("TESTING")):
@@ -105,17 +115,37 @@ def index_available() -> bool:
     """Return whether the live index can be opened right now."""
     from .index import check
 
-    return check(index_dir()) is None
+    ok = check(index_dir()) is None
+    if not ok:
+        current_app.extensions["marktplatz_search"]["checked"] = None  # ensure_index re-checks
+    return ok
 
 
-def catch_up() -> int:
-    """Apply pending database changes to this app's index; never raise (log instead)."""
+def catch_up(pause: Any = None) -> int:
+    """Apply pending database changes to this app's index; never raise (log instead).
+
+    Catch-ups of one process take turns (a search waits for the background follower of a
+    bulk write, see defer_catch_up, so it finds this process's own writes); another process
+    that is applying changes to the same index directory is not waited for. pause is called
+    before each listing document is indexed (the background follower yields there).
+    """
     from .index import catch_up as _catch_up
 
+    state = current_app.extensions["marktplatz_search"]
+    # While this request waits for the follower, the follower must not yield to it.
+    counted = _uncount_request(state)
+    try:
+        got = state["follow_lock"].acquire(timeout=float(current_app.config.get("SEARCH_FOLLOW_WAIT", 10)))
+    finally:
+        if counted:
+            _count_request(state)
+    if not got:
+        log.warning("search catch-up skipped: this process's follower is still busy")
+        return 0
     try:
         if not ensure_index():
             return 0
-        return _catch_up(index_dir(), _engine(), _sessions()).applied_rows
+        return _catch_up(index_dir(), _engine(), _sessions(), pause=pause).applied_rows
     except (OperationalError, InterfaceError) as err:
         # The database is unreachable: the request itself answers 503; no traceback spam.
         log.warning("search catch-up skipped, database unavailable (%s)", err.__class__.__name__)
@@ -123,6 +153,87 @@ def catch_up() -> int:
     except Exception:  # noqa: BLE001 - the next call catches up; a user never sees this
         log.exception("search catch-up failed; will retry on the next request")
         return 0
+    finally:
+        state["follow_lock"].release()
+
+
+_COUNTED = "marktplatz.search.in_flight"
+
+
+def _count_request(state: dict[str, Any]) -> None:
+    """Count the current request as in flight (the background follower yields to it)."""
+    with state["count_lock"]:
+        state["in_flight"] += 1
+    request.environ[_COUNTED] = True
+
+
+def _uncount_request(state: dict[str, Any]) -> bool:
+    """Stop counting the current request, if it was counted; return whether it was."""
+    if not has_request_context() or not request.environ.pop(_COUNTED, False):
+        return False
+    with state["count_lock"]:
+        state["in_flight"] -= 1
+    return True
+
+
+def _yield_to_requests(state: dict[str, Any], most: float = 0.25) -> None:
+    """Sleep while this process serves requests, at most `most` seconds (so indexing still moves)."""
+    deadline = time.monotonic() + most
+    while state["in_flight"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def defer_catch_up() -> None:
+    """Let the current write request answer before the index has caught up with it.
+
+    For bulk writes (the sync API): indexing hundreds of listings would otherwise take longer
+    than writing them. A follower thread of this process catches up right after the request,
+    stepping aside while the process serves other requests; searches in this process wait for
+    it, so they still see the writes.
+    """
+    g.search_catch_up_deferred = True
+
+
+def _follow_in_background(app: Flask) -> None:
+    """Have this process's follower thread catch up (once more, if it is at it already)."""
+    state = app.extensions["marktplatz_search"]
+    with state["follower_guard"]:
+        state["follow_again"] = True
+        if state["follower"] is not None:
+            return
+        thread = threading.Thread(target=_follower, args=(app,), name="search-follow", daemon=True)
+        state["follower"] = thread
+    thread.start()
+
+
+def _follower(app: Flask) -> None:
+    state = app.extensions["marktplatz_search"]
+    while True:
+        with state["follower_guard"]:
+            if not state["follow_again"]:
+                state["follower"] = None
+                return
+            state["follow_again"] = False
+        try:
+            with app.app_context():
+                # Indexing is the follower's work, answering requests the process's: between
+                # documents it steps aside while a request of this process is being served.
+                catch_up(pause=lambda: _yield_to_requests(state))
+        except Exception:  # noqa: BLE001 - catch_up logs its own failures; keep following
+            log.exception("search follower failed")
+
+
+def wait_for_follower(app: Flask | None = None, timeout: float = 60.0) -> bool:
+    """Wait until the follower thread of app (default: the current one) is idle; return whether it is."""
+    state = (app or current_app).extensions["marktplatz_search"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with state["follower_guard"]:
+            thread = state["follower"]
+        if thread is None:
+            return True
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return False
 
 
 def search_listings(user: Any, q: str, filters: dict[str, Any] | None = None, sort: str = "relevance",
@@ -174,30 +285,42 @@ def init_app(app: Flask) -> None:
     """Check the index at start-up, follow writes, register the setup hook and blueprint."""
     from . import views
 
-    app.extensions["marktplatz_search"] = {"needs_rebuild": False}
+    app.extensions["marktplatz_search"] = {
+        "needs_rebuild": False,
+        "follow_lock": threading.RLock(),  # one catch-up of this process at a time
+        "follower_guard": threading.Lock(),
+        "follower": None,  # the background follower thread while it runs
+        "follow_again": False,
+        "count_lock": threading.Lock(),
+        "in_flight": 0,  # requests this process is serving (not waiting for the follower)
+    }
     app.extensions.setdefault("marktplatz_setup_hooks", []).append(_setup_hook)
     app.register_blueprint(views.bp)
 
     with app.app_context():
         from .index import check
 
-        reason = check(app.config["INDEX_DIR"])
-        if reason is not None:
-            # Tests create many apps with empty index directories: they build on first use.
-            if app.config.get("TESTING") or not _db_ready():
-                app.extensions["marktplatz_search"]["needs_rebuild"] = True
-            else:
-                log.warning("search index %s at start-up: rebuilding", reason)
-                try:
-                    rebuild_index(only_if_unusable=True)
-                except Exception:  # noqa: BLE001 - serve anyway; the first search retries
-                    log.exception("search index rebuild at start-up failed")
-                    app.extensions["marktplatz_search"]["needs_rebuild"] = True
+        # A missing or broken index is not rebuilt here: every CLI command and tool creates
+        # an app, and `marktplatz search rebuild` would then build twice. The first search or
+        # write rebuilds it (in the background while serving); `data setup` builds it first.
+        if check(app.config["INDEX_DIR"]) is not None:
+            app.extensions["marktplatz_search"]["needs_rebuild"] = True
+
+    @app.before_request
+    def _count_in_flight():
+        _count_request(app.extensions["marktplatz_search"])
+
+    @app.teardown_request
+    def _uncount_in_flight(_exc):
+        _uncount_request(app.extensions["marktplatz_search"])
 
     @app.after_request
     def _follow_writes(response):
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 500:
-            catch_up()
+            if g.pop("search_catch_up_deferred", False):
+                _follow_in_background(app)
+            else:
+                catch_up()
         return response
 
 

@@ -28,6 +28,8 @@ WORD_RE = re.compile(r"\w+(?:-\w+)*", re.UNICODE)
 def fold(text: str) -> str:
     """Lower-case and fold umlauts, ß and accents to ASCII (Straße -> strasse)."""
     text = text.lower().translate(_FOLD)
+    if text.isascii():  # nearly every word: nothing left to fold
+        return text
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c))
 
@@ -90,6 +92,17 @@ class NgramsFilter(Filter):
                 yield t
 
 
+class UniqueFilter(Filter):
+    """Drop repeated terms of one field value (each n-gram once per document: tf = 1)."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:  # noqa: D102
+        seen: set[str] = set()
+        for t in tokens:
+            if t.text not in seen:
+                seen.add(t.text)
+                yield t
+
+
 def ngrams(word: str, size: int = 4) -> list[str]:
     """Return the distinct n-grams of word (the word itself when shorter than size)."""
     if len(word) <= size:
@@ -123,7 +136,7 @@ def plain_analyzer():
 
 def ngram_analyzer():
     """Return the analyzer producing word 4-grams of folded words and their joined compounds."""
-    return _tokenizer() | LowercaseFilter() | FoldFilter() | CompoundFilter() | NgramsFilter(4)
+    return _tokenizer() | LowercaseFilter() | FoldFilter() | CompoundFilter() | NgramsFilter(4) | UniqueFilter()
 
 
 

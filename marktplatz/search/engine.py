@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,44 @@ def bits_of(ids: Iterable[int], nbytes: int) -> int:
     return int.from_bytes(buf, "little")
 
 
+class _Shared:
+    """The cached bitmaps and sort keys of one segment, shared by every reader of it.
+
+    Each gunicorn thread has its own searcher (Whoosh readers are not thread-safe), but the
+    caches are plain data: sharing them saves one copy per thread and the warm-up.
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self.nbytes = (reader.doc_count_all() + 7) // 8
+        self.live = bits_of(reader.all_doc_ids(), self.nbytes)
+        self.nodes: OrderedDict[Any, int] = OrderedDict()
+        self.facets: dict[str, dict[str, int]] = {}
+        self.keys: dict[str, list[Any]] = {}
+        self.orders: dict[str, list[int]] = {}
+        self.lock = threading.Lock()
+
+
+_shared: weakref.WeakValueDictionary[tuple[Any, ...], _Shared] = weakref.WeakValueDictionary()
+_shared_lock = threading.Lock()
+
+
+def _shared_for(reader: Any) -> _Shared:
+    """Return the shared cache of reader's segment (same segment and deletions: same cache)."""
+    try:
+        # Segment ids are random and segments immutable but for deletions, which the counts see.
+        key: tuple[Any, ...] | None = (reader.segment().segment_id(), reader.doc_count_all(), reader.doc_count())
+    except Exception:  # noqa: BLE001 - not a plain segment reader: keep a private cache
+        key = None
+    if key is None:
+        return _Shared(reader)
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is None:
+            found = _Shared(reader)
+            _shared[key] = found
+        return found
+
+
 class _Segment:
     """Cached bitmaps and sort keys of one segment reader."""
 
@@ -59,13 +98,15 @@ class _Segment:
         self.searcher = leaf
         self.reader = reader
         self.live_count = reader.doc_count()
-        self.nbytes = (reader.doc_count_all() + 7) // 8
-        self.live = bits_of(reader.all_doc_ids(), self.nbytes)
-        self.nodes: OrderedDict[Any, int] = OrderedDict()
-        self.facets: dict[str, dict[str, int]] = {}
-        self.keys: dict[str, list[Any]] = {}
-        self.orders: dict[str, list[int]] = {}
-        self.lock = threading.Lock()
+        shared = _shared_for(reader)
+        self.shared = shared  # keeps the weakly held shared cache alive while this reader is
+        self.nbytes = shared.nbytes
+        self.live = shared.live
+        self.nodes = shared.nodes
+        self.facets = shared.facets
+        self.keys = shared.keys
+        self.orders = shared.orders
+        self.lock = shared.lock
 
     # ---------------------------------------------------------------- query nodes
 
@@ -87,7 +128,7 @@ class _Segment:
                     self.nodes.move_to_end(key)
                     return found
         kind = type(q)
-        if kind is Q.And:
+        if kind is Q.And or kind is PartMatch:
             out = self.live
             for sub in q.subqueries:
                 out &= self.bits(sub)
@@ -197,6 +238,30 @@ def segments(searcher: Any) -> list[tuple[_Segment, int]]:
     return [(_segment(leaf), offset) for leaf, offset in searcher.leaf_searchers()]
 
 
+class PartMatch(Q.And):
+    """All n-grams of one word in an n-gram field: a compound part ("steuer" in "Hundesteuer").
+
+    Whoosh treats it as the And it is. The engine scores it without walking the n-gram
+    posting lists (long for common grams): the n-gram analyzer emits every gram at most once
+    per document, so each gram's BM25F term frequency is 1 and the And's score is
+    sum(idf of the grams) x the length factor of the document's field, exactly.
+    """
+
+
+def reader_cache(reader: Any, name: str) -> dict[Any, Any]:
+    """Return a dict kept on reader (a new reader after a write starts afresh); cleared at 4,096 entries."""
+    cache = getattr(reader, name, None)
+    if cache is None:
+        cache = {}
+        try:
+            setattr(reader, name, cache)
+        except AttributeError:  # a reader without attributes: the cache lives for this call
+            pass
+    if len(cache) > 4096:
+        cache.clear()
+    return cache
+
+
 class FuzzyTerm(Q.FuzzyTerm):
     """Whoosh's FuzzyTerm with the term expansion cached per reader.
 
@@ -205,18 +270,10 @@ class FuzzyTerm(Q.FuzzyTerm):
     """
 
     def _btexts(self, ixreader: Any) -> list[bytes]:
-        cache = getattr(ixreader, "_marktplatz_fuzzy", None)
-        if cache is None:
-            cache = {}
-            try:
-                ixreader._marktplatz_fuzzy = cache
-            except AttributeError:
-                return list(super()._btexts(ixreader))
+        cache = reader_cache(ixreader, "_marktplatz_fuzzy")
         key = (self.fieldname, self.text, self.maxdist, self.prefixlength)
         found = cache.get(key)
         if found is None:
-            if len(cache) > 4096:
-                cache.clear()
             found = cache[key] = list(super()._btexts(ixreader))
         return found
 
@@ -315,26 +372,31 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
             if sum(t.bit_count() for t in tier) >= cap:
                 cands = tier
                 break
-    ctx = searcher.context(needs_current=True)  # union trees driven by skip_to; no preloading
-    scored: list[tuple[float, int]] = []
     narrowed = sum(c.bit_count() for c in cands) > cap
     head_bits: list[int] = []
+    scored: list[tuple[float, int]] = []
+    leaves = _leaves(query)
     for (seg, off), bits in zip(segs, cands, strict=True):
         if not bits:
             head_bits.append(0)
             continue
         ids = sorted(seg.top_by_key(bits, cap, newest)) if narrowed else ids_of(bits)
-        head_bits.append(bits_of(ids, seg.nbytes) if ids else 0)
-        m = query.matcher(seg.searcher, ctx)
-        for d in ids:
-            if not m.is_active():
-                break
-            if m.id() < d:
-                m.skip_to(d)
-                if not m.is_active():
+        mine = bits_of(ids, seg.nbytes) if ids else 0
+        head_bits.append(mine)
+        scores = dict.fromkeys(ids, 0.0)
+        gate_bits: dict[int, int] = {}  # hashing a large And again for every leaf is slow
+        for leaf, mult, gates in leaves:
+            hit = mine & seg.bits(leaf)
+            for gate in gates:
+                if not hit:
                     break
-            if m.id() == d:
-                scored.append((-m.score(), d + off))
+                gb = gate_bits.get(id(gate))
+                if gb is None:
+                    gb = gate_bits[id(gate)] = seg.bits(gate)
+                hit &= gb
+            if hit:
+                _add_scores(seg, leaf, mult, ids_of(hit), scores)
+        scored.extend((-sc, d + off) for d, sc in scores.items())
     head = [(d, -sc) for sc, d in sorted(scored)]
     if len(head) >= k or total <= len(head):
         return head[:k]
@@ -348,3 +410,68 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
             tail.extend((_neg(keys[d]), d + off) for d in seg.top_by_key(rest, want, newest))
     tail.sort()
     return head + [(d, 0.0) for _key, d in tail[:want]]
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _leaves(q: Q.Query, mult: float = 1.0, gates: tuple[Q.Query, ...] = ()) -> list[tuple[Q.Query, float, tuple[Q.Query, ...]]]:
+    """Flatten q into (leaf, boost of its ancestors, And ancestors that must match too).
+
+    Whoosh scores an Or as the sum of its matching children and a matching And as the sum
+    of all its children; a compound's boost multiplies (except with a single child, which
+    Whoosh uses directly). So a document's score is the sum, over the leaves it matches
+    whose And ancestors it matches as well, of leaf score x ancestor boosts: the same score
+    as the union/intersection matcher tree, without driving that whole tree per document.
+    """
+    kind = type(q)
+    if kind in (Q.Or, Q.And) and not getattr(q, "minmatch", 0) and not getattr(q, "scale", None):
+        subs = q.subqueries
+        eff = mult if len(subs) == 1 else mult * q.boost
+        inner = gates + (q,) if kind is Q.And and len(subs) > 1 else gates
+        out: list[tuple[Q.Query, float, tuple[Q.Query, ...]]] = []
+        for sub in subs:
+            out.extend(_leaves(sub, eff, inner))
+        return out
+    return [(q, mult, gates)]
+
+
+def _add_scores(seg: _Segment, leaf: Q.Query, mult: float, ids: list[int], scores: dict[int, float]) -> None:
+    """Add leaf's score (times mult) for each local docnum in ids, all of which it matches."""
+    if type(leaf) is PartMatch:
+        _add_part_scores(seg, leaf, mult, ids, scores)
+        return
+    m = leaf.matcher(seg.searcher, seg.searcher.context(needs_current=True))
+    for d in ids:
+        if not m.is_active():
+            return
+        if m.id() < d:
+            m.skip_to(d)
+            if not m.is_active():
+                return
+        if m.id() == d:
+            scores[d] += mult * m.score()
+
+
+def _add_part_scores(seg: _Segment, leaf: PartMatch, mult: float, ids: list[int], scores: dict[int, float]) -> None:
+    """Add a PartMatch's BM25F score (term frequency 1 per gram, see PartMatch) for ids."""
+    searcher = seg.searcher
+    scorers = []
+    for term in leaf.subqueries:
+        if type(term) is not Q.Term or not searcher.schema[term.fieldname].scorable:
+            # Not the shape query building makes: fall back to the matcher.
+            m = Q.And(leaf.subqueries, boost=leaf.boost).matcher(searcher, searcher.context(needs_current=True))
+            for d in ids:
+                if m.is_active() and m.id() < d:
+                    m.skip_to(d)
+                if m.is_active() and m.id() == d:
+                    scores[d] += mult * m.score()
+            return
+        scorers.append(searcher.weighting.scorer(searcher, term.fieldname, term.text))
+    if not scorers:
+        return
+    boost = leaf.boost if len(scorers) > 1 else 1.0  # Whoosh drops a one-child And's boost
+    dfl = scorers[0].dfl
+    for d in ids:
+        length = dfl(d)
+        scores[d] += mult * boost * sum(sc._score(1.0, length) for sc in scorers)

@@ -75,8 +75,7 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         "title": listing.title,
         "summary": listing.summary or "",
         "body": body,
-        "title_ng": listing.title + " " + " ".join(listing.tags),
-        "body_ng": " ".join([listing.summary or "", org.short_name, catalogue]),
+        "title_ng": " ".join([listing.title, *listing.tags, *(o.name for o in listing.ozg_leistungen)]),
         "spell": " ".join([listing.title, " ".join(listing.tags), listing.summary or "", org.short_name]),
         "codes": ",".join(codes),
         "tags": ",".join(fold(t) for t in listing.tags),
@@ -285,11 +284,28 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
                  f"ORDER BY id"),
             {"p": floor, "w": int(pos.get("xmin", 0)), "x": xmin},
         ).all()
+        # Rows of transactions that committed although an older one (anywhere in the cluster)
+        # still runs are applied early too, so a long transaction elsewhere does not hide
+        # finished writes from search. The position does not move past them: they are applied
+        # again once xmin passes (harmless: applying re-reads the entity). "early" remembers
+        # the transactions applied this way (a commit makes all its rows visible at once).
+        applied = [t for t in pos.get("early", []) if t >= xmin]
+        early: list[Any] = []
+        if len(applied) < 2000:
+            early = conn.execute(
+                text(f"SELECT {cols}, txid FROM change_log WHERE id > :p AND txid >= :x "
+                     f"AND NOT (txid = ANY(:a)) AND pg_xact_status(txid::text::xid8) = 'committed' "
+                     f"ORDER BY id"),
+                {"p": floor, "x": xmin, "a": applied},
+            ).all()
+        if early:
+            applied = sorted(set(applied) | {int(r.txid) for r in early})
+            rows = list(rows) + list(early)
         held = conn.execute(
-            text("SELECT EXISTS (SELECT 1 FROM change_log WHERE id > :p AND txid >= :x)"),
-            {"p": floor, "x": xmin},
+            text("SELECT EXISTS (SELECT 1 FROM change_log WHERE id > :p AND txid >= :x AND NOT (txid = ANY(:a)))"),
+            {"p": floor, "x": xmin, "a": applied},
         ).scalar()
-        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0))), "held": bool(held)}
+        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0))), "held": bool(held), "early": applied}
         cand = pos.get("cand")
         if cand and cand[1] <= xmin:
             new["id"] = max(floor, int(cand[0]))
@@ -325,14 +341,19 @@ def _targets(rows: Iterable[Any], session: Session) -> tuple[set[int], set[int],
     return listings | org_listings, orgs, set()
 
 
-def apply_rows(writer: Any, session: Session, rows: list[Any]) -> int:
-    """Re-index every entity the change rows name; return how many documents changed."""
+def apply_rows(writer: Any, session: Session, rows: list[Any], pause: Callable[[], None] | None = None) -> int:
+    """Re-index every entity the change rows name; return how many documents changed.
+
+    pause, if given, is called before each listing document (a background follower yields there).
+    """
     listing_ids, org_ids, _ = _targets(rows, session)
     n = 0
     found: set[int] = set()
     ids = sorted(listing_ids)
     for i in range(0, len(ids), BATCH):
-        for listing in session.scalars(_listing_query().where(Listing.id.in_(ids[i : i + BATCH]))):
+        for listing in session.scalars(_listing_query().where(Listing.id.in_(ids[i : i + BATCH]))).all():
+            if pause is not None:
+                pause()
             writer.update_document(**listing_doc(listing))
             found.add(listing.id)
             n += 1
@@ -354,8 +375,11 @@ class CatchUp:
 
 
 def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], max_rounds: int = 20,
-             wait_held: float = 2.0) -> CatchUp:
-    """Apply pending change-log rows to the live generation; skip quietly if another process is at it."""
+             wait_held: float = 2.0, pause: Callable[[], None] | None = None) -> CatchUp:
+    """Apply pending change-log rows to the live generation; skip quietly if another process is at it.
+
+    pause is handed to apply_rows (called before each listing document).
+    """
     gen = current_generation(root)
     result = CatchUp()
     if gen is None:
@@ -390,7 +414,7 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], 
                 break
             session = session_factory()
             try:
-                apply_rows(writer, session, rows)
+                apply_rows(writer, session, rows, pause)
                 writer.commit()
             except BaseException:
                 writer.cancel()

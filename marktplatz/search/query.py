@@ -76,7 +76,12 @@ _local = threading.local()
 
 
 def _searcher(root: str):
-    """Return an up-to-date searcher for the live generation (cached per thread)."""
+    """Return an up-to-date searcher for the live generation (cached per thread).
+
+    After a write the searcher is reopened, not ``refresh()``-ed: whoosh-reloaded 2.7.5's
+    refresh reuses the old segment readers, whose deletions are stale, and even adds back
+    segments a merge removed, so an updated listing was found twice.
+    """
     gen = current_generation(root)
     if gen is None:
         return None
@@ -85,23 +90,33 @@ def _searcher(root: str):
         cache = _local.cache = {}
     entry = cache.get(root)
     if entry is not None and entry[0] == gen:
-        s = entry[1]
+        ix, s = entry[1], entry[2]
         try:
-            fresh = s.refresh()
+            if s.up_to_date():
+                return s
+            fresh = ix.searcher()
         except Exception:  # noqa: BLE001 - a vanished generation: reopen below
             fresh = None
         if fresh is not None:
-            cache[root] = (gen, fresh)
+            # Adopt the shared bitmap caches of unchanged segments while the old searcher
+            # still holds them, then let it go.
+            engine.segments(fresh)
+            _close(s)
+            cache[root] = (gen, ix, fresh)
             return fresh
     if entry is not None:
-        try:
-            entry[1].close()
-        except Exception:  # noqa: BLE001
-            pass
+        _close(entry[2])
     ix = windex.open_dir(gen)
     s = ix.searcher()
-    cache[root] = (gen, s)
+    cache[root] = (gen, ix, s)
     return s
+
+
+def _close(searcher: Any) -> None:
+    try:
+        searcher.close()
+    except Exception:  # noqa: BLE001 - closing a searcher of a removed generation
+        pass
 
 
 # --------------------------------------------------------------------------- query building
@@ -125,8 +140,7 @@ def _word_query(word: str) -> Q.Query | None:
     for p in plain:
         if len(p) >= 4 and not p.isdigit():
             grams = ngrams(p)
-            subs.append(Q.And([Q.Term("title_ng", g) for g in grams], boost=3.0))
-            subs.append(Q.And([Q.Term("body_ng", g) for g in grams], boost=0.5))
+            subs.append(engine.PartMatch([Q.Term("title_ng", g) for g in grams], boost=3.0))
         subs.append(Q.Term("codes", p, boost=8.0))
         subs.append(Q.Term("tags", p, boost=3.0))
     folded = fold(word)
@@ -373,6 +387,30 @@ def matching_listing_ids(session: Session, root: str, user: Any, q: str, filters
     return [hit["obj_id"] for hit in results]
 
 
+def _closest_word(searcher: Any, fieldname: str, word: str) -> str | None:
+    """Return the indexed word to suggest for word: itself when indexed, else the most frequent
+    word within 1 edit (2 for words of 8+ letters) sharing its first two letters.
+
+    Ranks like Whoosh's ReaderCorrector (frequency, then alphabetically) but asks each
+    segment's reader, which walks its term list with a Levenshtein automaton (Whoosh's
+    multi-segment reader compares the word with every term). Answers are remembered per
+    reader: the same typos come again, and a new reader (after a write) starts afresh.
+    """
+    reader = searcher.reader()
+    if len(word) < 4 or reader.doc_frequency(fieldname, word):
+        return word  # known words and very short ones ("1", "zu") are not corrected
+    cache = engine.reader_cache(reader, "_marktplatz_spell")
+    if (fieldname, word) in cache:
+        return cache[fieldname, word]
+    maxdist = 2 if len(word) >= 8 else 1
+    found: set[str] = set()
+    for leaf, _offset in searcher.leaf_searchers():
+        found.update(leaf.reader().terms_within(fieldname, word, maxdist, prefix=2))
+    best = min(found, key=lambda w: (-(reader.frequency(fieldname, w) or 1), w)) if found else None
+    cache[fieldname, word] = best
+    return best
+
+
 def did_you_mean(searcher: Any, q: str) -> list[str]:
     """Return a corrected spelling of q from the indexed words, if one exists."""
     corrected = []
@@ -382,9 +420,9 @@ def did_you_mean(searcher: Any, q: str) -> list[str]:
         if not plain:
             continue
         w = plain[-1]
-        sug = searcher.suggest("spell", w, limit=1, maxdist=2, prefix=1)
-        if sug and sug[0] != w:
-            corrected.append(sug[0])
+        sug = _closest_word(searcher, "spell", w)
+        if sug and sug != w:
+            corrected.append(sug)
             changed = True
         else:
             corrected.append(w)
@@ -437,6 +475,6 @@ def similar_listings(session: Session, root: str, user: Any, text: str, limit: i
     out = []
     for hit in hits:
         sim = float(hit.score or 0) / top
-        if sim >= 0.35:
+        if sim >= 0.45:  # a title sharing only one generic word ("online") stays below
             out.append((hit["obj_id"], round(sim, 3)))
     return out
