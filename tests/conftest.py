@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from marktplatz import create_app
 from marktplatz.models import Base
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS
 
 REFERENCE_TABLES = {"land", "themenfeld", "lebenslage", "ozg_leistung", "leika_leistung", "organisation"}
 PG_URL = os.environ.get("MARKTPLATZ_TEST_DATABASE_URL")
@@ -132,8 +133,10 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
 
     seed_index(app, template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp())))
     yield app
+    from marktplatz import search
     from marktplatz.db import get_session
 
+    search.wait_for_follower(app)  # a bulk write's background indexing must not outlive the test
     get_session().close()
     ctx.pop()
     engine = app.extensions["sqlalchemy_engine"]
@@ -194,13 +197,6 @@ class AuthActions:
 def auth(client) -> AuthActions:
     """Return helpers to sign in through the login form."""
     return AuthActions(client)
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,35 @@
-"""Start a real gunicorn on a free port for browser, fault and load tests (always stopped)."""
+"""Start a real gunicorn on a free port for browser, API, fault and load tests (always stopped).
+
+One launcher for every test that needs a real server: `gunicorn()` runs marktplatz.wsgi:app
+either with explicit command-line flags or with the production `gunicorn.conf.py` (configured
+through GUNICORN_* variables), waits until a readiness path answers 200, writes gunicorn's and
+the app's output to a log file, and on exit sends SIGTERM to the server's process group, then
+SIGKILL if it has not stopped.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
-BIN = os.path.dirname(sys.executable)
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+START_SECONDS = 60
+STOP_SECONDS = 30
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -24,14 +39,47 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def copy_sqlite(src_url: str, dest: Path) -> str:
+    """Copy a SQLite database consistently (backup API) and return the new URL."""
+    src = sqlite3.connect(src_url.removeprefix("sqlite:///"))
+    dst = sqlite3.connect(str(dest))
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return "sqlite:///" + str(dest)
+
+
+def app_env(database_url: str, tmp: str | Path, extra_env: dict[str, str] | None = None,
+            ratelimit: bool = False) -> dict[str, str]:
+    """Return the environment of an app process that works in tmp (instance, index, mail below it).
+
+    The parent's MARKTPLATZ_* variables are left out so a developer's shell cannot leak into
+    the server; rate limiting is switched off unless ratelimit is true; extra_env comes last.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKTPLATZ_")}
+    env.update({
+        "MARKTPLATZ_DATABASE_URL": database_url,
+        "MARKTPLATZ_SECRET_KEY": "live-test-secret",
+        "MARKTPLATZ_INSTANCE_PATH": os.path.join(tmp, "instance"),
+        "MARKTPLATZ_INDEX_DIR": os.path.join(tmp, "index"),
+        "MARKTPLATZ_MAIL_DIR": os.path.join(tmp, "mail"),
+    })
+    if not ratelimit:
+        env["MARKTPLATZ_RATELIMIT_ENABLED"] = "false"
+    env.update(extra_env or {})
+    return env
+
+
 class Gunicorn:
     """A running gunicorn master with its workers."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, log_path: str) -> None:
+    def __init__(self, proc: subprocess.Popen, port: int, log_path: str, env: dict[str, str]) -> None:
         self.proc = proc
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.env = env
 
     def worker_pids(self) -> list[int]:
         """Return the pids of the current worker processes."""
@@ -40,65 +88,81 @@ class Gunicorn:
         return [int(x) for x in out.split()]
 
     def log(self) -> str:
-        """Return what gunicorn and the app wrote so far."""
+        """Return what gunicorn and the app wrote so far (also readable after the server stopped)."""
         with open(self.log_path, encoding="utf-8", errors="replace") as fh:
             return fh.read()
 
 
+def _command(port: int, workers: int, threads: int | None, production_config: bool) -> tuple[list[str], dict]:
+    """Return the gunicorn command line and the GUNICORN_* variables gunicorn.conf.py reads."""
+    if production_config:
+        settings = {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers),
+                    "GUNICORN_ACCESSLOG": os.devnull}
+        if threads is not None:
+            settings["GUNICORN_THREADS"] = str(threads)
+        return [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+                "marktplatz.wsgi:app"], settings
+    return [sys.executable, "-m", "gunicorn", "--config", "/dev/null", "-b", f"127.0.0.1:{port}",
+            "-w", str(workers), "--threads", str(2 if threads is None else threads), "-k", "gthread",
+            "--timeout", "30", "--graceful-timeout", "5", "marktplatz.wsgi:app"], {}
+
+
+def _wait_ready(server: Gunicorn, ready_path: str) -> None:
+    """Poll ready_path until it answers 200; fail early if gunicorn exits."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError("gunicorn exited early:\n" + server.log()[-3000:])
+        try:
+            if requests.get(server.url + ready_path, timeout=10).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not answer within {START_SECONDS} s:\n" + server.log()[-3000:])
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group (graceful shutdown), then SIGKILL it if it did not stop."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        proc.wait(timeout=10)
+
+
 @contextmanager
-def gunicorn(database_url: str, tmp: str, workers: int = 2, threads: int = 2,
-             extra_env: dict[str, str] | None = None) -> Iterator[Gunicorn]:
-    """Run gunicorn for marktplatz.wsgi:app on a free port; stop it on exit."""
+def gunicorn(database_url: str, tmp: str | Path, *, workers: int = 2, threads: int | None = None,
+             extra_env: dict[str, str] | None = None, production_config: bool = False,
+             ready_path: str = "/anmelden", ratelimit: bool = False,
+             log_path: str | Path | None = None) -> Iterator[Gunicorn]:
+    """Run gunicorn for marktplatz.wsgi:app on a free 127.0.0.1 port; stop it on exit.
+
+    The app gets `app_env(database_url, tmp, ...)` plus MARKTPLATZ_BASE_URL (the server's own
+    URL). production_config: use gunicorn.conf.py with GUNICORN_BIND/WORKERS (THREADS only when
+    threads is given) and GUNICORN_ACCESSLOG=/dev/null unless extra_env sets it; otherwise
+    explicit flags (gthread, `threads` default 2, timeout 30 s, graceful timeout 5 s).
+    The server is ready when GET ready_path answers 200. Output goes to log_path
+    (default tmp/gunicorn-<port>.log).
+    """
     port = free_port()
     os.makedirs(tmp, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKTPLATZ_")}
-    env.update({
-        "MARKTPLATZ_DATABASE_URL": database_url,
-        "MARKTPLATZ_SECRET_KEY": "live-test-secret",
-        "MARKTPLATZ_INSTANCE_PATH": os.path.join(tmp, "instance"),
-        "MARKTPLATZ_INDEX_DIR": os.path.join(tmp, "index"),
-        "MARKTPLATZ_MAIL_DIR": os.path.join(tmp, "mail"),
-        "MARKTPLATZ_RATELIMIT_ENABLED": "false",
-    })
-    env.update(extra_env or {})
-    log_path = os.path.join(tmp, f"gunicorn-{port}.log")
-    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(
-        [os.path.join(BIN, "gunicorn"), "--config", "/dev/null", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--threads", str(threads), "-k", "gthread", "--timeout", "30",
-         "--graceful-timeout", "5", "marktplatz.wsgi:app"],
-        cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    server = Gunicorn(proc, port, log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited early:\n" + server.log())
-            try:
-                if requests.get(server.url + "/anmelden", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer within 60 s:\n" + server.log())
-            time.sleep(0.2)
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        log.close()
-
-
-def chromium_path() -> str | None:
-    """Return the system Chromium if installed."""
-    return shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-
-
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    command, settings = _command(port, workers, threads, production_config)
+    env = app_env(database_url, tmp, {"MARKTPLATZ_BASE_URL": f"http://127.0.0.1:{port}", **settings,
+                                      **(extra_env or {})}, ratelimit=ratelimit)
+    log_path = str(log_path or os.path.join(tmp, f"gunicorn-{port}.log"))
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        server = Gunicorn(proc, port, log_path, env)
+        try:
+            _wait_ready(server, ready_path)
+            yield server
+        finally:
+            _stop(proc)

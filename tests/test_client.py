@@ -12,7 +12,7 @@ from marktplatz import create_app
 from marktplatz.client import ApiError, MarktplatzClient
 from marktplatz.sync_cli import sync_group
 from tests import factories as f
-from tests.gunicorn_server import copy_sqlite, gunicorn
+from tests.live_server import copy_sqlite, gunicorn
 
 FIXTURES = Path(__file__).parent / "fixtures" / "publiccode"
 
@@ -32,8 +32,8 @@ def server(database_urls, tmp_path_factory):
         secret = tokens.create_token(session, officer, officer.organisation, "Test", ["read", "write"])[1]
         session.close()
         get_engine().dispose()
-    with gunicorn(url, tmp) as base:
-        yield base, secret
+    with gunicorn(url, tmp, production_config=True, ready_path="/api/v1/openapi.json", ratelimit=True) as server:
+        yield server.url, secret
 
 
 def items(n, prefix="c"):

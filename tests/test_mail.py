@@ -14,6 +14,7 @@ from marktplatz.models import Notification, User, utcnow
 from marktplatz.services import mail
 
 from . import factories as f
+from .live_server import free_port
 
 
 class Sink:
@@ -30,11 +31,7 @@ class Sink:
 @pytest.fixture
 def smtp_server():
     """Start a real SMTP server on a free port on 127.0.0.1 and stop it afterwards."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
@@ -109,11 +106,7 @@ def test_development_writes_eml_files(app, session):
 
 
 def test_smtp_down_keeps_notifications_for_next_round(app, session):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    port = free_port()  # nothing listens here
     owner, _item = _owner_with_news(session)
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
     assert mail.send_digests(session, app.config) == 0

@@ -12,7 +12,7 @@ from marktplatz.db import Base
 from marktplatz.models import ApiToken, utcnow
 from marktplatz.services import tokens
 from tests import factories as f
-from tests.gunicorn_server import gunicorn
+from tests.live_server import gunicorn
 
 
 def _token_calls(call, secret: str, revoked: str) -> list[int]:
@@ -61,17 +61,15 @@ def test_token_not_in_gunicorn_access_or_error_log(app, session, tmp_path):
     """Through a real gunicorn with the production config, the access and error logs hold no secret."""
     secret, revoked = _make_tokens(session)
     access = tmp_path / "access.log"
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    env = {"GUNICORN_ACCESSLOG": str(access), "MARKTPLATZ_INDEX_DIR": app.config["INDEX_DIR"],
-           "MARKTPLATZ_RATELIMIT_ENABLED": "false"}
-    with gunicorn(app.config["DATABASE_URL"], instance, workers=1, extra_env=env) as base:
+    env = {"GUNICORN_ACCESSLOG": str(access), "MARKTPLATZ_INDEX_DIR": app.config["INDEX_DIR"]}
+    with gunicorn(app.config["DATABASE_URL"], tmp_path, workers=1, extra_env=env, production_config=True,
+                  ready_path="/api/v1/openapi.json") as server:
         def call(method, path, **kw):
-            return requests.request(method, base + path, timeout=30, **kw).status_code
+            return requests.request(method, server.url + path, timeout=30, **kw).status_code
 
         codes = _token_calls(call, secret, revoked)
     assert codes[:4] == [200, 201, 422, 404]
-    log_text = access.read_text() + (instance / "gunicorn.log").read_text()
+    log_text = access.read_text() + server.log()
     assert log_text.count("/api/v1/listings") >= 6, "the access log did not record the calls"
     for s in (secret, revoked, secret.split("_", 2)[2]):
         assert s not in log_text

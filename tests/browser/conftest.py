@@ -10,22 +10,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+
+from tests.live_server import CHROMIUM, app_env, gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 AXE_VERSION = "4.14.1"
 AXE_CACHE = ROOT / ".venv" / "npm-axe"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -43,61 +37,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def server_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the working directory of the test server (database, instance, index, mail, log)."""
+    return tmp_path_factory.mktemp("live")
 
 
 @pytest.fixture(scope="session")
-def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def server_env(server_tmp: Path) -> dict[str, str]:
     """Return the environment of the test server (temporary DB, instance dir, secret)."""
-    tmp = tmp_path_factory.mktemp("live")
-    env = dict(os.environ)
-    env.update({
-        "MARKTPLATZ_DATABASE_URL": f"sqlite:///{tmp / 'live.db'}",
-        "MARKTPLATZ_INSTANCE_PATH": str(tmp / "instance"),
-        "MARKTPLATZ_SECRET_KEY": "browser-test-secret",
-        "MARKTPLATZ_INDEX_DIR": str(tmp / "index"),
-        "MARKTPLATZ_MAIL_DIR": str(tmp / "mail"),
-    })
-    return env
+    return app_env(f"sqlite:///{server_tmp / 'live.db'}", server_tmp, ratelimit=True)
 
 
 @pytest.fixture(scope="session")
-def live_server(server_env: dict[str, str]) -> Iterator[str]:
+def live_server(server_tmp: Path, server_env: dict[str, str]) -> Iterator[str]:
     """Prepare the database with demo data and serve the app with gunicorn on a free port."""
     bindir = Path(sys.executable).parent
     subprocess.run([str(bindir / "marktplatz"), "data", "setup"], env=server_env, check=True,
                    capture_output=True, timeout=600, cwd=ROOT)
-    port = _free_port()
-    env = dict(server_env, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", GUNICORN_ACCESSLOG="/dev/null")
-    log = open(Path(server_env["MARKTPLATZ_INSTANCE_PATH"]) / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "marktplatz.wsgi:app"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start, see " + log.name)
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with gunicorn(server_env["MARKTPLATZ_DATABASE_URL"], server_tmp, workers=2, production_config=True,
+                  ready_path="/", ratelimit=True) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from urllib.request import urlopen
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.live_server import CHROMIUM, app_env, gunicorn
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "marktplatz-demo"
 OFFICER = "digital@bad-salzuflen.example"
 COORDINATOR = "koordination@lippe.example"
@@ -32,26 +28,12 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Prepare a SQLite demo database and serve it with gunicorn on a free port."""
     tmp = tmp_path_factory.mktemp("browser")
-    env = dict(os.environ)
-    env.update({
-        "MARKTPLATZ_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
-        "MARKTPLATZ_INSTANCE_PATH": str(tmp / "instance"),
-        "MARKTPLATZ_SECRET_KEY": "browser-test-secret",
-        "MARKTPLATZ_MAIL_DIR": str(tmp / "mail"),
-        "MARKTPLATZ_INDEX_DIR": str(tmp / "index"),
-    })
-    for key in [k for k in env if k.startswith("MARKTPLATZ_TEST_")]:
-        env.pop(key)
+    database_url = f"sqlite:///{tmp}/demo.db"
+    env = app_env(database_url, tmp, ratelimit=True)
     bin_dir = os.path.dirname(sys.executable)
     subprocess.run([os.path.join(bin_dir, "marktplatz"), "data", "setup"], env=env, check=True,
                    capture_output=True, timeout=900)
@@ -74,33 +56,11 @@ def server(tmp_path_factory):
         "        'phase': 'live', 'tags': ['Abfall']})\n" % TITLE
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=120)
-    port = _free_port()
-    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
-    env["GUNICORN_WORKERS"] = "1"
-    env["GUNICORN_ACCESSLOG"] = os.devnull
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.Popen(
-        [os.path.join(bin_dir, "gunicorn"), "-c", os.path.join(root, "gunicorn.conf.py"), "marktplatz.wsgi:app"],
-        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urlopen(base + "/", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.3)
-        yield {"base": base, "env": env}
+        with gunicorn(database_url, tmp, workers=1, production_config=True, ready_path="/",
+                      ratelimit=True) as live:
+            yield {"base": live.url, "env": env}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
