@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from marktplatz import create_app  # noqa: E402
 from marktplatz.client import MarktplatzClient  # noqa: E402
-from tests.gunicorn_server import gunicorn  # noqa: E402
+from tests.live_server import gunicorn  # noqa: E402
 
 
 def prepare(url: str, tmp: Path) -> str:
@@ -93,8 +93,9 @@ def main() -> None:
     print(f"database: {url.split('@')[-1]}")
     token = prepare(url, tmp)
     env = {"MARKTPLATZ_API_RATELIMIT_PER_TOKEN": "100000/minute", "MARKTPLATZ_API_RATELIMIT_PER_IP": "100000/minute"}
-    with gunicorn(url, tmp, workers=args.workers, extra_env=env) as base:
-        client = MarktplatzClient(base, token=token, timeout=300)
+    with gunicorn(url, tmp, workers=args.workers, extra_env=env, production_config=True,
+                  ready_path="/api/v1/openapi.json", ratelimit=True) as server:
+        client = MarktplatzClient(server.url, token=token, timeout=300)
         items = [item(i) for i in range(args.listings)]
         for label in ("upsert (create)", "upsert (unchanged)"):
             lat = []

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import dataset, fts5
-from . import http as bh
+from . import httpload as bh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results")

@@ -142,18 +142,7 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int, work_dir: s
 def get_json(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Any, float]:
     """GET url; return status, decoded JSON (or None) and seconds taken."""
     req = urllib.request.Request(url, headers={"Accept": "application/json", **(headers or {})})
-    start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            body = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as err:
-        body, status = err.read(), err.code
-    took = time.perf_counter() - start
-    try:
-        return status, json.loads(body or b"null"), took
-    except ValueError:
-        return status, None, took
+    return _send_json(req, timeout)
 
 
 def post_json(url: str, payload: Any, headers: dict[str, str]) -> tuple[int, Any, float]:
@@ -163,9 +152,14 @@ def post_json(url: str, payload: Any, headers: dict[str, str]) -> tuple[int, Any
         url, data=data, method="POST",
         headers={"Content-Type": "application/json", "Accept": "application/json", **headers},
     )
+    return _send_json(req, 120)
+
+
+def _send_json(req: urllib.request.Request, timeout: float) -> tuple[int, Any, float]:
+    """Send req; return status, decoded JSON (or None) and seconds taken (HTTP errors too)."""
     start = time.perf_counter()
     try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body, status = resp.read(), resp.status
     except urllib.error.HTTPError as err:
         body, status = err.read(), err.code
