@@ -10,7 +10,7 @@ from sqlalchemy import select
 from whoosh import query as Q
 
 from marktplatz import search
-from marktplatz.models import Listing
+from marktplatz.models import Listing, utcnow
 from marktplatz.permissions import can
 from marktplatz.services import listings as listing_service
 from marktplatz.services import reuse as reuse_service
@@ -374,3 +374,40 @@ def test_a_listing_updated_again_and_again_is_found_once(world, session):
         session.commit()
         assert search.search_listings(None, "Langlaeufer").listing_ids == [listing.id]
         assert search.search_listings(None, "Langlaeufer").total == 1
+
+
+def test_a_catch_up_applies_what_was_committed_when_it_started(world, session, sapp):
+    """Under a steady stream of writes a catch-up must end: it does not chase later commits.
+
+    A write commits while the catch-up is indexing; that catch-up leaves it to the next one.
+    (Chasing once kept the index lock for as long as writes kept coming, and searches queued.)
+    """
+    from marktplatz.search import index as sindex
+
+    listing_service.update_listing(session, world["freiburg"], world["a"], {"title": "Katzenregister"}, None, partial=True)
+    maker = sapp.extensions["sqlalchemy_sessionmaker"]
+    engine = sapp.extensions["sqlalchemy_engine"]
+    written: list[int] = []
+    org_id = world["mannheim"].organisation_id
+
+    def write_meanwhile() -> None:
+        if written:
+            return
+        other = maker()
+        try:
+            later = Listing(kind="dienst", organisation_id=org_id, title="Papageienregister", slug="papageienregister",
+                            summary="Ein Eintrag, der während der Übernahme entsteht.", status="published",
+                            visibility="public", published_at=utcnow())
+            other.add(later)
+            other.commit()
+            written.append(later.id)
+        finally:
+            other.close()
+
+    root = search.index_dir()
+    first = sindex.catch_up(root, engine, maker, pause=write_meanwhile)
+    assert written and first.applied_rows >= 1 and not first.skipped_busy
+    rows, _pos = sindex.pending_changes(engine, sindex.read_position(sindex.current_generation(root)))
+    assert [r.listing_id for r in rows] == written, "the catch-up chased a write committed after it started"
+    assert world["a"].id in ids(search.search_listings(None, "Katzenregister"))
+    assert written[0] in ids(search.search_listings(None, "Papageienregister"))  # the next one applies it

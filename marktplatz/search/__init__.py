@@ -121,43 +121,49 @@ def index_available() -> bool:
     return ok
 
 
-def catch_up(pause: Any = None) -> int:
-    """Apply pending database changes to this app's index; never raise (log instead).
+def catch_up() -> int:
+    """Apply pending database changes to this app's index; return how many rows; never raise.
 
-    Catch-ups of one process take turns (a search waits for the background follower of a
-    bulk write, see defer_catch_up, so it finds this process's own writes); another process
-    that is applying changes to the same index directory is not waited for. pause is called
-    before each listing document is indexed (the background follower yields there).
+    If this process's background follower is indexing a bulk write (see defer_catch_up),
+    wait for it first (at most SEARCH_FOLLOW_WAIT seconds), so a search finds the process's
+    own writes. A catch-up running in another thread or process is not waited for: the
+    change log is applied by whoever holds the index's follow lock.
     """
+    state = current_app.extensions["marktplatz_search"]
+    if state["bulk"] and threading.current_thread() is not state["follower"]:
+        # While this request waits for the follower, the follower must not yield to it.
+        counted = _uncount_request(state)
+        try:
+            if not wait_for_follower(timeout=float(current_app.config.get("SEARCH_FOLLOW_WAIT", 10))):
+                log.warning("search catch-up: this process's follower is still busy; answering as is")
+        finally:
+            if counted:
+                _count_request(state)
+    return _catch_up_once().applied_rows
+
+
+def _catch_up_once(pause: Any = None) -> Any:
+    """Run one catch-up and return its index.CatchUp (empty if it failed; failures are logged).
+
+    pause is called before each listing document is indexed (the follower yields there).
+    """
+    from .index import CatchUp
     from .index import catch_up as _catch_up
 
-    state = current_app.extensions["marktplatz_search"]
-    # While this request waits for the follower, the follower must not yield to it.
-    counted = _uncount_request(state)
-    try:
-        got = state["follow_lock"].acquire(timeout=float(current_app.config.get("SEARCH_FOLLOW_WAIT", 10)))
-    finally:
-        if counted:
-            _count_request(state)
-    if not got:
-        log.warning("search catch-up skipped: this process's follower is still busy")
-        return 0
     try:
         if not ensure_index():
-            return 0
-        return _catch_up(index_dir(), _engine(), _sessions(), pause=pause).applied_rows
+            return CatchUp()
+        return _catch_up(index_dir(), _engine(), _sessions(), pause=pause)
     except (OperationalError, InterfaceError) as err:
         # The database is unreachable: the request itself answers 503; no traceback spam.
         log.warning("search catch-up skipped, database unavailable (%s)", err.__class__.__name__)
-        return 0
     except Exception:  # noqa: BLE001 - the next call catches up; a user never sees this
         log.exception("search catch-up failed; will retry on the next request")
-        return 0
-    finally:
-        state["follow_lock"].release()
+    return CatchUp()
 
 
 _COUNTED = "marktplatz.search.in_flight"
+FOLLOWER_RETRY_SECONDS = 30.0  # how long the follower retries while the index is busy
 
 
 def _count_request(state: dict[str, Any]) -> None:
@@ -194,16 +200,20 @@ def defer_catch_up() -> None:
     g.search_catch_up_deferred = True
 
 
-def _follow_in_background(app: Flask) -> None:
-    """Have this process's follower thread catch up (once more, if it is at it already)."""
+def _follow_in_background(app: Flask, bulk: bool = False) -> None:
+    """Have this process's follower thread catch up (once more, if it is at it already).
+
+    bulk: it is woken for a deferred bulk write, which this process's searches wait for.
+    """
     state = app.extensions["marktplatz_search"]
     with state["follower_guard"]:
         state["follow_again"] = True
+        state["bulk"] = state["bulk"] or bulk
         if state["follower"] is not None:
             return
         thread = threading.Thread(target=_follower, args=(app,), name="search-follow", daemon=True)
         state["follower"] = thread
-    thread.start()
+        thread.start()  # under the guard: wait_for_follower must never join an unstarted thread
 
 
 def _follower(app: Flask) -> None:
@@ -212,14 +222,20 @@ def _follower(app: Flask) -> None:
         with state["follower_guard"]:
             if not state["follow_again"]:
                 state["follower"] = None
+                state["bulk"] = False
                 return
             state["follow_again"] = False
         try:
             with app.app_context():
                 # Indexing is the follower's work, answering requests the process's: between
                 # documents it steps aside while a request of this process is being served.
-                catch_up(pause=lambda: _yield_to_requests(state))
-        except Exception:  # noqa: BLE001 - catch_up logs its own failures; keep following
+                # While another thread or process holds the index, try again: that catch-up
+                # may have started before the writes this follower was woken for.
+                deadline = time.monotonic() + FOLLOWER_RETRY_SECONDS
+                while (_catch_up_once(pause=lambda: _yield_to_requests(state)).skipped_busy
+                       and time.monotonic() < deadline):
+                    time.sleep(0.05)
+        except Exception:  # noqa: BLE001 - catch-up logs its own failures; keep following
             log.exception("search follower failed")
 
 
@@ -287,9 +303,9 @@ def init_app(app: Flask) -> None:
 
     app.extensions["marktplatz_search"] = {
         "needs_rebuild": False,
-        "follow_lock": threading.RLock(),  # one catch-up of this process at a time
         "follower_guard": threading.Lock(),
         "follower": None,  # the background follower thread while it runs
+        "bulk": False,  # the follower has a deferred bulk write to index (searches wait for it)
         "follow_again": False,
         "count_lock": threading.Lock(),
         "in_flight": 0,  # requests this process is serving (not waiting for the follower)
@@ -317,10 +333,17 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _follow_writes(response):
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 500:
+            state = app.extensions["marktplatz_search"]
+            # A write while the follower runs is left to the follower: this request's own
+            # catch-up would find the index busy and skip.
             if g.pop("search_catch_up_deferred", False):
+                _follow_in_background(app, bulk=True)
+            elif state["follower"] is not None:
                 _follow_in_background(app)
-            else:
-                catch_up()
+            elif _catch_up_once().skipped_busy:
+                # Another catch-up holds the index and may have started before this write
+                # committed: the follower applies it as soon as the index is free.
+                _follow_in_background(app)
         return response
 
 

@@ -251,6 +251,11 @@ def start_position(engine: Engine) -> dict[str, Any]:
         return {"id": int(last or 0)}
 
 
+# Transactions applied ahead of xmin that a position remembers. Beyond this (an old
+# transaction has stayed open through thousands of writes) further writes wait for xmin.
+EARLY_MAX = 2000
+
+
 def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> tuple[list[Any], dict[str, Any]]:
     """Return the change rows to apply after pos and the position after applying them.
 
@@ -279,33 +284,29 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
         ).one()
         xmin, xmax = int(snap[0]), int(snap[1])
         floor = int(pos.get("id", 0))
+        # Rows of transactions that committed although an older one (anywhere in the cluster)
+        # still runs are applied early, so a long transaction elsewhere does not hide finished
+        # writes from search. The position does not move past them; "early" remembers those
+        # transactions (a commit makes all their rows visible at once), so they are neither
+        # applied again early nor once xmin passes them.
+        done = [int(t) for t in pos.get("early", [])]
         rows = conn.execute(
             text(f"SELECT {cols}, txid FROM change_log WHERE id > :p AND txid >= :w AND txid < :x "
-                 f"ORDER BY id"),
-            {"p": floor, "w": int(pos.get("xmin", 0)), "x": xmin},
+                 f"AND NOT (txid = ANY(:a)) ORDER BY id"),
+            {"p": floor, "w": int(pos.get("xmin", 0)), "x": xmin, "a": done},
         ).all()
-        # Rows of transactions that committed although an older one (anywhere in the cluster)
-        # still runs are applied early too, so a long transaction elsewhere does not hide
-        # finished writes from search. The position does not move past them: they are applied
-        # again once xmin passes (harmless: applying re-reads the entity). "early" remembers
-        # the transactions applied this way (a commit makes all its rows visible at once).
-        applied = [t for t in pos.get("early", []) if t >= xmin]
-        early: list[Any] = []
-        if len(applied) < 2000:
+        applied = [t for t in done if t >= xmin]
+        if len(applied) < EARLY_MAX:
             early = conn.execute(
                 text(f"SELECT {cols}, txid FROM change_log WHERE id > :p AND txid >= :x "
                      f"AND NOT (txid = ANY(:a)) AND pg_xact_status(txid::text::xid8) = 'committed' "
                      f"ORDER BY id"),
                 {"p": floor, "x": xmin, "a": applied},
             ).all()
-        if early:
-            applied = sorted(set(applied) | {int(r.txid) for r in early})
-            rows = list(rows) + list(early)
-        held = conn.execute(
-            text("SELECT EXISTS (SELECT 1 FROM change_log WHERE id > :p AND txid >= :x AND NOT (txid = ANY(:a)))"),
-            {"p": floor, "x": xmin, "a": applied},
-        ).scalar()
-        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0))), "held": bool(held), "early": applied}
+            if early:
+                applied = sorted(set(applied) | {int(r.txid) for r in early})
+                rows = list(rows) + list(early)
+        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0))), "early": applied}
         cand = pos.get("cand")
         if cand and cand[1] <= xmin:
             new["id"] = max(floor, int(cand[0]))
@@ -374,11 +375,14 @@ class CatchUp:
     skipped_busy: bool = False
 
 
-def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], max_rounds: int = 20,
-             wait_held: float = 2.0, pause: Callable[[], None] | None = None) -> CatchUp:
+def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session],
+             pause: Callable[[], None] | None = None, limit: int = 5000) -> CatchUp:
     """Apply pending change-log rows to the live generation; skip quietly if another process is at it.
 
-    pause is handed to apply_rows (called before each listing document).
+    Applies what was committed when it started, not what arrives meanwhile: under a steady
+    stream of writes a catch-up must end (every write request catches up for itself, and a
+    search waits for nothing else). pause is handed to apply_rows (called before each
+    listing document).
     """
     gen = current_generation(root)
     result = CatchUp()
@@ -392,19 +396,11 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], 
             pos = read_position(gen)
         except (FileNotFoundError, ValueError):
             return result
-        deadline = time.monotonic() + wait_held
-        for _ in range(max_rounds * 10):
-            rows, new = pending_changes(engine, pos)
-            held = new.pop("held", False)
+        while True:
+            rows, new = pending_changes(engine, pos, limit)
             if not rows:
                 if new != pos:
                     write_position(gen, new)
-                    pos = new
-                # Committed rows held back behind a still-running older transaction (anywhere
-                # in the cluster): wait briefly so a writer usually finds its own change.
-                if held and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
                 break
             ix = windex.open_dir(gen)
             try:
@@ -424,6 +420,10 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session], 
             write_position(gen, new)
             result.applied_rows += len(rows)
             pos = new
+            # On PostgreSQL one read returns every committed row; on SQLite a full batch
+            # means more rows may have been committed before this catch-up started.
+            if engine.dialect.name == "postgresql" or len(rows) < limit:
+                break
     return result
 
 
