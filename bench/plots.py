@@ -69,9 +69,10 @@ def plot(results: dict[str, Any], prefix: str) -> list[str]:
     written.append(path)
 
     fig, ax = _figure("Durchsatz unter gunicorn (throughput)", "req/s")
-    names = ["hello_ceiling", "start_page", "browse_page", "search_page", "listing_page", "api_list", "api_changes"]
+    names = ["hello_ceiling", "start_page", "browse_page", "search_page", "listing_page", "listing_page_uncached",
+             "api_list", "api_changes"]
     for name in names:
-        xs, ys = _series(results, lambda d, n=name: d["http"]["endpoints"][n]["rps"] if d["http"]["endpoints"][n].get("available", True) else None)
+        xs, ys = _series(results, lambda d, n=name: d["http"]["endpoints"][n]["rps"] if d["http"]["endpoints"].get(n, {"available": False}).get("available", True) else None)
         if xs:
             ax.plot(xs, ys, "o-", label=name.replace("_", " "))
     ax.set_yscale("log")

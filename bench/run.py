@@ -286,6 +286,8 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
         "browse_page": ["/eintraege", "/eintraege?seite=2", "/eintraege?seite=50"],
         "search_page": None,
         "listing_page": [f"/eintraege/{s}" for s in slugs],
+        # The same pages rendered every time (signed-in viewers, or data changing all the time).
+        "listing_page_uncached": [f"/eintraege/{s}" for s in slugs],
         "api_list": ["/api/v1/listings"] if any(r.startswith("/api/v1/listings") for r in rules) else None,
         "api_changes": ["/api/v1/changes"] if any(r.startswith("/api/v1/changes") for r in rules) else None,
     }
@@ -307,7 +309,8 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
         if not paths:
             out["endpoints"][name] = {"available": False}
             continue
-        with bh.gunicorn("marktplatz.wsgi:app", env, log) as (base, master):
+        server_env = {**env, "MARKTPLATZ_PAGE_CACHE_ENTRIES": "0"} if name.endswith("_uncached") else env
+        with bh.gunicorn("marktplatz.wsgi:app", server_env, log) as (base, master):
             bh.wrk(base, paths, 2, 16, work)  # warm-up: imports, templates, SQLite page cache
             res = bh.wrk(base, paths, seconds, 16, work)
             res["ratio_to_ceiling"] = round(res["rps"] / ceiling, 3)
@@ -318,6 +321,8 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
     with bh.gunicorn("marktplatz.wsgi:app", env, log) as (base, master):
         if endpoints["api_changes"]:
             out["change_feed"] = bh.change_feed(base, "/api/v1/changes", feed_seconds)
+            # Measured after each phase, so a peak can be told apart: feed or bulk sync.
+            out["change_feed"]["worker_rss_mb"] = [round(bh.rss_mb(p), 1) for p in bh.worker_pids(master)]
         else:
             out["change_feed"] = {"available": False}
         if "/api/v1/sync/listings" in rules:
@@ -329,6 +334,7 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
         else:
             out["sync"] = {"available": False}
         rss.append([round(bh.rss_mb(p), 1) for p in bh.worker_pids(master)])
+        out["sync"]["worker_rss_mb"] = rss[-1]
         out["master_rss_mb"] = round(bh.rss_mb(master), 1)
     # Per worker, the largest RSS seen after any of the loads above.
     out["worker_rss_mb"] = [max(r[i] for r in rss if len(r) > i) for i in range(max(len(r) for r in rss))]
@@ -341,7 +347,10 @@ def profile_endpoint(db_path: str, index_dir: str, path: str, requests: int, out
         from pyinstrument import Profiler
     except ImportError:
         return "pyinstrument not installed"
+    from marktplatz import pagecache
+
     app = dataset.make_app(db_path, index_dir)
+    app.extensions[pagecache.EXTENSION].entries = 0  # profile the rendering, not the page cache
     client = app.test_client()
     client.get(path)
     profiler = Profiler(interval=0.0005)
@@ -385,8 +394,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     add("Suchseite", ">= 100 req/s", f"{sp['rps']:.0f} req/s" if sp.get("available") else "—",
         sp["rps"] >= 100 if sp.get("available") else None, "" if sp.get("available") else "Suche noch nicht vorhanden")
     lp = eps.get("listing_page", {})
-    add("Eintragsseite", ">= 300 req/s", f"{lp['rps']:.0f} req/s" if lp.get("available") else "—",
+    add("Eintragsseite (anonym, Seitenspeicher)", ">= 300 req/s", f"{lp['rps']:.0f} req/s" if lp.get("available") else "—",
         lp["rps"] >= 300 if lp.get("available") else None)
+    lu = eps.get("listing_page_uncached", {})
+    if lu.get("available"):
+        add("Eintragsseite (jedes Mal gerendert)", ">= 300 req/s", f"{lu['rps']:.0f} req/s", lu["rps"] >= 300,
+            "angemeldete Leser; anonyme bei ständig wechselnden Daten")
     sy = h.get("sync", {})
     ok = sy.get("available") and sy.get("ok")
     add("Bulk-Sync", ">= 500 Einträge/s", f"{sy['listings_per_second']}/s" if ok else "—",
@@ -450,7 +463,8 @@ def markdown(results: dict[str, Any]) -> str:
     md.append(row("Whoosh p95 / FTS5 p95", lambda d: round(d["search"]["p95_ms"] / d["fts5"]["p95_ms"], 1) if d["search"].get("available") else "n/a"))
     md.append("\n### HTTP under gunicorn (2 workers × 4 threads, gthread), wrk 16 connections\n\n")
     md.append("req/s (ratio to the bare Flask ceiling) · p50 / p99 latency in ms\n\n" + head)
-    names = ["hello_ceiling", "start_page", "browse_page", "search_page", "listing_page", "api_list", "api_changes"]
+    names = ["hello_ceiling", "start_page", "browse_page", "search_page", "listing_page", "listing_page_uncached",
+             "api_list", "api_changes"]
     for name in names:
         def cell(d: dict[str, Any], name: str = name) -> str:
             e = d["http"]["endpoints"][name]
@@ -466,6 +480,10 @@ def markdown(results: dict[str, Any]) -> str:
     md.append(row("change feed last page (ms)", lambda d: d["http"]["change_feed"]["last_page_ms"] if d["http"]["change_feed"].get("available") else "n/a"))
     md.append(row("load average before listing page", lambda d: d["http"]["endpoints"]["listing_page"].get("loadavg_before")))
     md.append(row("worker RSS after load (MB)", lambda d: " / ".join(str(x) for x in d["http"]["worker_rss_mb"])))
+    md.append(row("worker RSS after change feed (MB)",
+                  lambda d: " / ".join(str(x) for x in d["http"]["change_feed"].get("worker_rss_mb", []))))
+    md.append(row("worker RSS after bulk sync (MB)",
+                  lambda d: " / ".join(str(x) for x in d["http"]["sync"].get("worker_rss_mb", []))))
     md.append("\n### Targets (largest size measured)\n\n| target | wanted | measured | status | note |\n|---|---|---|---|---|\n")
     for t in results["targets"]:
         md.append(f"| {t['target']} | {t['wanted']} | {t['measured']} | **{t['status']}** | {t['note']} |\n")

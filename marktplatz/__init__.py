@@ -25,11 +25,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     config_module.init_app(app, config)
 
-    from . import auth, cli, db, errors, extensions, security, templating, views
+    from . import auth, cli, db, errors, extensions, pagecache, security, templating, views
 
     db.init_app(app)
     extensions.init_app(app)
     security.init_app(app)
+    pagecache.init_app(app)
     templating.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # Seconds the start page's key numbers and the browse filter choices may be cached.
     "STATS_CACHE_SECONDS": 30,
+    # Listing pages kept per process for anonymous readers, valid until the data changes
+    # (marktplatz/pagecache.py); 0 switches the cache off.
+    "PAGE_CACHE_ENTRIES": 500,
     # Seconds a search waits for this process's search-index follower (busy after a bulk
     # sync) before it answers from the index as it is.
     "SEARCH_FOLLOW_WAIT": 10,
@@ -82,6 +85,10 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if not app.config.get("MAIL_DIR"):
         app.config["MAIL_DIR"] = os.path.join(app.instance_path, "mail")
 
+    for name in ("PAGE_CACHE_ENTRIES",):
+        value = app.config.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"MARKTPLATZ_{name} muss eine ganze Zahl ab 0 sein, nicht {app.config.get(name)!r}.")
     production = app.config["ENV"] == "production"
     if not app.config.get("SECRET_KEY"):
         if production:

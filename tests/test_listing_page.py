@@ -194,3 +194,96 @@ def test_similar_listings_respect_each_viewer(client, auth, session, world):
         if who:
             auth.logout()
     assert secret.slug and draft.slug and other.slug
+
+
+def _page_cache(app):
+    from marktplatz.pagecache import EXTENSION
+
+    return app.extensions[EXTENSION]
+
+
+def test_anonymous_pages_come_from_the_cache_until_the_data_changes(app, client, session, world):
+    """A second anonymous request is a cache hit; any tracked write (here a status update
+    and a reuse by another municipality) makes the next request render anew."""
+    cache = _page_cache(app)
+    item = f.listing(session, world["owner"], publish_by=world["coord"], title="Seitenspeicher Probe")
+    url = f"/eintraege/{item.slug}"
+    first = client.get(url)
+    hits = cache.hits
+    second = client.get(url)
+    assert second.status_code == 200 and cache.hits == hits + 1
+    assert second.get_data() == first.get_data()
+    assert second.headers["Content-Security-Policy"]  # headers are set per response, not cached
+
+    listings.post_status_update(session, world["owner"], item, {"title": "Pilotbetrieb läuft G7H8",
+                                                                 "body": "Seit Montag."})
+    hits = cache.hits
+    assert "G7H8" in client.get(url).get_data(as_text=True)
+    assert cache.hits == hits
+
+    reuse.declare_reuse(session, world["reuser"], item, {"stage": "pilot"})
+    assert "Lemgo" in client.get(url).get_data(as_text=True).split('id="nachnutzung"')[1]
+
+
+def test_signed_in_viewers_and_flashes_bypass_the_page_cache(app, client, auth, session, world):
+    cache = _page_cache(app)
+    item = f.listing(session, world["owner"], publish_by=world["coord"])
+    url = f"/eintraege/{item.slug}"
+    anonymous = client.get(url).get_data(as_text=True)
+    assert 'name="csrf_token"' not in anonymous
+    auth.login("owner@example.org")
+    before = (cache.hits, len(cache.pages))
+    mine = client.get(url).get_data(as_text=True)
+    assert "Bearbeiten" in mine and 'name="csrf_token"' in mine  # the owner's actions, not the cached page
+    assert (cache.hits, len(cache.pages)) == before
+    client.post("/abmelden", data={})
+    with client.session_transaction() as sess:
+        sess["_flashes"] = [("info", "Hinweis J9K0")]
+    assert "Hinweis J9K0" in client.get(url).get_data(as_text=True)
+
+
+def test_a_listing_that_turns_private_is_not_served_from_the_cache(app, client, session, world):
+    item = f.listing(session, world["owner"], publish_by=world["coord"])
+    url = f"/eintraege/{item.slug}"
+    assert client.get(url).status_code == 200
+    assert client.get(url).status_code == 200
+    listings.update_listing(session, world["owner"], item, {"visibility": "network"}, item.version, partial=True)
+    assert client.get(url).status_code == 404
+
+
+def test_page_cache_size_is_validated_and_can_be_switched_off(tmp_path, database_urls):
+    from marktplatz import create_app
+    from marktplatz.config import ConfigError
+
+    base = {"DATABASE_URL": database_urls["sqlite"], "TESTING": True, "SECRET_KEY": "x",
+            "INDEX_DIR": str(tmp_path / "ix")}
+    with pytest.raises(ConfigError, match="PAGE_CACHE_ENTRIES"):
+        create_app({**base, "PAGE_CACHE_ENTRIES": "viele"})
+    off = create_app({**base, "PAGE_CACHE_ENTRIES": 0})
+    assert _page_cache(off).entries == 0
+
+
+def test_a_change_committed_out_of_id_order_is_not_hidden_by_the_cache(app, client, session, world):
+    """PostgreSQL: T1 takes the smaller change-log id and commits after T2; the page cached
+    in between must not be served once T1 has committed. (SQLite serialises writers.)"""
+    item = f.listing(session, world["owner"], publish_by=world["coord"], title="Reihenfolge Seite")
+    other = f.listing(session, world["owner"], publish_by=world["coord"])
+    url = f"/eintraege/{item.slug}"
+    maker = app.extensions["sqlalchemy_sessionmaker"]
+    s1, s2 = maker(), maker()
+    try:
+        s1.get(Listing, item.id).summary = "Spät bestätigte Änderung L1M2."
+        s1.flush()  # change-log id N, not committed
+        s2.get(Listing, other.id).summary = "Früher bestätigte Änderung."
+        if app.extensions["sqlalchemy_engine"].dialect.name == "postgresql":
+            s2.commit()  # id N+1 committed first
+        else:
+            s1.commit()
+            s2.commit()
+        client.get(url)
+        client.get(url)  # cached now, on PostgreSQL without T1's change
+        s1.commit()
+        assert "L1M2" in client.get(url).get_data(as_text=True)
+    finally:
+        s1.close()
+        s2.close()

@@ -12,6 +12,7 @@ from .. import search
 from ..db import get_session
 from ..models import Listing, Network, Organisation, Reuse
 from ..models.listing import KINDS, PHASES, REUSE_STAGES
+from ..pagecache import cached_page
 from ..services import queries
 from ..services.listings import get_listing
 from ..services.reuse import is_following
@@ -220,7 +221,10 @@ def render_listing(listing: Listing, status: int = 200, **extra: Any):
 @bp.route("/eintraege/<slug>")
 def listing_detail(slug: str):
     """Show one listing with everything about it and the viewer's actions."""
-    return render_listing(get_listing(get_session(), current_user, slug))
+    session = get_session()
+    # Anonymous readers get the page as rendered for the current state of the data.
+    return cached_page(session, f"listing:{slug}",
+                       lambda: render_listing(get_listing(session, current_user, slug)))
 
 
 @bp.route("/kommunen/<key>")

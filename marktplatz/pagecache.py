@@ -1,0 +1,95 @@
+"""Rendered pages for anonymous readers, valid until the next change of the data.
+
+Anonymous visitors all see the same listing page, so its HTML is kept per process and
+answered again as long as the database holds the data it was rendered from. Every write of
+what a page shows (listing, reuse, status update, organisation) adds a change-log row in
+the same transaction, so the key includes the highest change-log id and the number of rows
+among the last WINDOW ids, read with one index-only query per request. SQLite commits in id
+order; on PostgreSQL a transaction may take a smaller id and commit later, which the count
+catches (unless it stays open while WINDOW later changes commit: service writes are short).
+
+A cached page is therefore not served stale; under a steady stream of writes it simply misses. Only
+anonymous requests without flashed messages are cached (signed-in pages show actions,
+forms and CSRF tokens of the viewer). PAGE_CACHE_ENTRIES (0 switches it off) bounds the
+memory: pages are about 20 to 40 KB each.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, session
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import ChangeLog
+
+EXTENSION = "marktplatz_page_cache"
+
+
+class PageCache:
+    """A bounded, thread-safe LRU of (name, data version) -> rendered page."""
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self.lock = threading.Lock()
+        self.pages: OrderedDict[tuple[Any, ...], tuple[str, int]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> tuple[str, int] | None:
+        """Return the page stored under key (and count a hit), or None (a miss)."""
+        with self.lock:
+            page = self.pages.get(key)
+            if page is None:
+                self.misses += 1
+                return None
+            self.pages.move_to_end(key)
+            self.hits += 1
+            return page
+
+    def put(self, key: tuple[Any, ...], page: tuple[str, int]) -> None:
+        """Store page under key, dropping the least recently used pages beyond the limit."""
+        with self.lock:
+            self.pages[key] = page
+            self.pages.move_to_end(key)
+            while len(self.pages) > self.entries:
+                self.pages.popitem(last=False)
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's page cache (PAGE_CACHE_ENTRIES pages)."""
+    app.extensions[EXTENSION] = PageCache(app.config["PAGE_CACHE_ENTRIES"])
+
+
+WINDOW = 256  # recent change-log ids whose count catches out-of-order commits
+
+
+def data_version(db: Session) -> tuple[Any, ...]:
+    """Return a value that changes whenever data a page shows may have changed."""
+    top = select(func.max(ChangeLog.id)).scalar_subquery()
+    return tuple(db.execute(
+        select(func.max(ChangeLog.id), func.count()).where(ChangeLog.id > top - WINDOW)
+    ).one())
+
+
+def cached_page(db: Session, name: str, render: Callable[[], tuple[str, int]]) -> tuple[str, int]:
+    """Return render() for the page called name, from the cache when the viewer is anonymous.
+
+    render returns (html, status); only status 200 is kept.
+    """
+    cache: PageCache = current_app.extensions[EXTENSION]
+    if cache.entries <= 0 or current_user.is_authenticated or session.get("_flashes"):
+        return render()
+    key = (name, data_version(db))
+    page = cache.get(key)
+    if page is not None:
+        return page
+    page = render()
+    if page[1] == 200:
+        cache.put(key, page)
+    return page
