@@ -58,3 +58,28 @@ def test_out_of_order_commit_is_held_back_not_skipped(app, client, session):
     finally:
         a.close()
         b.close()
+
+
+def test_a_transaction_in_another_database_does_not_hold_the_feed_back(app, client, session):
+    """Only transactions of this database can still write its change log; a long one elsewhere
+    on the same server (CI runs other test databases there) must not stall the feed."""
+    import psycopg
+
+    org_id = f.org(session, f.FREIBURG).id
+    session.commit()
+    _seen, cursor = _read_all(client)
+    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as elsewhere:  # the server's own test database, not the app's
+        assert elsewhere.execute("SELECT current_database()").fetchone()[0] != session.scalar(
+            text("SELECT current_database()"))
+        elsewhere.execute("SELECT pg_current_xact_id()")  # an open transaction with an id, left running
+        make = app.extensions["sqlalchemy_sessionmaker"]
+        writer = make()
+        try:
+            writer.add(_listing(org_id, "nach-fremder-transaktion"))
+            writer.commit()
+        finally:
+            writer.close()
+        seen, _ = _read_all(client, cursor)
+        assert [c["entity_type"] for c in seen] == ["listing"]
+        elsewhere.rollback()

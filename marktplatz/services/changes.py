@@ -1,10 +1,10 @@
 """Read the change log as a feed: ordered, keyset-paginated, never skipping a change.
 
 Order is (txid, id). On PostgreSQL ``txid`` is the writing transaction's id and only rows
-with ``txid`` below the oldest transaction still running (``pg_snapshot_xmin``) are
-returned: those transactions have all finished, and every transaction that commits later
-has a larger txid, so no row can later appear *before* a cursor already handed out, even
-when transactions commit out of order. SQLite serialises writers, so ``id`` order is
+with ``txid`` below the oldest transaction of this database still running are returned
+(see HORIZON): those transactions have all finished, and every transaction that commits
+later has a larger txid, so no row can later appear *before* a cursor already handed out,
+even when transactions commit out of order. SQLite serialises writers, so ``id`` order is
 commit order there and txid stays NULL (treated as 0).
 """
 
@@ -14,13 +14,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, and_, func, or_, select, tuple_
+from sqlalchemy import and_, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import ChangeLog, Listing
 from ..permissions import listing_visibility_filter
 
 MAX_LIMIT = 1000
+
+# The oldest transaction id that may still add change-log rows: the smallest id the snapshot
+# lists as running, leaving out transactions that run in *another* database of the cluster
+# (they cannot write this change log; a long one, e.g. a report or another application on
+# the same server, used to hold the feed back). A transaction that ended between the
+# snapshot and the pg_stat_activity read, or whose database is not shown (no privilege to
+# see it), still counts: the next read moves on. Without any, the snapshot's xmax.
+HORIZON = text("""
+    SELECT COALESCE(
+      (SELECT MIN(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+        WHERE NOT EXISTS (
+          SELECT 1 FROM pg_stat_activity AS a
+          WHERE a.backend_xid IS NOT NULL
+            AND a.backend_xid::text::bigint = x::text::bigint % 4294967296
+            AND a.datname <> current_database())),
+      pg_snapshot_xmax(s)::text::bigint)
+    FROM pg_current_snapshot() AS s
+""")
 
 
 @dataclass(frozen=True)
@@ -54,8 +72,7 @@ def read_changes(session: Session, user: Any, after: tuple[int, int] | None, lim
     postgres = session.get_bind().dialect.name == "postgresql"
     q = select(ChangeLog).where(_visible(user))
     if postgres:
-        horizon = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text).cast(BigInteger)
-        q = q.where(ChangeLog.txid < horizon)
+        q = q.where(ChangeLog.txid < int(session.scalar(HORIZON)))
         if after is not None:
             q = q.where(tuple_(ChangeLog.txid, ChangeLog.id) > tuple_(after[0], after[1]))
         q = q.order_by(ChangeLog.txid, ChangeLog.id)
