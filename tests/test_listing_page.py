@@ -287,3 +287,32 @@ def test_a_change_committed_out_of_id_order_is_not_hidden_by_the_cache(app, clie
     finally:
         s1.close()
         s2.close()
+
+
+def test_similar_listings_are_cached_until_the_data_changes_and_never_leak(session, world):
+    """The similar-listing ids are kept per listing and viewer class while the data is
+    unchanged; a new listing shows at once, and one that is no longer visible (its
+    municipality left the network: memberships are not in the change log) disappears."""
+    from marktplatz.services import networks
+
+    page = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    shared = f.listing(session, world["member"], publish_by=world["coord"], title="Netzwerk Hund V1W2",
+                       visibility="network")
+    owner = world["owner"]
+    assert shared in queries.similar_listings(session, owner, page)
+    statements = []
+    engine = session.get_bind()
+    listen = lambda *a: statements.append(a[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        assert shared in queries.similar_listings(session, owner, page)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert not any("own_ozg" in s for s in statements), "the cached answer walked the OZG listings again"
+
+    newer = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer neu X3Y4")
+    assert newer in queries.similar_listings(session, owner, page)
+
+    networks.remove_member(session, world["coord"], world["net"], world["member"].organisation_id)
+    session.expire_all()
+    assert shared not in queries.similar_listings(session, owner, page)

@@ -265,10 +265,37 @@ def latest_listings(session: Session, user: Any, limit: int = 6) -> list[Listing
 
 
 def similar_listings(session: Session, user: Any, listing: Listing, limit: int = 6) -> list[Listing]:
-    """Return other published listings sharing an OZG-Leistung with listing."""
+    """Return other published listings sharing an OZG-Leistung with listing.
+
+    The query walks every listing of those OZG-Leistungen (hundreds at 100,000 listings), so
+    its answer is kept per process for each listing and visibility class until the data
+    changes (pagecache.data_version); the listings themselves are loaded fresh by id.
+    """
     if not listing.ozg_leistungen:
         return []
-    return list(session.scalars(_similar_statement(user, limit), {"listing_id": listing.id}))
+    from flask import current_app
+
+    from ..pagecache import data_version
+
+    # Per app, like the page cache: a database replaced under the same URL (tests, a restore
+    # into a fresh database) starts again with the same ids and versions.
+    cache = current_app.extensions.setdefault("marktplatz_similar_ids", {})
+    key = (listing.id, limit, *_viewer_key(user))
+    version = data_version(session)
+    hit = cache.get(key)
+    if hit is not None and hit[0] == version:
+        if not hit[1]:
+            return []
+        # Visibility is checked again: network memberships are not in the change log.
+        found = {item.id: item for item in session.scalars(
+            select(Listing).where(Listing.id.in_(hit[1]), listing_visibility_filter(user), PUBLISHED))}
+        return [found[i] for i in hit[1] if i in found]
+    items = list(session.scalars(_similar_statement(user, limit), {"listing_id": listing.id}))
+    if len(cache) > 5000:
+        cache.clear()
+    # (listing id, limit, viewer class) -> (data version, ids of the similar listings)
+    cache[key] = (version, [item.id for item in items])
+    return items
 
 
 # Built statements of similar_listings per visibility class (the filter depends on nothing
