@@ -251,11 +251,6 @@ def start_position(engine: Engine) -> dict[str, Any]:
         return {"id": int(last or 0)}
 
 
-# Memory for a catch-up's posting pool (Whoosh's default is 128 MB): catch-ups run inside
-# web workers, where a bulk sync's thousands of documents or a segment merge would
-# otherwise grow the worker by that much; beyond it, runs spill to temporary files.
-CATCH_UP_LIMITMB = 32
-
 # Transactions applied ahead of xmin that a position remembers. Beyond this (an old
 # transaction has stayed open through thousands of writes) further writes wait for xmin.
 EARLY_MAX = 2000
@@ -409,7 +404,7 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session],
                 break
             ix = windex.open_dir(gen)
             try:
-                writer = SegmentWriter(ix, timeout=5.0, delay=0.05, limitmb=CATCH_UP_LIMITMB)
+                writer = SegmentWriter(ix, timeout=5.0, delay=0.05)
             except LockError:
                 result.skipped_busy = True
                 break
