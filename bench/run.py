@@ -296,9 +296,10 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
         endpoints["search_page"] = [f"/eintraege?q={q.replace(' ', '+')}" for q in QUERIES]
     log = os.path.join(work, "gunicorn.log")
     out: dict[str, Any] = {"connections": 16, "seconds": seconds, "endpoints": {}}
+    warm = 1 if seconds <= 5 else 2  # seconds of warm-up load per server (quick runs: 1)
 
     with bh.gunicorn("bench.hello_app:app", env, log) as (base, _pid):
-        bh.wrk(base, ["/"], 2, 16, work)  # warm-up
+        bh.wrk(base, ["/"], warm, 16, work)  # warm-up
         out["endpoints"]["hello_ceiling"] = bh.wrk(base, ["/"], seconds, 16, work)
     ceiling = out["endpoints"]["hello_ceiling"]["rps"] or 1.0
 
@@ -311,7 +312,7 @@ def bench_http(db_path: str, index_dir: str, work: str, seconds: int, feed_secon
             continue
         server_env = {**env, "MARKTPLATZ_PAGE_CACHE_ENTRIES": "0"} if name.endswith("_uncached") else env
         with bh.gunicorn("marktplatz.wsgi:app", server_env, log) as (base, master):
-            bh.wrk(base, paths, 2, 16, work)  # warm-up: imports, templates, SQLite page cache
+            bh.wrk(base, paths, warm, 16, work)  # warm-up: imports, templates, SQLite page cache
             res = bh.wrk(base, paths, seconds, 16, work)
             res["ratio_to_ceiling"] = round(res["rps"] / ceiling, 3)
             res["available"] = True
@@ -559,7 +560,9 @@ def run(sizes: list[int], seconds: int, rounds: int, feed_seconds: float, sync_b
             pages["search_page"] = "/eintraege?q=Hundesteuer"
         for name, path in pages.items():
             out_file = os.path.join(RESULTS, f"profile-{tag}-{name}.txt")
-            results["profiles"][name] = profile_endpoint(db_path, index_dir, path, 200, out_file)
+            # Quick runs profile for a few seconds per page: make bench-quick must stay under 5 min.
+            budget = 4.0 if tag == "quick" else 15.0
+            results["profiles"][name] = profile_endpoint(db_path, index_dir, path, 200, out_file, budget)
     with open(os.path.join(RESULTS, f"results-{tag}.json"), "w", encoding="utf-8") as fh:
         json.dump(results, fh, indent=2, ensure_ascii=False)
     with open(os.path.join(RESULTS, f"results-{tag}.md"), "w", encoding="utf-8") as fh:
@@ -583,7 +586,7 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        sizes, seconds, rounds, feed, batches, tag = [2000, 5000], 5, 3, 30.0, 2, "quick"
+        sizes, seconds, rounds, feed, batches, tag = [2000, 5000], 4, 3, 30.0, 2, "quick"
     else:
         sizes, seconds, rounds, feed, batches, tag = [10000, 30000, 100000], 15, 10, 180.0, 10, "full"
     sizes = args.sizes or sizes
