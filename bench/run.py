@@ -351,7 +351,7 @@ def profile_endpoint(db_path: str, index_dir: str, path: str, requests: int, out
     from marktplatz import pagecache
 
     app = dataset.make_app(db_path, index_dir)
-    app.extensions[pagecache.EXTENSION].entries = 0  # profile the rendering, not the page cache
+    app.extensions[pagecache.EXTENSION].maxsize = 0  # profile the rendering, not the page cache
     client = app.test_client()
     client.get(path)
     profiler = Profiler(interval=0.0005)

@@ -16,8 +16,6 @@ memory: pages are about 20 to 40 KB each.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -26,42 +24,18 @@ from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from .caching import LockedLRU
+
 EXTENSION = "marktplatz_page_cache"
-
-
-class PageCache:
-    """A bounded, thread-safe LRU of (name, data version) -> rendered page."""
-
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
-        self.lock = threading.Lock()
-        self.pages: OrderedDict[tuple[Any, ...], tuple[str, int]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple[Any, ...]) -> tuple[str, int] | None:
-        """Return the page stored under key (and count a hit), or None (a miss)."""
-        with self.lock:
-            page = self.pages.get(key)
-            if page is None:
-                self.misses += 1
-                return None
-            self.pages.move_to_end(key)
-            self.hits += 1
-            return page
-
-    def put(self, key: tuple[Any, ...], page: tuple[str, int]) -> None:
-        """Store page under key, dropping the least recently used pages beyond the limit."""
-        with self.lock:
-            self.pages[key] = page
-            self.pages.move_to_end(key)
-            while len(self.pages) > self.entries:
-                self.pages.popitem(last=False)
+SIMILAR = "marktplatz_similar_ids"  # services.queries.similar_listings
 
 
 def init_app(app: Flask) -> None:
-    """Create the app's page cache (PAGE_CACHE_ENTRIES pages)."""
-    app.extensions[EXTENSION] = PageCache(app.config["PAGE_CACHE_ENTRIES"])
+    """Create the app's page cache (PAGE_CACHE_ENTRIES pages) and similar-listing cache."""
+    app.extensions[EXTENSION] = LockedLRU(app.config["PAGE_CACHE_ENTRIES"])
+    # Per app, like the pages: a database replaced under the same URL (tests, a restore into
+    # a fresh database) starts again with the same ids and versions.
+    app.extensions[SIMILAR] = LockedLRU(5000)
 
 
 WINDOW = 256  # recent change-log ids whose count catches out-of-order commits
@@ -84,8 +58,8 @@ def cached_page(db: Session, name: str, render: Callable[[], tuple[str, int]]) -
 
     render returns (html, status); only status 200 is kept.
     """
-    cache: PageCache = current_app.extensions[EXTENSION]
-    if cache.entries <= 0 or current_user.is_authenticated or session.get("_flashes"):
+    cache: LockedLRU = current_app.extensions[EXTENSION]
+    if cache.maxsize <= 0 or current_user.is_authenticated or session.get("_flashes"):
         return render()
     key = (name, data_version(db))
     page = cache.get(key)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from datetime import datetime
 
 import nh3
@@ -13,6 +11,7 @@ from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from .caching import LockedLRU
 from .db import get_session
 from .permissions import can
 
@@ -23,54 +22,19 @@ ALLOWED_TAGS = {
 }
 
 
-class _HtmlCache:
-    """A small thread-safe LRU of rendered Markdown, bounded by entries and by bytes.
-
-    Keyed by a SHA-256 digest of the source text, so an edited text is a new key and is
-    rendered at once: nothing can be served stale and nothing needs invalidating. The output
-    depends on the text alone (not on the viewer or the request), so sharing it is safe.
-    """
-
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._data: OrderedDict[bytes, str] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes) -> str | None:
-        with self._lock:
-            html = self._data.get(key)
-            if html is not None:
-                self._data.move_to_end(key)
-            return html
-
-    def put(self, key: bytes, html: str) -> None:
-        size = len(html)
-        if size > self.max_bytes // 8:
-            return  # a few huge texts must not push everything else out
-        with self._lock:
-            if key in self._data:
-                return
-            self._data[key] = html
-            self._bytes += size
-            while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
-                _, old = self._data.popitem(last=False)
-                self._bytes -= len(old)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-# Per process: about 8 MB of HTML at most (descriptions, reuse terms, status updates).
-_html_cache = _HtmlCache(max_entries=4096, max_bytes=8 * 1024 * 1024)
+# Per process: about 8 MB of rendered HTML (descriptions, reuse terms, status updates).
+# Keyed by a SHA-256 digest of the source text, so an edited text is a new key and is
+# rendered at once: nothing can be served stale and nothing needs invalidating. The output
+# depends on the text alone (not on the viewer or the request), so sharing it is safe.
+_HTML_BYTES = 8 * 1024 * 1024
+_html_cache = LockedLRU(_HTML_BYTES, getsizeof=len, largest=_HTML_BYTES // 8)
 
 
 def render_markdown(text: str | None) -> Markup:
     """Render Markdown to sanitised HTML (no scripts, no event handlers, no javascript: URLs).
 
     Rendering and sanitising cost milliseconds per text, so results are kept in a bounded
-    in-process cache keyed by the text itself (see _HtmlCache).
+    in-process cache keyed by the text itself (see _html_cache).
     """
     text = text or ""
     if not text:

@@ -93,18 +93,22 @@ def test_markdown_cache_sanitises_and_stays_bounded():
     assert "<strong>x</strong>" in again
     assert templating.render_markdown("") == templating.render_markdown(None) == ""
 
-    cache = templating._HtmlCache(max_entries=3, max_bytes=1000)
+    from marktplatz.caching import LockedLRU
+
+    cache = LockedLRU(3)
     for i in range(5):
         cache.put(bytes([i]), "x" * 10)
     assert len(cache) == 3 and cache.get(bytes([0])) is None and cache.get(bytes([4])) == "x" * 10
     cache.get(bytes([2]))  # recently used: kept
     cache.put(bytes([5]), "y" * 10)
     assert cache.get(bytes([2])) is not None and cache.get(bytes([3])) is None
-    cache.put(b"big", "z" * 900)  # larger than an eighth of the budget: not kept
-    assert cache.get(b"big") is None
-    for i in range(10, 13):
-        cache.put(bytes([i]), "w" * 120)
-    assert cache._bytes <= 1000
+    by_bytes = LockedLRU(1000, getsizeof=len, largest=125)
+    by_bytes.put(b"big", "z" * 900)  # larger than an eighth of the budget: not kept
+    assert by_bytes.get(b"big") is None
+    for i in range(10):
+        by_bytes.put(bytes([i]), "w" * 120)
+    assert by_bytes.size <= 1000 and len(by_bytes) == 8
+    assert templating._html_cache.largest == templating._HTML_BYTES // 8
 
 
 def test_page_loader_matches_lazy_loading(app, session, world):
@@ -232,10 +236,10 @@ def test_signed_in_viewers_and_flashes_bypass_the_page_cache(app, client, auth, 
     anonymous = client.get(url).get_data(as_text=True)
     assert 'name="csrf_token"' not in anonymous
     auth.login("owner@example.org")
-    before = (cache.hits, len(cache.pages))
+    before = (cache.hits, len(cache))
     mine = client.get(url).get_data(as_text=True)
     assert "Bearbeiten" in mine and 'name="csrf_token"' in mine  # the owner's actions, not the cached page
-    assert (cache.hits, len(cache.pages)) == before
+    assert (cache.hits, len(cache)) == before
     client.post("/abmelden", data={})
     with client.session_transaction() as sess:
         sess["_flashes"] = [("info", "Hinweis J9K0")]
@@ -260,8 +264,7 @@ def test_page_cache_size_is_validated_and_can_be_switched_off(tmp_path, database
     with pytest.raises(ConfigError, match="PAGE_CACHE_ENTRIES"):
         create_app({**base, "PAGE_CACHE_ENTRIES": "viele"})
     off = create_app({**base, "PAGE_CACHE_ENTRIES": 0})
-    assert _page_cache(off).entries == 0
-
+    assert _page_cache(off).maxsize == 0
 
 def test_a_change_committed_out_of_id_order_is_not_hidden_by_the_cache(app, client, session, world):
     """PostgreSQL: T1 takes the smaller change-log id and commits after T2; the page cached

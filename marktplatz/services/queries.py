@@ -275,11 +275,10 @@ def similar_listings(session: Session, user: Any, listing: Listing, limit: int =
         return []
     from flask import current_app
 
-    from ..pagecache import data_version
+    from ..pagecache import SIMILAR, data_version
 
-    # Per app, like the page cache: a database replaced under the same URL (tests, a restore
-    # into a fresh database) starts again with the same ids and versions.
-    cache = current_app.extensions.setdefault("marktplatz_similar_ids", {})
+    # (listing id, limit, viewer class) -> (data version, ids of the similar listings)
+    cache = current_app.extensions[SIMILAR]
     key = (listing.id, limit, *_viewer_key(user))
     version = data_version(session)
     hit = cache.get(key)
@@ -291,10 +290,7 @@ def similar_listings(session: Session, user: Any, listing: Listing, limit: int =
             select(Listing).where(Listing.id.in_(hit[1]), listing_visibility_filter(user), PUBLISHED))}
         return [found[i] for i in hit[1] if i in found]
     items = list(session.scalars(_similar_statement(user, limit), {"listing_id": listing.id}))
-    if len(cache) > 5000:
-        cache.clear()
-    # (listing id, limit, viewer class) -> (data version, ids of the similar listings)
-    cache[key] = (version, [item.id for item in items])
+    cache.put(key, (version, [item.id for item in items]))
     return items
 
 
