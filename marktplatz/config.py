@@ -85,10 +85,7 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if not app.config.get("MAIL_DIR"):
         app.config["MAIL_DIR"] = os.path.join(app.instance_path, "mail")
 
-    for name in ("PAGE_CACHE_ENTRIES",):
-        value = app.config.get(name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"MARKTPLATZ_{name} muss eine ganze Zahl ab 0 sein, nicht {app.config.get(name)!r}.")
+    _check_numbers(app.config)
     production = app.config["ENV"] == "production"
     if not app.config.get("SECRET_KEY"):
         if production:
@@ -102,6 +99,34 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         app.config["SESSION_COOKIE_SECURE"] = production and not app.config["BASE_URL"].startswith(
             ("http://127.0.0.1", "http://localhost")
         )
+
+
+# Numeric settings that are durations and may have a fraction ("2.5"); the other numeric
+# settings count something and must be whole numbers.
+_SECONDS = {"OUTBOUND_TIMEOUT", "LOGIN_LOCK_SECONDS", "STATS_CACHE_SECONDS", "SEARCH_FOLLOW_WAIT"}
+
+
+def _check_numbers(config: dict[str, Any]) -> None:
+    """Check every numeric setting (those whose default is a number) and store it as one.
+
+    A wrong value stops the start with a message naming the variable, instead of a
+    traceback in the first request that uses it.
+    """
+    for name, default in DEFAULTS.items():
+        if isinstance(default, bool) or not isinstance(default, int):
+            continue
+        value = config.get(name)
+        seconds = name in _SECONDS
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value) if seconds else int(str(value).strip())
+            if number < 0 or number != number or number == float("inf"):
+                raise ValueError
+        except (TypeError, ValueError):
+            kind = "eine Zahl" if seconds else "eine ganze Zahl"
+            raise ConfigError(f"MARKTPLATZ_{name} muss {kind} ab 0 sein, nicht {value!r}.") from None
+        config[name] = number
 
 
 def _dev_secret(instance_path: str) -> str:

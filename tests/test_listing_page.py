@@ -255,16 +255,36 @@ def test_a_listing_that_turns_private_is_not_served_from_the_cache(app, client, 
     assert client.get(url).status_code == 404
 
 
-def test_page_cache_size_is_validated_and_can_be_switched_off(tmp_path, database_urls):
+@pytest.mark.parametrize(("name", "value"), [
+    ("PAGE_CACHE_ENTRIES", "viele"), ("PAGE_CACHE_ENTRIES", "2.5"), ("PAGE_CACHE_ENTRIES", -1),
+    ("PAGE_CACHE_ENTRIES", True), ("SEARCH_FOLLOW_WAIT", "zehn"), ("STATS_CACHE_SECONDS", "-1"),
+    ("OUTBOUND_TIMEOUT", "nan"), ("TRUSTED_PROXIES", "ja bitte"),
+])
+def test_numeric_settings_are_validated_at_start(tmp_path, database_urls, name, value):
+    """A wrong number stops the start naming the variable, not the first request with a 500."""
     from marktplatz import create_app
     from marktplatz.config import ConfigError
 
     base = {"DATABASE_URL": database_urls["sqlite"], "TESTING": True, "SECRET_KEY": "x",
             "INDEX_DIR": str(tmp_path / "ix")}
-    with pytest.raises(ConfigError, match="PAGE_CACHE_ENTRIES"):
-        create_app({**base, "PAGE_CACHE_ENTRIES": "viele"})
-    off = create_app({**base, "PAGE_CACHE_ENTRIES": 0})
-    assert _page_cache(off).maxsize == 0
+    with pytest.raises(ConfigError, match=f"MARKTPLATZ_{name} muss"):
+        create_app({**base, name: value})
+
+
+def test_page_cache_can_be_switched_off_and_durations_take_fractions(tmp_path, database_urls):
+    from marktplatz import create_app
+
+    base = {"DATABASE_URL": database_urls["sqlite"], "TESTING": True, "SECRET_KEY": "x",
+            "INDEX_DIR": str(tmp_path / "ix")}
+    off = create_app({**base, "PAGE_CACHE_ENTRIES": "0", "SEARCH_FOLLOW_WAIT": "2.5"})
+    assert _page_cache(off).maxsize == 0 and off.config["SEARCH_FOLLOW_WAIT"] == 2.5
+    with off.test_request_context("/"):
+        from marktplatz.pagecache import cached_page
+
+        calls = []
+        for _ in range(2):
+            cached_page(None, "x", lambda: calls.append(1) or ("<p>x</p>", 200))
+        assert len(calls) == 2  # switched off: rendered every time, no version query (db unused)
 
 def test_a_change_committed_out_of_id_order_is_not_hidden_by_the_cache(app, client, session, world):
     """PostgreSQL: T1 takes the smaller change-log id and commits after T2; the page cached
