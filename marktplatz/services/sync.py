@@ -265,8 +265,10 @@ class _Catalogue:
             raise Invalid(errors)
 
     def apply(self, session: Session, listing: Listing, clean: dict[str, Any]) -> None:
-        """Apply clean to listing like services.listings._apply, resolving the catalogue from the cache."""
-        self.check(clean)
+        """Apply clean to listing like services.listings._apply, resolving the catalogue from the cache.
+
+        clean has passed check() (sync_listings checks every item before writing any).
+        """
         rest = {k: v for k, v in clean.items() if k not in ("ozg_ids", "leika_keys")}
         _apply(session, listing, rest)
         ozg = [self.ozg[i] for i in sorted(set(clean.get("ozg_ids") or []))]
