@@ -411,3 +411,30 @@ def test_a_catch_up_applies_what_was_committed_when_it_started(world, session, s
     assert [r.listing_id for r in rows] == written, "the catch-up chased a write committed after it started"
     assert world["a"].id in ids(search.search_listings(None, "Katzenregister"))
     assert written[0] in ids(search.search_listings(None, "Papageienregister"))  # the next one applies it
+
+
+def test_a_write_that_finds_the_index_busy_is_applied_by_the_follower(world, session, sapp, client):
+    """A write request whose catch-up finds the index locked (another catch-up that may have
+    started before the write committed) hands it to the follower, which applies it once free."""
+    from marktplatz.search import index as sindex
+    from marktplatz.services import tokens
+
+    _t, secret = tokens.create_token(session, world["freiburg"], world["freiburg"].organisation, "CMS",
+                                     ["read", "write"])
+    root = search.index_dir()
+    gen = sindex.current_generation(root)
+    fd = os.open(os.path.join(gen, "follow.lock"), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        resp = client.post("/api/v1/listings", json=f.listing_data(title="Wellensittichregister"),
+                           headers={"Authorization": f"Bearer {secret}"})
+        assert resp.status_code == 201
+        assert sapp.extensions["marktplatz_search"]["follower"] is not None, "nobody took over the write"
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert search.wait_for_follower(sapp, timeout=30)
+    # Applied by the follower, not by a search's own catch-up: nothing is pending any more.
+    engine = sapp.extensions["sqlalchemy_engine"]
+    rows, _pos = sindex.pending_changes(engine, sindex.read_position(gen))
+    assert rows == []

@@ -191,7 +191,7 @@ def test_a_long_transaction_elsewhere_does_not_hide_committed_writes(sapp, sessi
         writer.commit()
         assert search.search_listings(None, "Langlaeufer").listing_ids == [made.id]
         idle.commit()
-        # Once xmin passes, the normal path applies the row again: still exactly one hit.
+        # Once xmin passes, the row is not applied a second time; still exactly one hit.
         assert search.search_listings(None, "Langlaeufer").listing_ids == [made.id]
     finally:
         idle.close()
