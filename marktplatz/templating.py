@@ -13,7 +13,9 @@ from markupsafe import Markup
 
 from .caching import LockedLRU
 from .db import get_session
-from .permissions import can
+from .permissions import can, may_see_nav
+from .services.lifecycle import allowed_actions
+from .services.reuse import may_declare_reuse
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 ALLOWED_TAGS = {
@@ -93,12 +95,7 @@ def nav_items() -> list[tuple[str, str]]:
     for endpoint, label, who in NAV:
         if endpoint not in endpoints:
             continue
-        if who == "officer" and not getattr(current_user, "organisation_id", None):
-            continue
-        if who == "coordinator" and not (
-            getattr(current_user, "is_authenticated", False)
-            and (current_user.role == "admin" or current_user.coordinated_network_ids)
-        ):
+        if not may_see_nav(current_user, who):
             continue
         items.append((endpoint, label))
     return items
@@ -112,6 +109,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["number"] = lambda n: f"{n:,}".replace(",", ".") if n is not None else ""
     app.jinja_env.globals["can"] = lambda action, obj=None: can(current_user, action, obj)
+    app.jinja_env.globals["allowed_actions"] = lambda listing: allowed_actions(current_user, listing)
+    app.jinja_env.globals["may_declare_reuse"] = lambda listing: may_declare_reuse(current_user, listing)
 
     @app.context_processor
     def _inject():

@@ -52,6 +52,7 @@ TARGET: dict[str, str] = {
     "listing.edit": "listing",
     "listing.submit": "listing",
     "listing.archive": "listing",
+    "listing.restore": "listing",
     "listing.post_status": "listing",
     "listing.review": "listing",
     "listing.mark_duplicate": "listing",
@@ -85,6 +86,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "listing.edit": _OWNER,
     "listing.submit": _OWNER,
     "listing.archive": _OWNER,
+    "listing.restore": {**_OWNER, **_COORD},  # four-eyes and the archived-from rule: test_lifecycle
     "listing.post_status": _OWNER,
     "listing.review": _COORD,
     "listing.mark_duplicate": _COORD,
@@ -339,6 +341,7 @@ API_WRITES: dict[str, ApiRow] = {
     "api_listings.delete_listing": ApiRow("DELETE", "/api/v1/listings/{id}", "published", 204, 403),
     "api_listings.archive_listing": ApiRow("POST", "/api/v1/listings/{id}/archive", "published", 200, 403),
     # A draft is invisible to other municipalities: 404 rather than revealing it exists.
+    "api_listings.restore_listing": ApiRow("POST", "/api/v1/listings/{id}/restore", "archived", 200, 404),
     "api_listings.submit_listing": ApiRow("POST", "/api/v1/listings/{id}/submit", "draft", 200, 404),
     "api_listings.post_status_update": ApiRow("POST", "/api/v1/listings/{id}/status-updates", "published", 201, 403,
                                               lambda: {"title": "Neuer Stand", "body": "Läuft seit Montag."}),
@@ -403,6 +406,9 @@ def _api_target(session, w, kind: str) -> int | None:
     if kind == "reuse":
         item = f.listing(session, w["karlsruhe"], publish_by=w["admin"])
         return reuse.declare_reuse(session, w["owner"], item, {"stage": "interested"}).id
+    if kind == "archived":  # a draft archived by its owner: readable only by the owner
+        item = f.listing(session, w["owner"])
+        return listings.archive_listing(session, w["owner"], item).id
     return f.listing(session, w["owner"], publish_by=w["admin"] if kind == "published" else None).id
 
 

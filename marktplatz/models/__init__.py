@@ -15,6 +15,7 @@ from .listing import (
     Flag,
     Follow,
     Listing,
+    ListingStatus,
     ListingTag,
     OzgFollow,
     Reuse,
@@ -29,7 +30,7 @@ from .user import User
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
-    "Lebenslage", "LeikaLeistung", "Listing", "ListingTag", "Network", "NetworkCoordinator",
+    "Lebenslage", "LeikaLeistung", "Listing", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
     "NetworkMembership", "Notification", "Organisation", "OzgFollow", "OzgLeistung", "Reuse",
     "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",
     "WebhookDelivery", "listing_leika", "listing_ozg", "utcnow", "valid_ags",

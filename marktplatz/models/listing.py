@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -27,13 +28,31 @@ if TYPE_CHECKING:
     from .user import User
 
 KINDS = {"dienst": "Dienst", "komponente": "Komponente", "projekt": "Projekt"}
+
+
+class ListingStatus(StrEnum):
+    """The states of a listing's lifecycle; the transitions are in services/lifecycle.py."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+    CHANGES_REQUESTED = "changes_requested"
+    REJECTED = "rejected"
+    ARCHIVED = "archived"
+
+    @property
+    def label(self) -> str:
+        """Return the German label of the state."""
+        return STATUSES[self.value]
+
+
 STATUSES = {
-    "draft": "Entwurf",
-    "in_review": "In Prüfung",
-    "published": "Veröffentlicht",
-    "changes_requested": "Änderungen erbeten",
-    "rejected": "Abgelehnt",
-    "archived": "Archiviert",
+    ListingStatus.DRAFT.value: "Entwurf",
+    ListingStatus.IN_REVIEW.value: "In Prüfung",
+    ListingStatus.PUBLISHED.value: "Veröffentlicht",
+    ListingStatus.CHANGES_REQUESTED.value: "Änderungen erbeten",
+    ListingStatus.REJECTED.value: "Abgelehnt",
+    ListingStatus.ARCHIVED.value: "Archiviert",
 }
 VISIBILITIES = {"public": "Öffentlich", "network": "Nur Mitglieder der Netzwerke"}
 PHASES = {
@@ -84,7 +103,10 @@ class Listing(Base):
     slug: Mapped[str] = mapped_column(String(220), unique=True)
     summary: Mapped[str] = mapped_column(String(300), default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ListingStatus.DRAFT.value, index=True)
+    # The state an archived listing came from: restore returns to it, and only a listing
+    # archived from "published" stays readable (services/lifecycle.py, permissions/visibility.py).
+    archived_from: Mapped[str | None] = mapped_column(String(20))
     visibility: Mapped[str] = mapped_column(String(10), default="public")
     phase: Mapped[str | None] = mapped_column(String(20))
     reifegrad: Mapped[int | None] = mapped_column(Integer)
@@ -158,6 +180,21 @@ class Listing(Base):
     def status_label(self) -> str:
         """Return the German label of the lifecycle state."""
         return STATUSES.get(self.status, self.status)
+
+    @property
+    def archived_from_label(self) -> str:
+        """Return the German label of the state an archived listing came from."""
+        return STATUSES.get(self.archived_from or "", "")
+
+    @property
+    def is_published(self) -> bool:
+        """Tell whether the listing is currently published (for badges)."""
+        return self.status == ListingStatus.PUBLISHED
+
+    @property
+    def needs_owner_action(self) -> bool:
+        """Tell whether the coordination sent the listing back (changes requested, rejected)."""
+        return self.status in (ListingStatus.CHANGES_REQUESTED, ListingStatus.REJECTED)
 
     @property
     def phase_label(self) -> str:

@@ -172,7 +172,18 @@ class ListingOutSchema(_Base):
     updated_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)
     archived_at = fields.DateTime(allow_none=True)
+    allowed_actions = fields.Method(
+        "_actions", metadata={"description": "Was der aufrufende Token jetzt mit dem Eintrag tun darf "
+                                             "(submit, archive, restore, ...)."})
     links = fields.Method("_links")
+
+    def _actions(self, obj: Any) -> list[str]:
+        from flask import g
+
+        from ..services.lifecycle import allowed_actions
+
+        principal = g.get("api_principal")
+        return sorted(allowed_actions(getattr(principal, "user", None), obj))
 
     def _ozg(self, obj: Any) -> list[int]:
         return [o.id for o in obj.ozg_leistungen]

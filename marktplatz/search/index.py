@@ -34,6 +34,7 @@ from whoosh.index import LockError
 from whoosh.writing import SegmentWriter
 
 from ..models import Listing, Organisation, OzgLeistung
+from ..permissions.visibility import PUBLIC, listing_labels
 from .analysis import fold
 from .schema import build_schema
 
@@ -65,7 +66,8 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         filter(None, [listing.description, listing.reuse_terms, listing.platform, listing.technologies,
                       listing.partners, catalogue, org.name, " ".join(listing.tags)])
     )
-    released = listing.status in ("published", "archived") and listing.published_at is not None
+    labels = listing_labels(listing)
+    spell = " ".join([listing.title, " ".join(listing.tags), listing.summary or "", org.short_name])
     reuse_count = sum(1 for r in listing.reuses if r.stage != "discontinued")
     reifegrad = f"{listing.reifegrad_model}:{listing.reifegrad}" if listing.reifegrad is not None else ""
     return {
@@ -76,14 +78,15 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         "summary": listing.summary or "",
         "body": body,
         "title_ng": " ".join([listing.title, *listing.tags, *(o.name for o in listing.ozg_leistungen)]),
-        "spell": " ".join([listing.title, " ".join(listing.tags), listing.summary or "", org.short_name]),
+        "spell": spell,
+        "spell_public": spell if PUBLIC in labels else "",
         "codes": ",".join(codes),
         "tags": ",".join(fold(t) for t in listing.tags),
         "org_exact": fold(org.short_name),
         "org_name": org.short_name,
         "status": listing.status,
         "visibility": listing.visibility,
-        "released": released,
+        "labels": ",".join(sorted(labels)),
         "organisation_id": listing.organisation_id,
         "kind": listing.kind,
         "land": org.land_code or "",
@@ -130,6 +133,7 @@ def ozg_doc(ozg: OzgLeistung) -> dict[str, Any]:
         "body": " ".join([ozg.themenfeld.name, ozg.lebenslage.name] + [lk.name for lk in leika]),
         "title_ng": ozg.name,
         "spell": ozg.name,
+        "spell_public": ozg.name,
         "codes": ",".join([str(ozg.id)] + [lk.key for lk in leika]),
         "themenfeld": str(ozg.themenfeld_id),
     }
@@ -195,6 +199,8 @@ def check(root: str) -> str | None:
         return "missing"
     try:
         ix = windex.open_dir(gen)
+        if set(ix.schema.names()) != set(build_schema().names()):
+            return "outdated: the schema changed"
         with ix.searcher() as s:
             s.doc_count()
         read_position(gen)

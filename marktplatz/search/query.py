@@ -15,9 +15,9 @@ from whoosh import highlight
 from whoosh import index as windex
 from whoosh import query as Q
 
-from ..models import Land, Network, NetworkMembership, Themenfeld
+from ..models import Land, Listing, Network, Themenfeld
 from ..models.listing import KINDS, PHASES, REIFEGRAD_MODELS
-from ..permissions import viewer_context
+from ..permissions import listing_visibility_filter, viewer_scope
 from . import engine
 from .analysis import fold, german_analyzer, ngrams, plain_analyzer, terms
 from .index import current_generation
@@ -181,12 +181,16 @@ def build_query(q: str) -> Q.Query:
 # --------------------------------------------------------------------------- visibility
 
 
-def _network_orgs(session: Session, nets: set[int]) -> set[int]:
-    if not nets:
+def still_visible(session: Session, user: Any, ids: list[int]) -> set[int]:
+    """Return those of ids that user may see by the database's current state.
+
+    The index follows the database with a lag: a listing just made members-only, or sent
+    back to review, may still carry its old labels there. Whatever leaves the index for a
+    page is therefore checked once more with the same policy in SQL.
+    """
+    if not ids:
         return set()
-    return set(session.scalars(
-        select(NetworkMembership.organisation_id).where(NetworkMembership.network_id.in_(sorted(nets)))
-    ))
+    return set(session.scalars(select(Listing.id).where(Listing.id.in_(ids), listing_visibility_filter(user))))
 
 
 def _ids(field_name: str, ids: set[int]) -> Q.Query:
@@ -194,29 +198,18 @@ def _ids(field_name: str, ids: set[int]) -> Q.Query:
 
 
 def visibility_filter(session: Session, user: Any) -> Q.Query | None:
-    """Return the index filter selecting exactly the listings user may see (None: all).
+    """Return the index filter selecting exactly the listings user may see.
 
-    Mirrors permissions.can_view_listing. Network membership is read from the database at
-    query time, so a membership change takes effect at once without re-indexing.
+    The index stores each listing's labels (permissions.visibility.listing_labels); the
+    filter asks for the labels the viewer holds. Network membership is read from the
+    database at query time, so a membership change takes effect at once.
     """
-    org_id, member_nets, coord_nets, is_admin = viewer_context(user)
     is_listing = Q.Term("doc_type", "listing")
-    if is_admin:
+    scope = viewer_scope(user)
+    if scope.everything:
         return is_listing
-    released = Q.Term("released", True)
-    conds: list[Q.Query] = [Q.And([released, Q.Term("visibility", "public")])]
-    net_orgs = _network_orgs(session, member_nets | coord_nets)
-    if net_orgs:
-        conds.append(Q.And([released, Q.Term("visibility", "network"), _ids("organisation_id", net_orgs)]))
-    coord_orgs = _network_orgs(session, coord_nets)
-    if coord_orgs:
-        conds.append(Q.And([
-            Q.Or([Q.Term("status", s) for s in ("in_review", "changes_requested", "rejected")]),
-            _ids("organisation_id", coord_orgs),
-        ]))
-    if org_id is not None:
-        conds.append(Q.Term("organisation_id", org_id))
-    return Q.And([is_listing, Q.Or(conds)])
+    held = sorted(scope.labels(session))
+    return Q.And([is_listing, Q.Or([Q.Term("labels", label) for label in held])])
 
 
 # --------------------------------------------------------------------------- facets
@@ -420,7 +413,7 @@ def did_you_mean(searcher: Any, q: str) -> list[str]:
         if not plain:
             continue
         w = plain[-1]
-        sug = _closest_word(searcher, "spell", w)
+        sug = _closest_word(searcher, "spell_public", w)
         if sug and sug != w:
             corrected.append(sug)
             changed = True
@@ -452,6 +445,8 @@ def suggest(session: Session, root: str, user: Any, q: str, limit: int = 5) -> d
         for hit in res:
             detail = hit.get("detail") or hit.get("summary") or ""
             out[key].append({"id": hit["obj_id"], "label": hit["title"], "detail": detail[:120]})
+    shown = still_visible(session, user, [e["id"] for e in out["listings"]])
+    out["listings"] = [e for e in out["listings"] if e["id"] in shown]
     return out
 
 
@@ -467,7 +462,8 @@ def similar_listings(session: Session, root: str, user: Any, text: str, limit: i
     query = Q.Or(subs)
     res = searcher.search(query, filter=visibility_filter(session, user), limit=limit)
     # len(res) may count matches the filter removed; only the hits themselves count here.
-    hits = list(res)
+    shown = still_visible(session, user, [h["obj_id"] for h in res])
+    hits = [h for h in res if h["obj_id"] in shown]
     if not hits:
         return []
     top = max(float(h.score or 0) for h in hits) or 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whoosh.fields import BOOLEAN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from . import _compat
 from .analysis import german_analyzer, ngram_analyzer, plain_analyzer
@@ -27,6 +27,8 @@ def build_schema() -> Schema:
         # and body are not n-grammed: that doubled the index and its build time.
         title_ng=TEXT(analyzer=ngram_analyzer(), phrase=False),
         spell=TEXT(analyzer=plain_analyzer(), phrase=False),
+        # "Meinten Sie" draws only on words everyone may read: public listings, names.
+        spell_public=TEXT(analyzer=plain_analyzer(), phrase=False),
         # Exact matches: OZG-ID, LeiKa key, AGS, organisation names, tags.
         codes=KEYWORD(lowercase=True, commas=True, scorable=True),
         tags=KEYWORD(lowercase=True, commas=True, scorable=True),
@@ -36,7 +38,9 @@ def build_schema() -> Schema:
         # Visibility.
         status=ID(stored=True),
         visibility=ID(stored=True),
-        released=BOOLEAN(),
+        # The visibility policy's labels (permissions/visibility.py): the filter asks for
+        # the viewer's labels, so the index holds no visibility rule of its own.
+        labels=KEYWORD(commas=True),
         organisation_id=NUMERIC(stored=True, bits=64, shift_step=0),
         # Facets (multi-valued ones are comma keywords).
         kind=ID(stored=True, sortable=True),

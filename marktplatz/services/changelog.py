@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Text, event, func, insert, inspect
 from sqlalchemy.orm import Session
 
-from ..models import ChangeLog, Listing, Organisation, Reuse, StatusUpdate, utcnow
+from ..models import ChangeLog, Listing, ListingStatus, Organisation, Reuse, StatusUpdate, utcnow
 
 TRACKED: dict[type, str] = {
     Listing: "listing",
@@ -37,7 +37,7 @@ def _op_for_dirty(obj: Any) -> str | None:
         return None
     if isinstance(obj, Listing):
         hist = state.attrs.status.history
-        if hist.has_changes() and obj.status == "archived":
+        if hist.has_changes() and obj.status == ListingStatus.ARCHIVED.value:
             return "archived"
     return "updated"
 

@@ -116,8 +116,11 @@ def _backdate(session: Session, listing: Listing, days_ago: int) -> None:
     listing.updated_at = when + timedelta(days=5)
 
 
-def _publish(session: Session, officer: User, reviewer: User, listing: Listing) -> None:
+def _publish(session: Session, officer: User, reviewer: User, listing: Listing, fallback: User | None = None) -> None:
+    """Submit and approve; four-eyes: a coordinator's own municipality is approved by fallback."""
     listings.submit_for_review(session, officer, listing)
+    if reviewer.organisation_id == listing.organisation_id and fallback is not None:
+        reviewer = fallback
     moderation.approve(session, reviewer, listing, "Geprüft, danke!")
 
 
@@ -165,7 +168,9 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
         session, "koordination@andi.example", "Katrin Vogel (ANDI)", DEMO_PASSWORD, "coordinator", _org(session, "08212000"), [andi]
     )
     coord_lippe = accounts.create_user(
-        session, "koordination@lippe.example", "Jens Brinkmann (Lippe)", DEMO_PASSWORD, "coordinator", _org(session, BAD_SALZUFLEN), [lippe]
+        session, "koordination@lippe.example", "Jens Brinkmann (Lippe)", DEMO_PASSWORD, "coordinator",
+        # The Kreis coordinates: Bad Salzuflen's own entries need another pair of eyes.
+        kreis_lippe or _org(session, LIPPE_NEIGHBOURS[0]), [lippe]
     )
     freiburg = officer("08311000", "digital@freiburg.example", "Martin Albrecht")
     officers: dict[str, User] = {"08311000": freiburg}
@@ -218,7 +223,7 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
             "looking_for_partners": kind == "projekt" and phase in ("idea", "planned"),
         }
         listing = listings.create_listing(session, user, data)
-        _publish(session, user, coord_andi, listing)
+        _publish(session, user, coord_andi, listing, fallback=admin)
         _timeline(session, user, listing, rng)
         _backdate(session, listing, 600 - i * 35)
         if is_offer:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import LeikaLeistung, Listing, listing_leika, listing_ozg
+from ..models import LeikaLeistung, Listing, ListingStatus, listing_leika, listing_ozg
 from ..permissions import listing_visibility_filter
 
 
@@ -56,7 +56,7 @@ def find_duplicates(session: Session, user: Any, data: dict[str, Any], limit: in
     ozg_ids = [int(x) for x in data.get("ozg_ids") or [] if str(x).strip().isdigit()]
     if ozg_ids:
         q = select(listing_ozg.c.listing_id).join(Listing, Listing.id == listing_ozg.c.listing_id).where(
-            listing_ozg.c.ozg_id.in_(ozg_ids), visible, Listing.status != "archived"
+            listing_ozg.c.ozg_id.in_(ozg_ids), visible, Listing.status != ListingStatus.ARCHIVED.value
         )
         for lid in session.scalars(q):
             add(lid, 5.0, "Gleiche OZG-Leistung")
@@ -66,7 +66,7 @@ def find_duplicates(session: Session, user: Any, data: dict[str, Any], limit: in
             select(listing_leika.c.listing_id)
             .join(LeikaLeistung, LeikaLeistung.id == listing_leika.c.leika_id)
             .join(Listing, Listing.id == listing_leika.c.listing_id)
-            .where(LeikaLeistung.key.in_(keys), visible, Listing.status != "archived")
+            .where(LeikaLeistung.key.in_(keys), visible, Listing.status != ListingStatus.ARCHIVED.value)
         )
         for lid in session.scalars(q):
             add(lid, 6.0, "Gleicher LeiKa-Schlüssel")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Flag, Listing, NetworkMembership, User, utcnow
+from ..models import Flag, Listing, User, utcnow
 from ..models.listing import FLAG_REASONS
-from ..permissions import can
+from ..permissions import can, moderated_organisations
 from . import audit, moderation, notify
 from .common import commit, require
 from .errors import Conflict, Invalid, NotFound
@@ -46,10 +46,9 @@ def flag_listing(
 def open_flags(session: Session, user: User) -> list[Flag]:
     """Return the open flags on listings user coordinates, oldest first."""
     q = select(Flag).join(Listing, Listing.id == Flag.listing_id).where(Flag.status == "open")
-    if not user.is_admin:
-        q = q.where(Listing.organisation_id.in_(
-            select(NetworkMembership.organisation_id)
-            .where(NetworkMembership.network_id.in_(user.coordinated_network_ids or {-1}))))
+    orgs = moderated_organisations(user)
+    if orgs is not None:
+        q = q.where(Listing.organisation_id.in_(orgs))
     return [f for f in session.scalars(q.order_by(Flag.created_at)) if can(user, "flag.resolve", f.listing)]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..models import (
     LeikaLeistung,
     Listing,
+    ListingStatus,
     ListingTag,
     Organisation,
     OzgLeistung,
@@ -19,11 +20,12 @@ from ..models import (
     User,
     utcnow,
 )
-from ..permissions import can, listing_visibility_filter
+from ..permissions import can
 from ..schemas.listing import ListingSchema, StatusUpdateSchema, normalise_licence
 from . import audit, notify
 from .common import commit, load, require, slugify, unique_slug
 from .errors import Conflict, Invalid, NotFound
+from .lifecycle import Action, transition
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,6 @@ def get_listing(session: Session, user: Any, ident: int | str) -> Listing:
     if listing is None or not can(user, "listing.view", listing):
         raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
     return listing
-
-
-def visible_listings(user: Any):
-    """Return a select() of all listings user may see."""
-    return select(Listing).where(listing_visibility_filter(user))
 
 
 def _resolve_catalogue(session: Session, data: dict[str, Any]) -> tuple[list[OzgLeistung], list[LeikaLeistung]]:
@@ -111,9 +108,9 @@ def create_listing(
     org = organisation or user.organisation
     if org is None:
         raise Invalid({"organisation": ["Ihr Konto ist keiner Kommune zugeordnet."]})
-    require(user, "listing.create", org)
+    listing = Listing(organisation=org, created_by=user)
+    transition(user, listing, Action.CREATE, permission_obj=org)
     clean = load(ListingSchema(), data)
-    listing = Listing(organisation=org, status="draft", created_by=user)
     session.add(listing)
     with session.no_autoflush:
         _apply(session, listing, clean)
@@ -152,8 +149,6 @@ def update_listing(
 ) -> Listing:
     """Apply an edit; raise Conflict if the listing changed since expected_version."""
     require(user, "listing.edit", listing)
-    if listing.status == "archived":
-        raise Conflict("Archivierte Einträge können nicht bearbeitet werden.")
     clean = load(ListingSchema(), data, partial=partial)
     if expected_version is not None and expected_version != listing.version:
         raise Conflict(
@@ -161,28 +156,22 @@ def update_listing(
             current_version=listing.version,
         )
     with session.no_autoflush:
+        transition(user, listing, Action.EDIT)
         _apply(session, listing, clean)
         _check_external_id(session, listing)
-    if listing.status in ("rejected",):
-        listing.status = "draft"
     audit.record(session, user, "listing.updated", listing, fields=sorted(clean))
     try:
         commit(session)
     except StaleDataError as err:  # a concurrent writer won the race between check and flush
         raise Conflict("Jemand anderes hat diesen Eintrag inzwischen geändert.") from err
-    if listing.status == "published":
+    if listing.status == ListingStatus.PUBLISHED:
         notify.listing_changed(session, listing, user)
     return listing
 
 
 def submit_for_review(session: Session, user: User, listing: Listing) -> Listing:
     """Put a draft (or a listing with requested changes) into review."""
-    require(user, "listing.submit", listing)
-    if listing.status not in ("draft", "changes_requested", "rejected"):
-        raise Conflict(f"Ein Eintrag im Zustand „{listing.status_label}“ kann nicht eingereicht werden.")
-    listing.status = "in_review"
-    listing.submitted_at = utcnow()
-    listing.updated_at = utcnow()
+    transition(user, listing, Action.SUBMIT)
     audit.record(session, user, "listing.submitted", listing)
     commit(session)
     notify.review_requested(session, listing)
@@ -190,14 +179,20 @@ def submit_for_review(session: Session, user: User, listing: Listing) -> Listing
 
 
 def archive_listing(session: Session, user: User, listing: Listing, reason: str = "") -> Listing:
-    """Archive a listing (it stays readable for those who could see it)."""
-    require(user, "listing.archive", listing)
-    if listing.status == "archived":
+    """Archive a listing (readable afterwards only if it was published)."""
+    if listing.status == ListingStatus.ARCHIVED:
+        require(user, "listing.archive", listing)
         return listing
-    listing.status = "archived"
-    listing.archived_at = utcnow()
-    listing.updated_at = utcnow()
-    audit.record(session, user, "listing.archived", listing, comment=reason)
+    previous = transition(user, listing, Action.ARCHIVE)
+    audit.record(session, user, "listing.archived", listing, comment=reason, from_state=previous.value)
+    commit(session)
+    return listing
+
+
+def restore_listing(session: Session, user: User, listing: Listing, comment: str = "") -> Listing:
+    """Return an archived listing to the state it was archived from."""
+    transition(user, listing, Action.RESTORE)
+    audit.record(session, user, "listing.restored", listing, comment=comment, to_state=listing.status)
     commit(session)
     return listing
 

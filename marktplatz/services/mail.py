@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Notification, User, utcnow
+from . import notify
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,13 @@ def send_digests(session: Session, config: Mapping[str, Any], now: datetime | No
             select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None),
                                        Notification.emailed_at.is_(None))
             .order_by(Notification.created_at, Notification.id).limit(50)))
-        if not notes:
+        shown = notify.readable(session, user, notes)
+        if not shown:
+            for note in notes:
+                note.emailed_at = now
+            session.commit()
             continue
-        msg = build_digest(user, notes, config.get("BASE_URL") or "")
+        msg = build_digest(user, shown, config.get("BASE_URL") or "")
         try:
             where = send_message(config, msg)
         except (OSError, smtplib.SMTPException) as err:
@@ -103,7 +108,7 @@ def send_digests(session: Session, config: Mapping[str, Any], now: datetime | No
             note.emailed_at = now
         user.digest_sent_at = now
         session.commit()
-        log.info("digest with %s notifications sent to user %s (%s)", len(notes), user.id,
+        log.info("digest with %s notifications sent to user %s (%s)", len(shown), user.id,
                  "smtp" if where.startswith("smtp") else "file")
         sent += 1
     return sent

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Listing, NetworkMembership, Reuse, User, utcnow
-from ..permissions import can
+from ..models import AuditEvent, Flag, Listing, ListingStatus, Reuse, User, utcnow
+from ..permissions import can, is_moderator, listing_visibility_filter, moderated_organisations
 from . import audit, notify
 from .common import commit, require
 from .errors import Conflict, Invalid, NotFound
+from .lifecycle import Action, transition
+
+__all__ = ["is_moderator"]
 
 
 def _need_comment(comment: str, field: str = "comment") -> str:
@@ -24,14 +26,9 @@ def _need_comment(comment: str, field: str = "comment") -> str:
 
 def approve(session: Session, user: User, listing: Listing, comment: str = "") -> Listing:
     """Publish a listing that is in review."""
-    require(user, "listing.review", listing)
-    if listing.status != "in_review":
-        raise Conflict("Nur Einträge in Prüfung können freigegeben werden.")
     first_time = listing.published_at is None
-    listing.status = "published"
-    listing.published_at = listing.published_at or utcnow()
+    transition(user, listing, Action.APPROVE)
     listing.review_comment = comment.strip() or None
-    listing.updated_at = utcnow()
     audit.record(session, user, "listing.approved", listing, comment=comment)
     commit(session)
     notify.review_outcome(session, listing, f"„{listing.title}“ wurde freigegeben und ist veröffentlicht.")
@@ -44,16 +41,13 @@ def approve(session: Session, user: User, listing: Listing, comment: str = "") -
 
 def _decide(
     session: Session, user: User, listing: Listing, text: str, field: str,
-    *, expect: str, to: str, action: str, refused: str, message: str,
+    *, move: Action, action: str, message: str,
 ) -> Listing:
     """Apply a reasoned review decision: check, move the state, audit, notify the owner."""
     require(user, "listing.review", listing)
     text = _need_comment(text, field)
-    if listing.status != expect:
-        raise Conflict(refused)
-    listing.status = to
+    transition(user, listing, move)
     listing.review_comment = text
-    listing.updated_at = utcnow()
     audit.record(session, user, action, listing, comment=text)
     commit(session)
     notify.review_outcome(session, listing, message.format(title=listing.title, text=text))
@@ -63,9 +57,8 @@ def _decide(
 def request_changes(session: Session, user: User, listing: Listing, comment: str) -> Listing:
     """Send a listing in review back to its owner with a comment."""
     return _decide(
-        session, user, listing, comment, "comment", expect="in_review", to="changes_requested",
+        session, user, listing, comment, "comment", move=Action.REQUEST_CHANGES,
         action="listing.changes_requested",
-        refused="Nur Einträge in Prüfung können zurückgegeben werden.",
         message="Zu „{title}“ wurden Änderungen erbeten: {text}",
     )
 
@@ -73,9 +66,8 @@ def request_changes(session: Session, user: User, listing: Listing, comment: str
 def reject(session: Session, user: User, listing: Listing, reason: str) -> Listing:
     """Reject a listing in review with a reason."""
     return _decide(
-        session, user, listing, reason, "reason", expect="in_review", to="rejected",
+        session, user, listing, reason, "reason", move=Action.REJECT,
         action="listing.rejected",
-        refused="Nur Einträge in Prüfung können abgelehnt werden.",
         message="„{title}“ wurde abgelehnt: {text}",
     )
 
@@ -83,37 +75,21 @@ def reject(session: Session, user: User, listing: Listing, reason: str) -> Listi
 def unpublish(session: Session, user: User, listing: Listing, reason: str) -> Listing:
     """Take a published listing offline (back to the owner for changes) with a reason."""
     return _decide(
-        session, user, listing, reason, "reason", expect="published", to="changes_requested",
+        session, user, listing, reason, "reason", move=Action.UNPUBLISH,
         action="listing.unpublished",
-        refused="Nur veröffentlichte Einträge können zurückgezogen werden.",
         message="„{title}“ wurde von der Koordination zurückgezogen: {text}",
     )
 
 
-def _scope(user: User):
-    """Return a condition limiting listings to those whose owner is in user's networks."""
-    if user.is_admin:
-        return None
-    nets = user.coordinated_network_ids
-    return Listing.organisation_id.in_(
-        select(NetworkMembership.organisation_id).where(NetworkMembership.network_id.in_(nets or {-1}))
-    )
-
-
 def _in_scope(q, user: User):
-    cond = _scope(user)
-    return q if cond is None else q.where(cond)
-
-
-def is_moderator(user: Any) -> bool:
-    """Tell whether user coordinates a network or is an admin."""
-    return bool(getattr(user, "is_authenticated", False)
-                and (user.role == "admin" or user.coordinated_network_ids))
+    """Limit q to listings whose owner is in a network user coordinates (admins: all)."""
+    orgs = moderated_organisations(user)
+    return q if orgs is None else q.where(Listing.organisation_id.in_(orgs))
 
 
 def review_queue(session: Session, user: User) -> list[Listing]:
     """Return the listings in review that user may decide, oldest submission first."""
-    q = select(Listing).where(Listing.status == "in_review")
+    q = select(Listing).where(Listing.status == ListingStatus.IN_REVIEW.value)
     items = session.scalars(_in_scope(q, user).order_by(Listing.submitted_at, Listing.id))
     return [item for item in items if can(user, "listing.review", item)]
 
@@ -125,7 +101,7 @@ def recently_changed(session: Session, user: User, days: int = 30, limit: int = 
         select(AuditEvent)
         .join(Listing, Listing.id == AuditEvent.listing_id)
         .where(AuditEvent.action == "listing.updated", AuditEvent.created_at >= since,
-               Listing.status == "published")
+               Listing.status == ListingStatus.PUBLISHED.value, listing_visibility_filter(user))
     )
     events = session.scalars(_in_scope(q, user).order_by(AuditEvent.created_at.desc()).limit(limit))
     pairs = [(e, session.get(Listing, e.listing_id)) for e in events]
@@ -141,7 +117,7 @@ def listing_for_review(session: Session, user: User, slug: str) -> Listing:
 
 
 def audit_trail(session: Session, user: User, listing: Listing) -> list[AuditEvent]:
-    """Return every recorded transition of listing, oldest first (owner and coordinators)."""
+    """Return every recorded transition of listing, oldest first (owner and reviewers)."""
     require(user, "listing.view_audit", listing)
     return list(session.scalars(
         select(AuditEvent).where(AuditEvent.listing_id == listing.id)
@@ -156,7 +132,8 @@ def my_submissions(session: Session, user: User) -> list[Listing]:
     return list(session.scalars(
         select(Listing).where(
             Listing.organisation_id == user.organisation_id,
-            Listing.status.in_(("draft", "in_review", "changes_requested", "rejected")),
+            Listing.status.in_([s.value for s in (ListingStatus.DRAFT, ListingStatus.IN_REVIEW,
+                                                   ListingStatus.CHANGES_REQUESTED, ListingStatus.REJECTED)]),
         ).order_by(Listing.updated_at.desc())
     ))
 
@@ -166,20 +143,15 @@ def mark_duplicate(session: Session, user: User, listing: Listing, target: Listi
     require(user, "listing.mark_duplicate", listing)
     if target.id == listing.id:
         raise Invalid({"target": ["Ein Eintrag kann kein Duplikat von sich selbst sein."]})
-    if target.status != "published" or not can(user, "listing.view", target):
+    if target.status != ListingStatus.PUBLISHED or not can(user, "listing.view", target):
         raise Invalid({"target": ["Der Ziel-Eintrag muss veröffentlicht und für Sie sichtbar sein."]})
     if target.duplicate_of_id == listing.id:
         raise Invalid({"target": ["Der Ziel-Eintrag ist selbst als Duplikat dieses Eintrags markiert."]})
-    if listing.status == "archived" and listing.duplicate_of_id == target.id:
+    if listing.status == ListingStatus.ARCHIVED and listing.duplicate_of_id == target.id:
         return listing
-    now = utcnow()
-    listing.status = "archived"
-    listing.archived_at = now
-    listing.updated_at = now
+    transition(user, listing, Action.MARK_DUPLICATE)
     listing.duplicate_of_id = target.id
-    if listing.published_at is None:
-        listing.published_at = now  # so those who saw it find the pointer to the survivor
-    from ..models import Flag
+    now = listing.updated_at
 
     for flag in session.scalars(select(Flag).where(Flag.listing_id == listing.id, Flag.status == "open")):
         flag.status = "resolved"
@@ -188,8 +160,7 @@ def mark_duplicate(session: Session, user: User, listing: Listing, target: Listi
         flag.duplicate_of_id = target.id
     audit.record(session, user, "listing.marked_duplicate", listing, comment=comment, duplicate_of=target.id)
     commit(session)
-    notify.review_outcome(session, listing,
-                          f"„{listing.title}“ wurde als Duplikat von „{target.title}“ archiviert.")
+    notify.marked_duplicate(session, listing, target)
     notify.duplicate_invitation(session, listing, target)
     return listing
 
@@ -199,7 +170,7 @@ def move_reuse(session: Session, user: User, reuse: Reuse, target_listing: Listi
     require(user, "reuse.update", reuse)
     if reuse.listing.duplicate_of_id != target_listing.id:
         raise Conflict("Die Nachnutzung kann nur auf den Eintrag übertragen werden, dessen Duplikat sie betrifft.")
-    if not can(user, "listing.view", target_listing) or target_listing.status != "published":
+    if not can(user, "listing.view", target_listing) or target_listing.status != ListingStatus.PUBLISHED:
         raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
     if target_listing.organisation_id == reuse.organisation_id:
         raise Conflict("Die eigene Lösung kann nicht als Nachnutzung erklärt werden.")

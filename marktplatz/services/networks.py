@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..models import (
     JoinRequest,
     Listing,
+    ListingStatus,
     Network,
     NetworkCoordinator,
     NetworkMembership,
@@ -220,7 +221,7 @@ def network_listings(session: Session, viewer: Any, network: Network, limit: int
             select(Listing)
             .where(
                 Listing.organisation_id.in_(member_ids),
-                Listing.status == "published",
+                Listing.status == ListingStatus.PUBLISHED.value,
                 listing_visibility_filter(viewer),
             )
             .order_by(Listing.published_at.desc())
@@ -232,7 +233,7 @@ def network_listings(session: Session, viewer: Any, network: Network, limit: int
 def network_summary(session: Session, viewer: Any, network: Network) -> dict[str, int]:
     """Return key numbers of network as the viewer may see them."""
     member_ids = select(NetworkMembership.organisation_id).where(NetworkMembership.network_id == network.id)
-    visible = [Listing.organisation_id.in_(member_ids), Listing.status == "published",
+    visible = [Listing.organisation_id.in_(member_ids), Listing.status == ListingStatus.PUBLISHED.value,
                listing_visibility_filter(viewer)]
     return {
         "members": len(network.memberships),

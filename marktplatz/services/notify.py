@@ -84,6 +84,18 @@ def review_outcome(session: Session, listing: Listing, message: str) -> None:
     send(session, _org_users(session, listing.organisation_id), "review_outcome", message, listing)
 
 
+def marked_duplicate(session: Session, listing: Listing, target: Listing) -> None:
+    """Tell the owner municipality that listing was archived as a duplicate of target.
+
+    The surviving listing's title is named only to those who may read it.
+    """
+    for user in _org_users(session, listing.organisation_id):
+        named = can(user, "listing.view", target)
+        message = (f"„{listing.title}“ wurde als Duplikat von „{target.title}“ archiviert." if named
+                   else f"„{listing.title}“ wurde als Duplikat eines bestehenden Eintrags archiviert.")
+        send(session, [user], "review_outcome", message, listing)
+
+
 def unread_count(session: Session, user: Any) -> int:
     """Return the number of unread notifications of user."""
     from sqlalchemy import func
@@ -125,11 +137,15 @@ def new_listing_for_ozg(session: Session, listing: Listing) -> int:
 
 
 def duplicate_invitation(session: Session, listing: Listing, target: Listing) -> int:
-    """Invite the reusers of a duplicate to move their reuse to the surviving listing."""
+    """Invite the reusers of a duplicate to move their reuse to the surviving listing.
+
+    Only reusers who may see the surviving listing are invited: the others would learn a
+    title they may not read.
+    """
     org_ids = {r.organisation_id for r in listing.reuses}
     users: list[User] = []
     for org_id in sorted(org_ids):
-        users.extend(_org_users(session, org_id))
+        users.extend(u for u in _org_users(session, org_id) if can(u, "listing.view", target))
     return send(session, users, "duplicate_moved",
                 f"„{listing.title}“ ist ein Duplikat von „{target.title}“ und wurde archiviert. "
                 f"Bitte übertragen Sie Ihre Nachnutzung mit einem Klick auf den bestehenden Eintrag.",
@@ -144,12 +160,20 @@ def webhook_disabled(session: Session, webhook: Any, failures: int) -> int:
                 link="/kommune/webhooks")
 
 
+def readable(session: Session, user: User, notes: list[Notification]) -> list[Notification]:
+    """Return the notes whose listing user may still see (a listing hidden since is left out)."""
+    ids = {n.listing_id for n in notes if n.listing_id is not None}
+    listings = {lst.id: lst for lst in session.scalars(select(Listing).where(Listing.id.in_(ids)))} if ids else {}
+    return [n for n in notes if n.listing_id is None
+            or (n.listing_id in listings and can(user, "listing.view", listings[n.listing_id]))]
+
+
 def inbox(session: Session, user: User, limit: int = 100) -> list[Notification]:
-    """Return user's notifications, newest first."""
-    return list(session.scalars(
+    """Return user's notifications that they may still read, newest first."""
+    return readable(session, user, list(session.scalars(
         select(Notification).where(Notification.user_id == user.id)
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-    ))
+    )))
 
 
 def mark_read(session: Session, user: User, notification_id: int) -> Notification:

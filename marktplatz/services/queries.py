@@ -22,6 +22,7 @@ from ..models import (
     Lebenslage,
     LeikaLeistung,
     Listing,
+    ListingStatus,
     ListingTag,
     Network,
     NetworkMembership,
@@ -34,7 +35,7 @@ from ..models import (
     listing_leika,
     listing_ozg,
 )
-from ..permissions import listing_visibility_filter, viewer_context
+from ..permissions import listing_visibility_filter, viewer_scope
 
 # Aggregates shown on every start and browse page are cached briefly per visibility class:
 # at 100,000 listings they cost hundreds of milliseconds, and a number that is up to
@@ -43,9 +44,8 @@ STATS_TTL = 30.0
 _stats_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
 
-def _viewer_key(user: Any) -> tuple[Any, ...]:
-    org_id, member, coord, is_admin = viewer_context(user)
-    return (org_id, frozenset(member), frozenset(coord), is_admin)
+def _viewer_key(user: Any) -> Any:
+    return viewer_scope(user)
 
 
 def _cached(name: str, session: Session, user: Any, compute: Any) -> Any:
@@ -57,7 +57,7 @@ def _cached(name: str, session: Session, user: Any, compute: Any) -> Any:
     ttl = float(current_app.config.get("STATS_CACHE_SECONDS", STATS_TTL))
     if ttl <= 0:
         return compute()
-    key = (name, str(session.get_bind().url), *_viewer_key(user))
+    key = (name, str(session.get_bind().url), _viewer_key(user))
     now = time.monotonic()
     hit = _stats_cache.get(key)
     if hit is not None and hit[0] > now:
@@ -74,7 +74,7 @@ def clear_cache() -> None:
     _stats_cache.clear()
 
 
-PUBLISHED = Listing.status == "published"
+PUBLISHED = Listing.status == ListingStatus.PUBLISHED.value
 ONLINE_REUSE_STAGES = ("production", "pilot")
 
 SORTS = {
@@ -279,7 +279,7 @@ def similar_listings(session: Session, user: Any, listing: Listing, limit: int =
 
     # (listing id, limit, viewer class) -> (data version, ids of the similar listings)
     cache = current_app.extensions[SIMILAR]
-    key = (listing.id, limit, *_viewer_key(user))
+    key = (listing.id, limit, _viewer_key(user))
     version = data_version(session)
     hit = cache.get(key)
     if hit is not None and hit[0] == version:
@@ -300,7 +300,7 @@ _similar_statements: dict[tuple[Any, ...], Any] = {}
 
 
 def _similar_statement(user: Any, limit: int):
-    key = (*_viewer_key(user), limit)
+    key = (_viewer_key(user), limit)
     stmt = _similar_statements.get(key)
     if stmt is None:
         # An IN over the listing_ozg rows of the listing's OZG-Leistungen (index on ozg_id)
@@ -425,7 +425,8 @@ def coverage(session: Session, user: Any, org: Organisation) -> Coverage:
         select(listing_ozg.c.ozg_id, Listing.id, Listing.slug, Listing.title)
         .join(Listing, Listing.id == listing_ozg.c.listing_id)
         .where(visible, Listing.organisation_id == org.id, Listing.phase == "live",
-               Listing.status.in_(("published", "draft", "in_review", "changes_requested")))
+               Listing.status.in_([s.value for s in (ListingStatus.PUBLISHED, ListingStatus.DRAFT,
+                                                       ListingStatus.IN_REVIEW, ListingStatus.CHANGES_REQUESTED)]))
     ).all()
     reused = session.execute(
         select(listing_ozg.c.ozg_id, Listing.id, Listing.slug, Listing.title)
@@ -517,7 +518,7 @@ def ozg_matrix(session: Session, user: Any, ozg_id: int) -> list[dict[str, Any]]
             select(Listing)
             .join(listing_ozg, listing_ozg.c.listing_id == Listing.id)
             .where(listing_ozg.c.ozg_id == ozg_id, listing_visibility_filter(user),
-                   Listing.status != "archived")
+                   Listing.status != ListingStatus.ARCHIVED.value)
             .options(selectinload(Listing.reuses))
             .order_by(Listing.title)
         )

@@ -7,22 +7,37 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Follow, Listing, Reuse, ReuseStageChange, User, utcnow
+from ..models import Follow, Listing, ListingStatus, Reuse, ReuseStageChange, User, utcnow
+from ..permissions import can
 from ..schemas.listing import ReuseSchema
 from . import audit, notify
 from .common import commit, load, require
-from .errors import Conflict, NotFound
+from .errors import Conflict, DomainError, Forbidden, NotFound
+
+
+def declare_refusal(user: Any, listing: Listing) -> DomainError | None:
+    """Return why user may not declare a reuse of listing, or None if they may."""
+    if not can(user, "listing.view", listing):
+        return NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
+    if not can(user, "reuse.declare", listing):
+        return Forbidden("Sie haben für diese Aktion keine Berechtigung.")
+    if listing.organisation_id == user.organisation_id:
+        return Conflict("Die eigene Lösung kann nicht als Nachnutzung erklärt werden.")
+    if listing.status != ListingStatus.PUBLISHED:
+        return Conflict("Nachnutzung kann nur für veröffentlichte Einträge erklärt werden.")
+    return None
+
+
+def may_declare_reuse(user: Any, listing: Listing) -> bool:
+    """Tell whether the page should offer user to declare a reuse of listing."""
+    return declare_refusal(user, listing) is None
 
 
 def declare_reuse(session: Session, user: User, listing: Listing, data: dict[str, Any]) -> Reuse:
     """Declare that the user's municipality reuses listing, at a given stage."""
-    require(user, "reuse.declare", listing)
-    if not require_visible(user, listing):
-        raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
-    if listing.organisation_id == user.organisation_id:
-        raise Conflict("Die eigene Lösung kann nicht als Nachnutzung erklärt werden.")
-    if listing.status != "published":
-        raise Conflict("Nachnutzung kann nur für veröffentlichte Einträge erklärt werden.")
+    refused = declare_refusal(user, listing)
+    if refused is not None:
+        raise refused
     clean = load(ReuseSchema(), data)
     existing = session.scalar(
         select(Reuse).where(Reuse.listing_id == listing.id, Reuse.organisation_id == user.organisation_id)
@@ -46,13 +61,6 @@ def declare_reuse(session: Session, user: User, listing: Listing, data: dict[str
     commit(session)
     notify.reuse_declared(session, reuse)
     return reuse
-
-
-def require_visible(user: User, listing: Listing) -> bool:
-    """Tell whether user may see listing (for reuse declarations)."""
-    from ..permissions import can
-
-    return can(user, "listing.view", listing)
 
 
 def change_reuse_stage(session: Session, user: User, reuse: Reuse, data: dict[str, Any]) -> Reuse:
@@ -88,7 +96,7 @@ def change_reuse_stage(session: Session, user: User, reuse: Reuse, data: dict[st
 def follow(session: Session, user: User, listing: Listing) -> None:
     """Follow a listing (idempotent)."""
     require(user, "listing.follow", listing)
-    if not require_visible(user, listing):
+    if not can(user, "listing.view", listing):
         raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
     if session.get(Follow, (user.id, listing.id)) is None:
         session.add(Follow(user_id=user.id, listing_id=listing.id))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..models import (
     Flag,
     Listing,
+    ListingStatus,
     Network,
     NetworkMembership,
     OzgLeistung,
@@ -20,6 +21,7 @@ from ..models import (
     utcnow,
 )
 from ..models.listing import PHASES
+from ..permissions import listing_visibility_filter
 from .common import require
 
 
@@ -45,8 +47,9 @@ def dashboard(session: Session, user: Any, network: Network | None) -> dict[str,
     """Return the dashboard figures for network (None: all listings, admins only)."""
     require(user, "network.view_dashboard", network)
     scope = _member_filter(network)
-    conds = [scope] if scope is not None else []
-    published = [*conds, Listing.status == "published"]
+    # Figures count only what the viewer may see (a coordinator never counts drafts).
+    conds = [listing_visibility_filter(user)] + ([scope] if scope is not None else [])
+    published = [*conds, Listing.status == ListingStatus.PUBLISHED.value]
 
     by_status = dict(session.execute(
         select(Listing.status, func.count(Listing.id)).where(*conds).group_by(Listing.status)).all())
@@ -106,10 +109,10 @@ def dashboard(session: Session, user: Any, network: Network | None) -> dict[str,
         "network": network,
         "totals": {
             "members": len(network.memberships) if network is not None else None,
-            "published": by_status.get("published", 0),
-            "in_review": by_status.get("in_review", 0),
-            "changes_requested": by_status.get("changes_requested", 0),
-            "archived": by_status.get("archived", 0),
+            "published": by_status.get(ListingStatus.PUBLISHED.value, 0),
+            "in_review": by_status.get(ListingStatus.IN_REVIEW.value, 0),
+            "changes_requested": by_status.get(ListingStatus.CHANGES_REQUESTED.value, 0),
+            "archived": by_status.get(ListingStatus.ARCHIVED.value, 0),
             "reuses": session.scalar(
                 select(func.count(Reuse.id)).join(Listing, Listing.id == Reuse.listing_id)
                 .where(*conds, Reuse.stage != "discontinued")) or 0,

@@ -21,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import LeikaLeistung, Listing, Organisation, OzgLeistung, User, utcnow
+from ..models import LeikaLeistung, Listing, ListingStatus, Organisation, OzgLeistung, User
 from ..schemas.listing import ListingSchema, normalise_licence
 from . import audit, notify
 from .common import commit, load, require, slugify, unique_slug, unique_slugs
 from .errors import DomainError, Invalid
+from .lifecycle import Action, refusal, transition
 from .listings import SIMPLE_FIELDS, _apply, _check_external_id
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,9 @@ def sync_listings(
             if listing is not None and _canonical(clean) == _canonical(listing_input(listing)):
                 results.append(_item_result(index, ext, "unchanged", listing.id))
                 continue
-            if listing is not None:
-                require(user, "listing.edit", listing)
-                if listing.status == "archived":
-                    raise Invalid({"_schema": ["Archivierte Einträge können nicht bearbeitet werden."]})
+            refused = refusal(user, listing, Action.EDIT) if listing is not None else None
+            if refused is not None:  # creating was checked for the whole batch above
+                raise refused
             catalogue.check(clean)
         except DomainError as err:
             errors = err.errors if isinstance(err, Invalid) else {"_schema": [err.message]}
@@ -143,7 +143,7 @@ def sync_listings(
         for w in writes:
             try:
                 if w.listing is not None:
-                    _update(session, w.listing, w.clean, catalogue)
+                    _update(session, user, w.listing, w.clean, catalogue)
                 else:
                     w.listing = _create(session, user, organisation, w.clean, catalogue)
             except DomainError as err:
@@ -157,7 +157,7 @@ def sync_listings(
         w.result["id"] = w.listing.id
         outcome = w.result["result"]
         audit.record(session, user, f"listing.{outcome}", w.listing, via="sync")
-        if outcome == "updated" and w.listing.status == "published":
+        if outcome == "updated" and w.listing.status == ListingStatus.PUBLISHED:
             changed_published.append(w.listing)
     archived: list[dict[str, Any]] = []
     if full_sync:
@@ -165,17 +165,14 @@ def sync_listings(
             select(Listing).where(
                 Listing.organisation_id == organisation.id,
                 Listing.external_id.is_not(None),
-                Listing.status != "archived",
+                Listing.status != ListingStatus.ARCHIVED.value,
             ).order_by(Listing.external_id)
         ).all()
         for listing in missing:
             ext = listing.external_id
             if ext in seen:
                 continue
-            require(user, "listing.archive", listing)
-            listing.status = "archived"
-            listing.archived_at = utcnow()
-            listing.updated_at = utcnow()
+            transition(user, listing, Action.ARCHIVE)
             audit.record(session, user, "listing.archived", listing, comment="Vollabgleich über die API")
             archived.append(_item_result(-1, ext, "archived", listing.id))
     commit(session)
@@ -209,11 +206,11 @@ def _write_all(session: Session, user: User, organisation: Organisation, writes:
             for w in writes:
                 if w.listing is not None:
                     # No _check_external_id here: the listing was found by this very external_id.
+                    transition(user, w.listing, Action.EDIT)
                     catalogue.apply(session, w.listing, w.clean)
-                    if w.listing.status == "rejected":
-                        w.listing.status = "draft"
                 else:
-                    listing = Listing(organisation=organisation, status="draft", created_by=user)
+                    listing = Listing(organisation=organisation, created_by=user)
+                    transition(user, listing, Action.CREATE, permission_obj=organisation)
                     catalogue.apply(session, listing, w.clean)
                     listing.slug = slugs[len(made)]
                     made.append((w, listing))
@@ -285,7 +282,8 @@ def _create(session: Session, user: User, organisation: Organisation, clean: dic
             catalogue: _Catalogue) -> Listing:
     nested = session.begin_nested()
     try:
-        listing = Listing(organisation=organisation, status="draft", created_by=user)
+        listing = Listing(organisation=organisation, created_by=user)
+        transition(user, listing, Action.CREATE, permission_obj=organisation)
         with session.no_autoflush:
             catalogue.apply(session, listing, clean)
             listing.slug = unique_slug(session, Listing, slugify(f"{clean['title']} {organisation.short_name}"))
@@ -301,15 +299,14 @@ def _create(session: Session, user: User, organisation: Organisation, clean: dic
     return listing
 
 
-def _update(session: Session, listing: Listing, clean: dict[str, Any], catalogue: _Catalogue) -> None:
+def _update(session: Session, user: User, listing: Listing, clean: dict[str, Any], catalogue: _Catalogue) -> None:
     """Apply a validated change to listing in a savepoint of its own (the item-by-item path)."""
     nested = session.begin_nested()
     try:
         with session.no_autoflush:
+            transition(user, listing, Action.EDIT)
             catalogue.apply(session, listing, clean)
             _check_external_id(session, listing)
-        if listing.status == "rejected":
-            listing.status = "draft"
         session.flush()
     except IntegrityError as err:
         nested.rollback()

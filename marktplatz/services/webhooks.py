@@ -26,6 +26,7 @@ from .. import outbound
 from ..models import (
     AuditEvent,
     Listing,
+    ListingStatus,
     Organisation,
     Reuse,
     StatusUpdate,
@@ -205,7 +206,7 @@ def _enqueue_for(session: Session, ev: AuditEvent) -> None:
     if listing is None:
         return
     name = AUDIT_TO_EVENT[ev.action]
-    if name == "listing.updated" and listing.status != "published":
+    if name == "listing.updated" and listing.status != ListingStatus.PUBLISHED.value:
         return
     hooks = list(session.scalars(select(Webhook).where(
         Webhook.organisation_id == listing.organisation_id, Webhook.active.is_(True))))

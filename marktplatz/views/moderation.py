@@ -10,7 +10,7 @@ from .. import charts
 from ..db import get_session
 from ..models import Listing, Reuse
 from ..models.listing import FLAG_REASONS
-from ..permissions import can
+from ..permissions import can, is_moderator
 from ..services import flags, listings, moderation, stats
 from ..services.errors import Conflict, Invalid, NotFound
 
@@ -25,7 +25,7 @@ DECISIONS = {
 
 
 def _require_moderator() -> None:
-    if not moderation.is_moderator(current_user):
+    if not is_moderator(current_user):
         abort(403)
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from ..db import get_session
 from ..forms import field_errors, listing_form_values, listing_input, listing_to_values, simple_form
-from ..models import Listing, Reuse
+from ..models import Listing, ListingStatus, Reuse
 from ..models.listing import COST_MODELS, KINDS, MAINTENANCE, PHASES, REIFEGRAD_MODELS, VISIBILITIES
 from ..services import listings as listing_service
 from ..services import queries
@@ -143,7 +143,7 @@ def edit(slug: str):
     except Invalid as err:
         return _render_form(values, field_errors(err.errors), listing, 422)
     except Conflict:
-        if listing.status == "archived":
+        if listing.status == ListingStatus.ARCHIVED.value:
             raise
         session.expire_all()
         current = listing_service.get_listing(session, current_user, slug)
@@ -167,6 +167,17 @@ def submit(slug: str):
     listing = listing_service.get_listing(session, current_user, slug)
     listing_service.submit_for_review(session, current_user, listing)
     flash("Der Eintrag ist zur Prüfung eingereicht.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug))
+
+
+@bp.route("/eintraege/<slug>/wiederherstellen", methods=["POST"])
+@login_required
+def restore(slug: str):
+    """Return an archived listing to the state it was archived from."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    listing_service.restore_listing(session, current_user, listing)
+    flash(f"Der Eintrag ist wiederhergestellt ({listing.status_label}).", "success")
     return redirect(url_for("web.listing_detail", slug=listing.slug))
 
 

@@ -13,6 +13,7 @@ from ..db import get_session
 from ..models import Listing, Network, Organisation, Reuse
 from ..models.listing import KINDS, PHASES, REUSE_STAGES
 from ..pagecache import cached_page
+from ..permissions import listing_visibility_filter
 from ..services import queries
 from ..services.listings import get_listing
 from ..services.reuse import is_following
@@ -151,8 +152,11 @@ def listings():
         if page > found.pages:
             page = found.pages
             found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, PAGE_SIZE)
+        # The index may lag behind a change of state or visibility: every hit is checked
+        # against the database with the same policy before it is shown.
         rows = {
-            lst.id: lst for lst in session.scalars(select(Listing).where(Listing.id.in_(found.listing_ids)))
+            lst.id: lst for lst in session.scalars(select(Listing).where(
+                Listing.id.in_(found.listing_ids), listing_visibility_filter(current_user)))
         }
         items = [(rows[h.listing_id], h) for h in found.hits if h.listing_id in rows]
         result = queries.Page(items, found.total, page, PAGE_SIZE)

@@ -221,6 +221,16 @@ def archive_listing(listing_id: int):
     return listing_service.archive_listing(get_session(), p.user, listing, "über die API")
 
 
+@blp.route("/<int:listing_id>/restore", methods=["POST"])
+@blp.etag
+@blp.response(200, ListingOutSchema)
+def restore_listing(listing_id: int):
+    """Return an archived listing to the state it was archived from."""
+    p = require_scope("write")
+    listing = _get(listing_id)
+    return listing_service.restore_listing(get_session(), p.user, listing, "über die API")
+
+
 @blp.route("/<int:listing_id>/submit", methods=["POST"])
 @blp.etag
 @blp.response(200, ListingOutSchema)

@@ -1,8 +1,9 @@
-"""The role table and can(user, action, obj): every permission decision lives here.
+"""The role table and can(user, action, obj): who may act on what.
 
 A permission is granted when the user holds one of the *relations* listed for the action
-towards the object. Relations are computed by small functions below; state rules (for
-example "you cannot reuse your own listing") are checked by the services.
+towards the object. Relations are computed by small functions below. Which state a listing
+may move to is the lifecycle's table (services/lifecycle.py), which asks this module who
+may act; who may see a listing is the visibility policy (permissions/visibility.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, exists, false, or_, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import select
 
-from .models import (
+from ..models import (
     Listing,
     Network,
     NetworkCoordinator,
@@ -31,10 +31,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "listing.edit": frozenset({"owner", "admin"}),
     "listing.submit": frozenset({"owner", "admin"}),
     "listing.archive": frozenset({"owner", "admin"}),
+    "listing.restore": frozenset({"owner", "reviewer", "admin"}),
     "listing.post_status": frozenset({"owner", "admin"}),
-    "listing.review": frozenset({"coordinator", "admin"}),
-    "listing.mark_duplicate": frozenset({"coordinator", "admin"}),
-    "listing.view_audit": frozenset({"owner", "coordinator", "admin"}),
+    "listing.review": frozenset({"reviewer", "admin"}),
+    "listing.mark_duplicate": frozenset({"reviewer", "admin"}),
+    "listing.view_audit": frozenset({"owner", "reviewer", "admin"}),
     "listing.follow": frozenset({"signed_in"}),
     "listing.flag": frozenset({"officer"}),
     "reuse.declare": frozenset({"officer"}),  # obj: the Listing to be reused
@@ -48,7 +49,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "network.decide_join": frozenset({"coordinator", "admin"}),
     "network.request_join": frozenset({"officer"}),
     "network.view_dashboard": frozenset({"coordinator", "admin"}),
-    "flag.resolve": frozenset({"coordinator", "admin"}),  # obj: the flagged Listing
+    "flag.resolve": frozenset({"reviewer", "admin"}),  # obj: the flagged Listing
     "user.create": frozenset({"admin"}),
 }
 
@@ -102,6 +103,20 @@ def _rel_coordinator(user: User, obj: Any) -> bool:
     return bool(user.coordinated_network_ids & _owner_network_ids(obj))
 
 
+def _rel_reviewer(user: User, obj: Any) -> bool:
+    """Coordinate the owner's network, may read the listing, and are not of its municipality.
+
+    Four-eyes: a coordinator never decides on a listing of their own municipality (an
+    admin may). Reading is the visibility policy's: coordinators never act on drafts.
+    """
+    from .visibility import can_view_listing
+
+    listing = obj.listing if isinstance(obj, (Reuse, StatusUpdate)) else obj
+    if not isinstance(listing, Listing) or user.organisation_id == listing.organisation_id:
+        return False
+    return _rel_coordinator(user, listing) and can_view_listing(user, listing)
+
+
 def _rel_member(user: User, obj: Any) -> bool:
     if user.organisation is None:
         return False
@@ -118,6 +133,7 @@ RELATIONS: dict[str, Callable[[User, Any], bool]] = {
     "owner": _rel_owner,
     "reuser": _rel_reuser,
     "coordinator": _rel_coordinator,
+    "reviewer": _rel_reviewer,
     "member": _rel_member,
     "admin": _rel_admin,
 }
@@ -133,6 +149,8 @@ def relations(user: Any, obj: Any) -> set[str]:
 def can(user: Any, action: str, obj: Any = None) -> bool:
     """Tell whether user may perform action on obj."""
     if action == "listing.view":
+        from .visibility import can_view_listing
+
         return can_view_listing(user, obj)
     allowed = PERMISSIONS[action]  # KeyError on an unknown action is a programming error
     if not _authenticated(user) or not user.is_active:
@@ -140,57 +158,36 @@ def can(user: Any, action: str, obj: Any = None) -> bool:
     return any(RELATIONS[name](user, obj) for name in allowed)
 
 
-def can_view_listing(user: Any, listing: Listing) -> bool:
-    """Tell whether user may see listing (pages, search, API, feeds and exports alike)."""
-    rels = relations(user, listing)
-    if "admin" in rels or "owner" in rels:
-        return True
-    if listing.status in ("published", "archived") and listing.published_at is not None:
-        if listing.visibility == "public":
-            return True
-        return bool(rels & {"member", "coordinator"})
-    if listing.status in ("in_review", "changes_requested", "rejected"):
-        return "coordinator" in rels
-    return False
+def is_moderator(user: Any) -> bool:
+    """Tell whether user coordinates a network or is an admin (the review pages are theirs)."""
+    return _authenticated(user) and bool(user.is_active) and (
+        user.is_admin or bool(user.coordinated_network_ids))
 
 
-def viewer_context(user: Any) -> tuple[int | None, set[int], set[int], bool]:
-    """Return (own org id, member network ids, coordinated network ids, is_admin) for user."""
-    if not _authenticated(user):
-        return None, set(), set(), False
-    member = set(user.organisation.network_ids) if user.organisation else set()
-    return user.organisation_id, member, user.coordinated_network_ids, user.role == "admin"
+def is_officer(user: Any) -> bool:
+    """Tell whether user speaks for a municipality ("Meine Kommune")."""
+    return _authenticated(user) and user.organisation_id is not None
 
 
-def listing_visibility_filter(user: Any) -> ColumnElement[bool]:
-    """Return a SQL condition selecting exactly the listings user may see."""
-    org_id, member_nets, coord_nets, is_admin = viewer_context(user)
-    if is_admin:
-        return true()
-    released = and_(Listing.status.in_(("published", "archived")), Listing.published_at.is_not(None))
-    conds: list[ColumnElement[bool]] = [and_(released, Listing.visibility == "public")]
-    nets = member_nets | coord_nets
-    if nets:
-        in_nets = exists(
-            select(NetworkMembership.id).where(
-                NetworkMembership.organisation_id == Listing.organisation_id,
-                NetworkMembership.network_id.in_(nets),
-            )
-        )
-        conds.append(and_(released, Listing.visibility == "network", in_nets))
-    if coord_nets:
-        in_coord = exists(
-            select(NetworkMembership.id).where(
-                NetworkMembership.organisation_id == Listing.organisation_id,
-                NetworkMembership.network_id.in_(coord_nets),
-            )
-        )
-        conds.append(
-            and_(Listing.status.in_(("in_review", "changes_requested", "rejected")), in_coord)
-        )
-    if org_id is not None:
-        conds.append(Listing.organisation_id == org_id)
-    return or_(*conds) if conds else false()
+NAV_AUDIENCES: dict[str, Callable[[Any], bool]] = {
+    "all": lambda _user: True,
+    "officer": is_officer,
+    "coordinator": is_moderator,
+    "admin": lambda user: _authenticated(user) and user.is_admin,
+}
+
+
+def may_see_nav(user: Any, audience: str) -> bool:
+    """Tell whether a navigation entry for audience is shown to user."""
+    return NAV_AUDIENCES[audience](user)
+
+
+def moderated_organisations(user: Any):
+    """Return a select() of the organisation ids whose listings user moderates (None: all)."""
+    if _authenticated(user) and user.is_admin:
+        return None
+    nets = sorted(user.coordinated_network_ids) if _authenticated(user) else []
+    return select(NetworkMembership.organisation_id).where(NetworkMembership.network_id.in_(nets or [-1]))
 
 
 def coordinators_of(session: Any, organisation_id: int) -> list[User]:
