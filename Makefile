@@ -22,7 +22,7 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/marktplatz data setup
-	$(BIN)/python -m marktplatz.serve
+	$(BIN)/marktplatz serve
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

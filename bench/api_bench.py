@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from marktplatz import create_app  # noqa: E402
-from marktplatz.client import MarktplatzClient  # noqa: E402
+from marktplatz import create_app
+from marktplatz_client import MarktplatzClient
 from tests.live_server import gunicorn  # noqa: E402
 
 
@@ -30,8 +30,8 @@ def prepare(url: str, tmp: Path) -> str:
     """Migrate, load reference data, create an officer and a write token; return the token."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "INDEX_DIR": str(tmp / "idx")})
     with app.app_context():
-        from marktplatz.cli import upgrade_database
-        from marktplatz.db import get_engine, get_session
+        from marktplatz.cli.db import upgrade_database
+        from marktplatz.core.db import get_engine, get_session
         from marktplatz.models import Organisation, User
         from marktplatz.services import accounts, tokens
         from marktplatz.services.reference import load_reference, reference_loaded
@@ -53,7 +53,7 @@ def top_up_changes(url: str, tmp: Path, total: int) -> int:
     """Insert synthetic public change-log rows until the log holds total rows; return count."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "INDEX_DIR": str(tmp / "idx")})
     with app.app_context():
-        from marktplatz.db import get_engine
+        from marktplatz.core.db import get_engine
         from marktplatz.models import ChangeLog, utcnow
 
         engine = get_engine()

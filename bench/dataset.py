@@ -79,8 +79,8 @@ def base_database(path: str) -> float:
     """Create a migrated database holding the reference data; return seconds (0 if cached)."""
     if os.path.exists(path):
         return 0.0
-    from marktplatz.cli import upgrade_database
-    from marktplatz.db import get_session
+    from marktplatz.cli.db import upgrade_database
+    from marktplatz.core.db import get_session
     from marktplatz.services.reference import load_reference
 
     start = time.perf_counter()
@@ -93,7 +93,7 @@ def base_database(path: str) -> float:
         upgrade_database()
         load_reference(get_session())
         get_session().close()
-        from marktplatz.db import get_engine
+        from marktplatz.core.db import get_engine
 
         with get_engine().begin() as conn:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
@@ -205,7 +205,7 @@ def _listing_row(rng: random.Random, lid: int, org: Any, ozg: Any, leika: list[A
 
 def populate(db_path: str, n_listings: int, seed: int = 7, reuses_per_listing: float = 3.0) -> dict[str, Any]:
     """Fill a copy of the base database with n_listings listings; return counts and timing."""
-    from marktplatz.db import get_engine
+    from marktplatz.core.db import get_engine
     from marktplatz.models import (
         ChangeLog,
         Listing,

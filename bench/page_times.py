@@ -13,7 +13,7 @@ import time
 from sqlalchemy import select
 
 from marktplatz import create_app
-from marktplatz.db import get_session
+from marktplatz.core.db import get_session
 from marktplatz.models import Listing
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 20

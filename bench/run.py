@@ -207,7 +207,7 @@ def bench_search(db_path: str, index_dir: str, rounds: int) -> dict[str, Any]:
         return {"available": False, "note": "marktplatz.search has no search_listings"}
     from flask_login import AnonymousUserMixin
 
-    from marktplatz.db import get_session
+    from marktplatz.core.db import get_session
 
     app = dataset.make_app(db_path, index_dir)
     samples: list[float] = []
@@ -253,7 +253,7 @@ def _api_token(db_path: str, index_dir: str) -> str:
     """Create a read/write API token for Freiburg through the token service."""
     from sqlalchemy import select
 
-    from marktplatz.db import get_session
+    from marktplatz.core.db import get_session
     from marktplatz.models import Organisation, User
     from marktplatz.services import accounts, tokens
 
@@ -348,7 +348,7 @@ def profile_endpoint(db_path: str, index_dir: str, path: str, requests: int, out
         from pyinstrument import Profiler
     except ImportError:
         return "pyinstrument not installed"
-    from marktplatz import pagecache
+    from marktplatz.views.web import pagecache
 
     app = dataset.make_app(db_path, index_dir)
     app.extensions[pagecache.EXTENSION].maxsize = 0  # profile the rendering, not the page cache

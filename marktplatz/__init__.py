@@ -25,14 +25,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     config_module.init_app(app, config)
 
-    from . import auth, cli, db, errors, extensions, pagecache, security, templating, views
+    from . import cli, views
+    from .core import db, extensions
+    from .views.web import errors, pagecache, security, templating
 
     db.init_app(app)
+    from .services import events
+
+    events.register(app.extensions["sqlalchemy_sessionmaker"])
     extensions.init_app(app)
     security.init_app(app)
     pagecache.init_app(app)
     templating.init_app(app)
-    auth.init_app(app)
     errors.init_app(app)
     views.init_app(app)
     cli.init_app(app)

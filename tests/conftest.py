@@ -56,8 +56,8 @@ def _drop_pg_database(name: str) -> None:
 def _prepare(url: str, tmp: str) -> None:
     app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": os.path.join(tmp, "idx-prep")})
     with app.app_context():
-        from marktplatz.cli import upgrade_database
-        from marktplatz.db import get_engine, get_session
+        from marktplatz.cli.db import upgrade_database
+        from marktplatz.core.db import get_engine, get_session
         from marktplatz.services.reference import load_reference
 
         upgrade_database()
@@ -134,7 +134,7 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
     seed_index(app, template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp())))
     yield app
     from marktplatz import search
-    from marktplatz.db import get_session
+    from marktplatz.core.db import get_session
 
     search.wait_for_follower(app)  # a bulk write's background indexing must not outlive the test
     get_session().close()
@@ -147,7 +147,7 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
 @pytest.fixture
 def session(app):
     """Return the database session of the app context."""
-    from marktplatz.db import get_session
+    from marktplatz.core.db import get_session
 
     return get_session()
 

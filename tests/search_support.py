@@ -26,7 +26,7 @@ def template_for(backend: str, url: str, tmp_root: str) -> str:
     app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": root, "SECRET_KEY": "t"})
     with app.app_context():
         from marktplatz import search
-        from marktplatz.db import get_engine
+        from marktplatz.core.db import get_engine
 
         with get_engine().begin() as conn:
             conn.execute(text("DELETE FROM change_log"))

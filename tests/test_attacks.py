@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from marktplatz import create_app
+from marktplatz.core.outbound import OutboundRefused, Policy
+from marktplatz.core.outbound import request as outbound_request
 from marktplatz.models import AuditEvent, ChangeLog, Listing, Reuse, StatusUpdate, User
-from marktplatz.outbound import OutboundRefused, Policy
-from marktplatz.outbound import request as outbound_request
 from marktplatz.services import accounts, listings, reuse
 
 from . import factories as f

@@ -53,7 +53,7 @@ def empty_database(url: str, tmp: str) -> Engine:
     """Migrate url to head (no data) and return an engine on it."""
     app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": os.path.join(tmp, "idx")})
     with app.app_context():
-        from marktplatz.cli import upgrade_database
+        from marktplatz.cli.db import upgrade_database
 
         upgrade_database()
     app.extensions["sqlalchemy_engine"].dispose()
@@ -85,8 +85,8 @@ def source_url(tmp_path_factory) -> Iterator[str]:
     url = "sqlite:///" + str(tmp / "source.db")
     app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": str(tmp / "idx")})
     with app.app_context():
-        from marktplatz.cli import upgrade_database
-        from marktplatz.db import get_session
+        from marktplatz.cli.db import upgrade_database
+        from marktplatz.core.db import get_session
         from marktplatz.services.reference import load_reference
 
         upgrade_database()

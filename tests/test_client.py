@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from marktplatz import create_app
-from marktplatz.client import ApiError, MarktplatzClient
-from marktplatz.sync_cli import sync_group
+from marktplatz.cli.sync import sync_group
+from marktplatz_client import ApiError, MarktplatzClient
 from tests import factories as f
 from tests.live_server import copy_sqlite, gunicorn
 
@@ -24,7 +24,7 @@ def server(database_urls, tmp_path_factory):
     url = copy_sqlite(database_urls["sqlite"], tmp / "server.db")
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x", "INDEX_DIR": str(tmp / "idx")})
     with app.app_context():
-        from marktplatz.db import get_engine, get_session
+        from marktplatz.core.db import get_engine, get_session
         from marktplatz.services import tokens
 
         session = get_session()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, select
 
-from marktplatz import templating
 from marktplatz.models import Listing
 from marktplatz.services import listings, queries, reuse
+from marktplatz.views.web import templating
 
 from . import factories as f
 
@@ -93,7 +93,7 @@ def test_markdown_cache_sanitises_and_stays_bounded():
     assert "<strong>x</strong>" in again
     assert templating.render_markdown("") == templating.render_markdown(None) == ""
 
-    from marktplatz.caching import LockedLRU
+    from marktplatz.core.caching import LockedLRU
 
     cache = LockedLRU(3)
     for i in range(5):
@@ -201,7 +201,7 @@ def test_similar_listings_respect_each_viewer(client, auth, session, world):
 
 
 def _page_cache(app):
-    from marktplatz.pagecache import EXTENSION
+    from marktplatz.views.web.pagecache import EXTENSION
 
     return app.extensions[EXTENSION]
 
@@ -279,7 +279,7 @@ def test_page_cache_can_be_switched_off_and_durations_take_fractions(tmp_path, d
     off = create_app({**base, "PAGE_CACHE_ENTRIES": "0", "SEARCH_FOLLOW_WAIT": "2.5"})
     assert _page_cache(off).maxsize == 0 and off.config["SEARCH_FOLLOW_WAIT"] == 2.5
     with off.test_request_context("/"):
-        from marktplatz.pagecache import cached_page
+        from marktplatz.views.web.pagecache import cached_page
 
         calls = []
         for _ in range(2):

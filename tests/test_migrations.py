@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from marktplatz import create_app
-from marktplatz.cli import _alembic_config, upgrade_database
+from marktplatz.cli.db import _alembic_config, upgrade_database
 from marktplatz.models import Base
 
 

@@ -124,13 +124,13 @@ def test_two_app_servers_with_separate_index_dirs(sapp, session, tmp_path, datab
     with other.app_context():
         assert search.index_dir() == other_dir
         assert search.search_listings(None, "Zweitserver").listing_ids == [item.id]
-        from marktplatz.db import get_session
+        from marktplatz.core.db import get_session
 
         get_session().close()
     listing_service.update_listing(session, owner, item, {"title": "Katzensteuer Zweitserver"}, None, partial=True)
     with other.app_context():
         assert search.search_listings(None, "Katzensteuer").listing_ids == [item.id]
-        from marktplatz.db import get_engine, get_session
+        from marktplatz.core.db import get_engine, get_session
 
         get_session().close()
         get_engine().dispose()

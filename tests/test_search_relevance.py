@@ -60,7 +60,7 @@ def demo_app(database_urls, tmp_path_factory):
     root = template_for("sqlite", database_urls["sqlite"], str(tmp_path_factory.getbasetemp()))
     with app.app_context():
         seed_index(app, root)
-        from marktplatz.db import get_engine, get_session
+        from marktplatz.core.db import get_engine, get_session
         from marktplatz.services.demo import load_demo
 
         load_demo(get_session())
@@ -68,7 +68,7 @@ def demo_app(database_urls, tmp_path_factory):
         search.catch_up()
     yield app
     with app.app_context():
-        from marktplatz.db import get_engine, get_session
+        from marktplatz.core.db import get_engine, get_session
 
         get_session().close()
         _clean(get_engine())
@@ -100,7 +100,7 @@ def test_network_listing_only_for_members(demo_app):
     with demo_app.app_context():
         from sqlalchemy import select
 
-        from marktplatz.db import get_session
+        from marktplatz.core.db import get_session
         from marktplatz.models import User
 
         assert search.search_listings(None, "Prozessregister").total == 0

@@ -8,8 +8,7 @@ from datetime import timedelta
 import requests
 from sqlalchemy import select
 
-from marktplatz.db import Base
-from marktplatz.models import ApiToken, utcnow
+from marktplatz.models import ApiToken, Base, utcnow
 from marktplatz.services import tokens
 from tests import factories as f
 from tests.live_server import gunicorn

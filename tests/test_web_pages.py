@@ -6,7 +6,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from marktplatz.services import reuse
-from marktplatz.views.web import parse_filters
+from marktplatz.views.web.pages import parse_filters
 
 from . import factories as f
 

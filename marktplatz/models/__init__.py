@@ -1,16 +1,9 @@
 """Typed SQLAlchemy models; importing this package registers every table."""
 
-from .activity import (
-    ApiToken,
-    AuditEvent,
-    ChangeLog,
-    Notification,
-    SearchState,
-    Webhook,
-    WebhookDelivery,
-)
+from .audit import AuditEvent
 from .base import Base, utcnow
 from .catalogue import Lebenslage, LeikaLeistung, OzgLeistung, Themenfeld
+from .changelog import ChangeLog, SearchState
 from .listing import (
     Flag,
     Follow,
@@ -26,7 +19,10 @@ from .listing import (
 )
 from .municipality import Land, Organisation, valid_ags
 from .network import JoinRequest, Network, NetworkCoordinator, NetworkMembership
+from .notification import Notification
+from .token import ApiToken
 from .user import User
+from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",

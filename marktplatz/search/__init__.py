@@ -259,7 +259,7 @@ def search_listings(user: Any, q: str, filters: dict[str, Any] | None = None, so
     While the index is missing or broken (and being rebuilt) the result is empty and marked
     ``unavailable`` instead of failing.
     """
-    from ..db import get_session
+    from ..core.db import get_session
     from .query import search_listings as _search
 
     catch_up()
@@ -276,7 +276,7 @@ def search_listings(user: Any, q: str, filters: dict[str, Any] | None = None, so
 
 def matching_listing_ids(user: Any, q: str, filters: dict[str, Any] | None = None, limit: int = 10_000) -> list[int]:
     """Return the ids of the listings user may see that match q, best first."""
-    from ..db import get_session
+    from ..core.db import get_session
     from .query import matching_listing_ids as _ids
 
     catch_up()
@@ -285,7 +285,7 @@ def matching_listing_ids(user: Any, q: str, filters: dict[str, Any] | None = Non
 
 def suggest(user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
     """Return autocomplete entries (listings user may see, municipalities, OZG-Leistungen)."""
-    from ..db import get_session
+    from ..core.db import get_session
     from .query import suggest as _suggest
 
     catch_up()
@@ -298,9 +298,7 @@ def suggest(user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]
 
 
 def init_app(app: Flask) -> None:
-    """Check the index at start-up, follow writes, register the setup hook and blueprint."""
-    from . import views
-
+    """Check the index at start-up, follow writes and register the setup hook."""
     app.extensions["marktplatz_search"] = {
         "needs_rebuild": False,
         "follower_guard": threading.Lock(),
@@ -311,7 +309,6 @@ def init_app(app: Flask) -> None:
         "in_flight": 0,  # requests this process is serving (not waiting for the follower)
     }
     app.extensions.setdefault("marktplatz_setup_hooks", []).append(_setup_hook)
-    app.register_blueprint(views.bp)
 
     with app.app_context():
         from .index import check
@@ -361,7 +358,7 @@ def _setup_hook() -> None:
 
 def similar_listings(user: Any, text: str, limit: int = 20) -> list[tuple[int, float]]:
     """Return (listing id, similarity 0..1) of visible listings whose wording resembles text."""
-    from ..db import get_session
+    from ..core.db import get_session
     from .query import similar_listings as _similar
 
     catch_up()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, event, func, insert, inspect
+from sqlalchemy import BigInteger, Text, func, insert, inspect, text
 from sqlalchemy.orm import Session
 
 from ..models import ChangeLog, Listing, ListingStatus, Organisation, Reuse, StatusUpdate, utcnow
@@ -42,7 +42,8 @@ def _op_for_dirty(obj: Any) -> str | None:
     return "updated"
 
 
-def _after_flush(session: Session, _ctx: Any) -> None:
+def after_flush(session: Session, _ctx: Any) -> None:
+    """Write the change-log rows of everything this flush changed (an after_flush listener)."""
     rows: list[dict[str, Any]] = []
     now = utcnow()
     with session.no_autoflush:
@@ -94,13 +95,19 @@ def _row(kind: str, entity_id: int, op: str, org_id: int | None, listing_id: int
     }
 
 
-def register() -> None:
-    """Attach the change-log writer to every ORM session (idempotent)."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
+WINDOW = 256  # recent change-log ids whose count catches out-of-order commits
+
+# Built once, run through the session's connection: building the statement and the ORM's
+# execution path cost more than the index-only query itself.
+_VERSION = text(
+    f"SELECT MAX(id), COUNT(*) FROM change_log WHERE id > (SELECT MAX(id) FROM change_log) - {WINDOW}"
+)
 
 
-# Registering at import is deliberate: a change written by any code path (web, API, CLI,
-# tests) must be logged, and an app factory that forgot to call register() would silently
-# break search replication and the change feed.
-register()
+def data_version(session: Session) -> tuple[Any, ...]:
+    """Return a value that changes whenever logged data may have changed (cache keys).
+
+    SQLite commits in id order; on PostgreSQL a transaction may take a smaller id and
+    commit later, which the count of the last WINDOW ids catches.
+    """
+    return tuple(session.connection().execute(_VERSION).one())

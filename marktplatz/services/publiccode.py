@@ -382,7 +382,7 @@ def fetch_and_import(
     session: Session, user: User, organisation: Organisation, url: str, policy: Any
 ) -> tuple[Listing, str, list[str]]:
     """Fetch publiccode.yml from a repository or file URL (SSRF-safe) and import it."""
-    from .. import outbound
+    from ..core import outbound
 
     candidates = [url]
     if not url.rstrip("/").endswith((".yml", ".yaml")):

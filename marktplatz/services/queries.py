@@ -269,16 +269,15 @@ def similar_listings(session: Session, user: Any, listing: Listing, limit: int =
 
     The query walks every listing of those OZG-Leistungen (hundreds at 100,000 listings), so
     its answer is kept per process for each listing and visibility class until the data
-    changes (pagecache.data_version); the listings themselves are loaded fresh by id.
+    changes (changelog.data_version); the listings themselves are loaded fresh by id.
     """
     if not listing.ozg_leistungen:
         return []
-    from flask import current_app
-
-    from ..pagecache import SIMILAR, data_version
+    from ..core.caching import app_cache
+    from .changelog import data_version
 
     # (listing id, limit, viewer class) -> (data version, ids of the similar listings)
-    cache = current_app.extensions[SIMILAR]
+    cache = app_cache("similar_listings", 5000)
     key = (listing.id, limit, _viewer_key(user))
     version = data_version(session)
     hit = cache.get(key)

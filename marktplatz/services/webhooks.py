@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import outbound
+from ..core import outbound
 from ..models import (
     AuditEvent,
     Listing,
@@ -190,7 +190,8 @@ def build_payload(session: Session, ev: AuditEvent, name: str, listing: Listing,
     return data
 
 
-def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+def before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Queue a delivery for each new audit event a webhook subscribes to (a before_flush listener)."""
     events = [o for o in session.new if isinstance(o, AuditEvent) and o.action in AUDIT_TO_EVENT]
     if not events:
         return
@@ -226,16 +227,6 @@ def _base_url() -> str:
         return current_app.config.get("BASE_URL") or ""
     except RuntimeError:
         return ""
-
-
-def register() -> None:
-    """Attach the webhook enqueuer to every ORM session (idempotent)."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
-
-
-# As with the change log: every code path that records an event must enqueue its webhook.
-register()
 
 
 # ---------------------------------------------------------------- delivery

@@ -7,10 +7,22 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
-    from .. import health
-    from . import api, feeds, moderation, networks, notifications, publish, tokens, web, webhooks
+    from . import api
+    from .web import (
+        auth,
+        feeds,
+        health,
+        moderation,
+        networks,
+        notifications,
+        pages,
+        publish,
+        search,
+        tokens,
+        webhooks,
+    )
 
-    for module in (web, publish, feeds, networks, moderation, notifications, webhooks, tokens):
+    for module in (pages, auth, publish, feeds, networks, moderation, notifications, webhooks, tokens,
+                   search, health):
         app.register_blueprint(module.bp)
     api.init_app(app)
-    health.init_app(app)

@@ -40,7 +40,7 @@ def server(tmp_path_factory):
     # A new draft to submit, and a user who follows its OZG-Leistung (done through the services).
     code = (
         "from marktplatz import create_app\n"
-        "from marktplatz.db import get_session\n"
+        "from marktplatz.core.db import get_session\n"
         "from marktplatz.models import User\n"
         "from sqlalchemy import select\n"
         "from marktplatz.services import listings, notify\n"
@@ -80,7 +80,7 @@ def _edit_via_service(env: dict) -> None:
     """Edit the listing as the officer would in the edit form (owned by another feature)."""
     code = (
         "from marktplatz import create_app\n"
-        "from marktplatz.db import get_session\n"
+        "from marktplatz.core.db import get_session\n"
         "from marktplatz.models import Listing, User\n"
         "from sqlalchemy import select\n"
         "from marktplatz.services import listings\n"

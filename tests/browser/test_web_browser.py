@@ -29,7 +29,7 @@ MAIN_PAGES = [
 def _approve(server_env: dict[str, str], title: str) -> None:
     """Approve the listing as the ANDI coordinator through the service layer (moderation UI is elsewhere)."""
     from marktplatz import create_app
-    from marktplatz.db import get_engine, get_session
+    from marktplatz.core.db import get_engine, get_session
     from marktplatz.models import Listing, User
     from marktplatz.services import moderation
 

@@ -9,11 +9,11 @@ from flask import Flask, current_app, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from ...extensions import csrf
-from ...schemas.api import ProblemSchema
+from ...core.extensions import csrf
 from ...services.errors import Invalid
 from .common import JSON_TYPES, principal, require_scope
 from .problems import problem
+from .schemas import ProblemSchema
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ...db import get_session
+from ...core.db import get_session
 from ...models import LeikaLeistung, OzgLeistung, Themenfeld
-from ...schemas.api import (
+from ...services.errors import NotFound
+from . import problems
+from .common import ApiBlueprint, id_page, rate_limited, safe_int
+from .municipalities import _like
+from .schemas import (
     LeikaArgs,
     LeikaSchema,
     OzgArgs,
@@ -16,10 +20,6 @@ from ...schemas.api import (
     ThemenfeldSchema,
     page_schema,
 )
-from ...services.errors import NotFound
-from . import problems
-from .common import ApiBlueprint, id_page, rate_limited, safe_int
-from .municipalities import _like
 
 blp = ApiBlueprint("api_catalogue", __name__, url_prefix="/api/v1/ozg", description="OZG-Katalog und LeiKa")
 problems.install(blp)

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import url_for
 
-from ...db import get_session
-from ...schemas.api import ChangeArgs, ChangePageSchema
+from ...core.db import get_session
 from ...services.changes import read_changes
 from . import cursor as cursors
 from . import problems
 from .common import ApiBlueprint, current_user_or_none, decode_cursor, rate_limited
+from .schemas import ChangeArgs, ChangePageSchema
 
 blp = ApiBlueprint("api_changes", __name__, url_prefix="/api/v1/changes", description="Änderungs-Feed")
 problems.install(blp)

@@ -12,8 +12,8 @@ from flask_smorest import Blueprint
 from flask_smorest.etag import _get_etag_ctx
 from sqlalchemy import Select
 
-from ...db import get_session
-from ...extensions import limiter
+from ...core.db import get_session
+from ...core.extensions import limiter
 from ...services.errors import DomainError, Forbidden
 from ...services.tokens import Unauthorized, authenticate
 from . import cursor as cursors

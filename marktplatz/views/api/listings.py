@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ... import search
-from ...db import get_session
+from ...core.db import get_session
 from ...models import (
     LeikaLeistung,
     Listing,
@@ -21,17 +21,6 @@ from ...models import (
     listing_ozg,
 )
 from ...permissions import listing_visibility_filter
-from ...schemas.api import (
-    DuplicateCheckSchema,
-    DuplicateResultSchema,
-    ListingArgs,
-    ListingOutSchema,
-    ListingPageSchema,
-    PageArgs,
-    ReuseOutSchema,
-    StatusUpdateOutSchema,
-    page_schema,
-)
 from ...schemas.listing import ListingSchema, ReuseSchema, StatusUpdateSchema
 from ...services import listings as listing_service
 from ...services import publiccode
@@ -49,6 +38,17 @@ from .common import (
     read_only,
     require_scope,
     safe_int,
+)
+from .schemas import (
+    DuplicateCheckSchema,
+    DuplicateResultSchema,
+    ListingArgs,
+    ListingOutSchema,
+    ListingPageSchema,
+    PageArgs,
+    ReuseOutSchema,
+    StatusUpdateOutSchema,
+    page_schema,
 )
 
 blp = ApiBlueprint("api_listings", __name__, url_prefix="/api/v1/listings",

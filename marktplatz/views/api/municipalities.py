@@ -7,18 +7,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from ...db import get_session
+from ...core.db import get_session
 from ...models import Network, NetworkMembership, Organisation
-from ...schemas.api import (
-    MunicipalityArgs,
-    MunicipalitySchema,
-    NetworkSchema,
-    PageArgs,
-    page_schema,
-)
 from ...services.errors import NotFound
 from . import problems
 from .common import ApiBlueprint, id_page, rate_limited
+from .schemas import MunicipalityArgs, MunicipalitySchema, NetworkSchema, PageArgs, page_schema
 
 blp = ApiBlueprint(
     "api_municipalities", __name__, url_prefix="/api/v1",

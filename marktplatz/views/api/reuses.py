@@ -6,10 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ...db import get_session
+from ...core.db import get_session
 from ...models import Listing, Organisation, Reuse
 from ...permissions import listing_visibility_filter
-from ...schemas.api import ReuseArgs, ReuseOutSchema, page_schema
 from ...schemas.listing import ReuseSchema
 from ...services import reuse as reuse_service
 from ...services.errors import NotFound
@@ -22,6 +21,7 @@ from .common import (
     require_scope,
     safe_int,
 )
+from .schemas import ReuseArgs, ReuseOutSchema, page_schema
 
 blp = ApiBlueprint("api_reuses", __name__, url_prefix="/api/v1/reuses", description="Nachnutzungen")
 problems.install(blp)

@@ -7,19 +7,19 @@ from typing import Any
 from flask import current_app, request
 
 from ... import search
-from ...db import get_session
-from ...outbound import Policy
-from ...schemas.api import (
-    PubliccodeResultSchema,
-    PubliccodeUrlSchema,
-    SyncRequestSchema,
-    SyncResponseSchema,
-)
+from ...core.db import get_session
+from ...core.outbound import Policy
 from ...services import publiccode
 from ...services.common import load
 from ...services.sync import sync_listings
 from . import problems
 from .common import ApiBlueprint, accepts, rate_limited, require_scope
+from .schemas import (
+    PubliccodeResultSchema,
+    PubliccodeUrlSchema,
+    SyncRequestSchema,
+    SyncResponseSchema,
+)
 
 blp = ApiBlueprint("api_sync", __name__, url_prefix="/api/v1/sync", description="Abgleich und publiccode.yml-Import")
 problems.install(blp)

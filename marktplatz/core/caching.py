@@ -57,3 +57,18 @@ class LockedLRU:
     def size(self) -> int:
         """The current total of getsizeof over the values (their count without getsizeof)."""
         return int(self._data.currsize)
+
+
+def app_cache(name: str, maxsize: int) -> LockedLRU:
+    """Return the current app's LRU called name, created on first use.
+
+    Per app, not per module: a database replaced under the same URL (tests, a restore into
+    a fresh database) starts again with the same ids and versions.
+    """
+    from flask import current_app
+
+    caches = current_app.extensions.setdefault("marktplatz_caches", {})
+    cache = caches.get(name)
+    if cache is None:
+        cache = caches.setdefault(name, LockedLRU(maxsize))
+    return cache

@@ -12,10 +12,10 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..db import get_session
-from ..models import Network
-from ..services import queries
-from ..services.listings import get_listing
+from ...core.db import get_session
+from ...models import Network
+from ...services import queries
+from ...services.listings import get_listing
 
 bp = Blueprint("feeds", __name__)
 

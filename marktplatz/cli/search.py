@@ -18,9 +18,9 @@ def search_group() -> None:
 @with_appcontext
 def rebuild_cmd() -> None:
     """Build a fresh index beside the live one and swap it in atomically."""
-    from ..db import get_session
-    from . import catch_up, rebuild_index
-    from .index import count_documents
+    from ..core.db import get_session
+    from ..search import catch_up, rebuild_index
+    from ..search.index import count_documents
 
     total = count_documents(get_session())
     with click.progressbar(length=total, label="Suchindex", file=sys.stderr) as bar:
@@ -33,7 +33,7 @@ def rebuild_cmd() -> None:
 @with_appcontext
 def catch_up_cmd() -> None:
     """Apply pending database changes to the index."""
-    from . import catch_up
+    from ..search import catch_up
 
     click.echo(f"{catch_up()} Änderungen übernommen.")
 
@@ -42,7 +42,7 @@ def catch_up_cmd() -> None:
 @with_appcontext
 def status_cmd() -> None:
     """Show the live index directory, its state and position."""
-    from .index import check, current_generation, read_position
+    from ..search.index import check, current_generation, read_position
 
     root = current_app.config["INDEX_DIR"]
     gen = current_generation(root)

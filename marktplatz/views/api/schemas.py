@@ -7,7 +7,7 @@ from typing import Any
 from flask import url_for
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..models.listing import KINDS, PHASES, STATUSES
+from ...models.listing import KINDS, PHASES, STATUSES
 
 MAX_PAGE = 100
 
@@ -180,7 +180,7 @@ class ListingOutSchema(_Base):
     def _actions(self, obj: Any) -> list[str]:
         from flask import g
 
-        from ..services.lifecycle import allowed_actions
+        from ...services.lifecycle import allowed_actions
 
         principal = g.get("api_principal")
         return sorted(allowed_actions(getattr(principal, "user", None), obj))

@@ -9,8 +9,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models.base import Base
-
 
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create an engine with settings that behave the same on SQLite and PostgreSQL."""
@@ -39,9 +37,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """Create the engine and session factory and remove the session at teardown."""
-    from .services import changelog
-
-    changelog.register()
     engine = make_engine(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
     app.extensions["sqlalchemy_engine"] = engine
     app.extensions["sqlalchemy_sessionmaker"] = sessionmaker(
@@ -72,4 +67,4 @@ def is_postgres() -> bool:
     return get_engine().dialect.name == "postgresql"
 
 
-__all__ = ["Base", "get_engine", "get_session", "init_app", "is_postgres", "make_engine"]
+__all__ = ["get_engine", "get_session", "init_app", "is_postgres", "make_engine"]

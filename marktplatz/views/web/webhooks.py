@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..db import get_session
-from ..permissions import can
-from ..services import webhooks
-from ..services.errors import Invalid
+from ...core.db import get_session
+from ...permissions import can
+from ...services import webhooks
+from ...services.errors import Invalid
 
 bp = Blueprint("webhooks", __name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from .models import Listing
+from ...models import Listing
 
 TEXT_FIELDS = (
     "kind", "title", "summary", "description", "visibility", "phase", "reifegrad",

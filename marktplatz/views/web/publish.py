@@ -7,17 +7,24 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..db import get_session
-from ..forms import field_errors, listing_form_values, listing_input, listing_to_values, simple_form
-from ..models import Listing, ListingStatus, Reuse
-from ..models.listing import COST_MODELS, KINDS, MAINTENANCE, PHASES, REIFEGRAD_MODELS, VISIBILITIES
-from ..services import listings as listing_service
-from ..services import queries
-from ..services import reuse as reuse_service
-from ..services.common import require
-from ..services.duplicates import DuplicateReport, find_duplicates
-from ..services.errors import Conflict, Invalid, NotFound
-from .web import render_listing
+from ...core.db import get_session
+from ...models import Listing, ListingStatus, Reuse
+from ...models.listing import (
+    COST_MODELS,
+    KINDS,
+    MAINTENANCE,
+    PHASES,
+    REIFEGRAD_MODELS,
+    VISIBILITIES,
+)
+from ...services import listings as listing_service
+from ...services import queries
+from ...services import reuse as reuse_service
+from ...services.common import require
+from ...services.duplicates import DuplicateReport, find_duplicates
+from ...services.errors import Conflict, Invalid, NotFound
+from .forms import field_errors, listing_form_values, listing_input, listing_to_values, simple_form
+from .pages import render_listing
 
 bp = Blueprint("publish", __name__)
 

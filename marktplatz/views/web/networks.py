@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import charts
-from ..db import get_session
-from ..permissions import can
-from ..services import networks, stats
-from ..services.errors import Conflict, Invalid, NotFound
+from ...core.db import get_session
+from ...permissions import can
+from ...services import networks, stats
+from ...services.errors import Conflict, Invalid, NotFound
+from . import charts
 
 bp = Blueprint("networks", __name__)
 

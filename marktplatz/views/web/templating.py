@@ -11,11 +11,11 @@ from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from .caching import LockedLRU
-from .db import get_session
-from .permissions import can, may_see_nav
-from .services.lifecycle import allowed_actions
-from .services.reuse import may_declare_reuse
+from ...core.caching import LockedLRU
+from ...core.db import get_session
+from ...permissions import can, may_see_nav
+from ...services.lifecycle import allowed_actions
+from ...services.reuse import may_declare_reuse
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 ALLOWED_TAGS = {
@@ -114,7 +114,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject():
-        from .services.notify import unread_count
+        from ...services.notify import unread_count
 
         count = 0
         if getattr(current_user, "is_authenticated", False):

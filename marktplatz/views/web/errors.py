@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from .services.errors import DomainError
+from ...services.errors import DomainError
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import charts
-from ..db import get_session
-from ..models import Listing, Reuse
-from ..models.listing import FLAG_REASONS
-from ..permissions import can, is_moderator
-from ..services import flags, listings, moderation, stats
-from ..services.errors import Conflict, Invalid, NotFound
+from ...core.db import get_session
+from ...models import Listing, Reuse
+from ...models.listing import FLAG_REASONS
+from ...permissions import can, is_moderator
+from ...services import flags, listings, moderation, stats
+from ...services.errors import Conflict, Invalid, NotFound
+from . import charts
 
 bp = Blueprint("moderation", __name__)
 
@@ -203,7 +203,7 @@ def dashboard():
     _require_moderator()
     session = get_session()
     if not current_user.is_admin:
-        from ..models import Network
+        from ...models import Network
 
         nets = session.scalars(select(Network).where(Network.id.in_(current_user.coordinated_network_ids))
                                .order_by(Network.name)).all()

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from .db import get_engine
+from ..core.db import get_engine
 
 
 @click.command("export")
@@ -16,7 +16,7 @@ from .db import get_engine
 @with_appcontext
 def export_cmd(path: str) -> None:
     """Write every table to a JSON dump (gzip-compressed if PATH ends in .gz)."""
-    from .services.backup import export_dump, open_dump
+    from ..services.backup import export_dump, open_dump
 
     with open_dump(path, "w") as out:
         counts = export_dump(get_engine(), out, lambda name, n: click.echo(f"  {name}: {n}", err=True))
@@ -28,7 +28,7 @@ def export_cmd(path: str) -> None:
 @with_appcontext
 def import_cmd(path: str) -> None:
     """Restore a JSON dump into an empty, migrated database."""
-    from .services.backup import BackupError, import_dump, open_dump
+    from ..services.backup import BackupError, import_dump, open_dump
 
     try:
         with open_dump(path, "r") as inp:

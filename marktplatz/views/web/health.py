@@ -8,11 +8,11 @@ import os
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, select, text
 
-from .db import get_session
-from .models import ChangeLog, SearchState, WebhookDelivery, utcnow
+from ...core.db import get_session
+from ...models import ChangeLog, SearchState, WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -93,7 +93,3 @@ def healthz():
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
-
-def init_app(app: Flask) -> None:
-    """Register the health blueprint."""
-    app.register_blueprint(bp)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, time
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..db import get_session
-from ..outbound import Policy
-from ..services import publiccode, tokens
-from ..services.common import require
-from ..services.errors import Invalid
+from ...core.db import get_session
+from ...core.outbound import Policy
+from ...services import publiccode, tokens
+from ...services.common import require
+from ...services.errors import Invalid
 
 bp = Blueprint("tokens", __name__)
 
@@ -19,7 +19,7 @@ bp = Blueprint("tokens", __name__)
 def _organisation():
     org = current_user.organisation
     if org is None:
-        from ..services.errors import Forbidden
+        from ...services.errors import Forbidden
 
         raise Forbidden("Ihr Konto ist keiner Kommune zugeordnet.")
     require(current_user, "organisation.manage_tokens", org)

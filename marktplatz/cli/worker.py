@@ -11,14 +11,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .db import get_session
+from ..core.db import get_session
 
 log = logging.getLogger(__name__)
 
 
 def run_once() -> dict[str, int]:
     """Do one round of work in the current app context; return what was done."""
-    from .services import mail, webhooks
+    from ..services import mail, webhooks
 
     session = get_session()
     config = current_app.config

@@ -6,9 +6,9 @@ from flask import Blueprint, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..db import get_session
-from ..models import Listing, Network, Organisation
-from . import suggest
+from ...core.db import get_session
+from ...models import Listing, Network, Organisation
+from ...search import suggest
 
 bp = Blueprint("search", __name__)
 

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .client import ApiError, MarktplatzClient
+from marktplatz_client import ApiError, MarktplatzClient
 
 
 @click.group("sync")

@@ -8,15 +8,15 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
-from .. import search
-from ..db import get_session
-from ..models import Listing, Network, Organisation, Reuse
-from ..models.listing import KINDS, PHASES, REUSE_STAGES
-from ..pagecache import cached_page
-from ..permissions import listing_visibility_filter
-from ..services import queries
-from ..services.listings import get_listing
-from ..services.reuse import is_following
+from ... import search
+from ...core.db import get_session
+from ...models import Listing, Network, Organisation, Reuse
+from ...models.listing import KINDS, PHASES, REUSE_STAGES
+from ...permissions import listing_visibility_filter
+from ...services import queries
+from ...services.listings import get_listing
+from ...services.reuse import is_following
+from .pagecache import cached_page
 
 bp = Blueprint("web", __name__)
 
@@ -282,7 +282,7 @@ def ozg_detail(ozg_id: int):
 
 
 def _follows_ozg(session, ozg_id: int) -> bool:
-    from ..models import OzgFollow
+    from ...models import OzgFollow
 
     if not current_user.is_authenticated:
         return False

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Flask,
     current_app,
     flash,
     redirect,
@@ -17,10 +16,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .db import get_session
-from .extensions import limiter, login_manager
-from .services import accounts
-from .services.errors import Forbidden, Invalid
+from ...core.db import get_session
+from ...core.extensions import limiter, login_manager
+from ...services import accounts
+from ...services.errors import Forbidden, Invalid
 
 bp = Blueprint("auth", __name__)
 
@@ -99,7 +98,3 @@ def change_password():
             return redirect(url_for("web.index"))
     return render_template("auth/password.html", errors=errors), 422 if errors else 200
 
-
-def init_app(app: Flask) -> None:
-    """Register the auth blueprint."""
-    app.register_blueprint(bp)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth import _safe_next
-from ..db import get_session
-from ..services import notify
-from ..services.errors import Invalid
+from ...core.db import get_session
+from ...services import notify
+from ...services.errors import Invalid
+from .auth import _safe_next
 
 bp = Blueprint("notifications", __name__)
 

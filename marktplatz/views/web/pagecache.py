@@ -17,40 +17,22 @@ memory: pages are about 20 to 40 KB each.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from flask import Flask, current_app, session
 from flask_login import current_user
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from .caching import LockedLRU
+from ...core.caching import LockedLRU
+from ...services.changelog import data_version
 
 EXTENSION = "marktplatz_page_cache"
-SIMILAR = "marktplatz_similar_ids"  # services.queries.similar_listings
 
 
 def init_app(app: Flask) -> None:
-    """Create the app's page cache (PAGE_CACHE_ENTRIES pages) and similar-listing cache."""
+    """Create the app's page cache (PAGE_CACHE_ENTRIES pages)."""
+    # Per app: a database replaced under the same URL (tests, a restore into a fresh
+    # database) starts again with the same ids and versions.
     app.extensions[EXTENSION] = LockedLRU(app.config["PAGE_CACHE_ENTRIES"])
-    # Per app, like the pages: a database replaced under the same URL (tests, a restore into
-    # a fresh database) starts again with the same ids and versions.
-    app.extensions[SIMILAR] = LockedLRU(5000)
-
-
-WINDOW = 256  # recent change-log ids whose count catches out-of-order commits
-
-
-# Built once, run through the session's connection: building the statement and the ORM's
-# execution path cost more than the index-only query itself.
-_VERSION = text(
-    f"SELECT MAX(id), COUNT(*) FROM change_log WHERE id > (SELECT MAX(id) FROM change_log) - {WINDOW}"
-)
-
-
-def data_version(db: Session) -> tuple[Any, ...]:
-    """Return a value that changes whenever data a page shows may have changed."""
-    return tuple(db.connection().execute(_VERSION).one())
 
 
 def cached_page(db: Session, name: str, render: Callable[[], tuple[str, int]]) -> tuple[str, int]:

@@ -1,0 +1,1 @@
+"""Infrastructure with no domain knowledge: database, extensions, caching, outbound HTTP."""

@@ -1,0 +1,23 @@
+"""The one event path: a change's own rows, written in its transaction, drive what follows.
+
+Services record what happened as audit events and the change log records what changed,
+both in the transaction of the change. The listeners registered here turn them into
+webhook deliveries (and the change-log rows the search index, the change feed and the page
+cache follow) before the transaction commits, so a change and everything it announces
+commit or roll back together. ``create_app`` registers them on the app's session factory;
+nothing is attached at import time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.orm import sessionmaker
+
+from . import changelog, webhooks
+
+
+def register(session_factory: sessionmaker) -> None:
+    """Attach the event listeners to every session the factory makes (idempotent)."""
+    for name, listener in (("before_flush", webhooks.before_flush), ("after_flush", changelog.after_flush)):
+        if not event.contains(session_factory, name, listener):
+            event.listen(session_factory, name, listener)
