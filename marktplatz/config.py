@@ -50,6 +50,31 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a search waits for this process's search-index follower (busy after a bulk
     # sync) before it answers from the index as it is.
     "SEARCH_FOLLOW_WAIT": 10,
+    # Webhooks: a hook is switched off after this many failed deliveries in a row; one
+    # delivery is tried at most WEBHOOK_MAX_ATTEMPTS times, backing off from
+    # WEBHOOK_RETRY_BASE seconds; a worker holds a claimed delivery for WEBHOOK_LEASE_SECONDS.
+    "WEBHOOK_MAX_FAILURES": 5,
+    "WEBHOOK_MAX_ATTEMPTS": 8,
+    "WEBHOOK_RETRY_BASE": 30,
+    "WEBHOOK_LEASE_SECONDS": 300,
+    # REST API: rate limits (flask-limiter syntax) and the OpenAPI document (flask-smorest).
+    "API_RATELIMIT_PER_TOKEN": "600/minute",
+    "API_RATELIMIT_PER_IP": "1200/minute",
+    "API_TITLE": "Marktplatz API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "Lesen und Synchronisieren von Einträgen des Marktplatzes. Anonyme Aufrufe "
+                "lesen öffentliche Daten; Schreiben braucht einen API-Token der Kommune "
+                "(Authorization: Bearer mpk_...). Fehler als application/problem+json."
+            )
+        },
+        "servers": [{"url": "/"}],
+    },
 }
 
 

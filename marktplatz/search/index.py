@@ -46,10 +46,6 @@ BATCH = 500
 Progress = Callable[[int], None]
 
 
-class IndexMissing(Exception):
-    """Raised when the index directory holds no usable index."""
-
-
 # --------------------------------------------------------------------------- documents
 
 

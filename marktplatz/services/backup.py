@@ -149,15 +149,6 @@ def _read_stream(inp: IO[str]) -> Iterator[tuple[str, Any]]:
             raise BackupError(f"Zeile {lineno}: kein gültiges JSON ({err.msg}).") from err
 
 
-def read_header(path: str) -> dict[str, Any]:
-    """Return the header of the dump at path."""
-    with open_dump(path, "r") as inp:
-        for kind, value in _read_stream(inp):
-            if kind == "header":
-                return value
-    raise BackupError("Die Datei ist leer.")
-
-
 def non_empty_tables(conn: Connection) -> list[str]:
     """Return the names of the tables that hold at least one row."""
     found = []

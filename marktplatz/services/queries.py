@@ -19,7 +19,6 @@ from ..models import (
     AuditEvent,
     Follow,
     Land,
-    Lebenslage,
     LeikaLeistung,
     Listing,
     ListingStatus,
@@ -67,11 +66,6 @@ def _cached(name: str, session: Session, user: Any, compute: Any) -> Any:
         _stats_cache.clear()
     _stats_cache[key] = (now + ttl, value)
     return value
-
-
-def clear_cache() -> None:
-    """Forget cached aggregates (tests and after bulk imports)."""
-    _stats_cache.clear()
 
 
 PUBLISHED = Listing.status == ListingStatus.PUBLISHED.value
@@ -663,7 +657,3 @@ def export_row(listing: Listing, base_url: str) -> dict[str, Any]:
         "aktualisiert": listing.updated_at.isoformat() if listing.updated_at else "",
     }
 
-
-def lebenslagen_for(session: Session, themenfeld_id: int) -> list[Lebenslage]:
-    """Return the Lebenslagen of a Themenfeld."""
-    return list(session.scalars(select(Lebenslage).where(Lebenslage.themenfeld_id == themenfeld_id).order_by(Lebenslage.name)))

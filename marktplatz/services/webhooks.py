@@ -60,13 +60,11 @@ AUDIT_TO_EVENT = {
     "reuse.stage_changed": "reuse.stage_changed",
     "listing.status_posted": "status_update.created",
 }
-DEFAULTS = {"WEBHOOK_MAX_FAILURES": 5, "WEBHOOK_MAX_ATTEMPTS": 8, "WEBHOOK_RETRY_BASE": 30,
-            "WEBHOOK_LEASE_SECONDS": 300}
 MAX_BACKOFF = timedelta(hours=6)
 
 
 def _cfg(config: Mapping[str, Any], key: str) -> int:
-    return int(config.get(key) or DEFAULTS[key])
+    return int(config[key])  # defaults and checks: config.py
 
 
 # ---------------------------------------------------------------- management
@@ -350,14 +348,3 @@ def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, ht
         done += 1
     return done
 
-
-def pending_count(session: Session) -> int:
-    """Return how many deliveries wait to be sent."""
-    from sqlalchemy import func
-
-    return session.scalar(select(func.count(WebhookDelivery.id)).where(WebhookDelivery.status == "pending")) or 0
-
-
-def officers_of(session: Session, organisation_id: int) -> list[User]:
-    """Return the active accounts of a municipality."""
-    return list(session.scalars(select(User).where(User.organisation_id == organisation_id, User.active.is_(True))))

@@ -19,25 +19,6 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 
-DEFAULTS: dict[str, Any] = {
-    "API_TITLE": "Marktplatz API",
-    "API_VERSION": "v1",
-    "OPENAPI_VERSION": "3.0.3",
-    "OPENAPI_URL_PREFIX": API_PREFIX,
-    "OPENAPI_JSON_PATH": "openapi.json",
-    "API_RATELIMIT_PER_TOKEN": "600/minute",
-    "API_RATELIMIT_PER_IP": "1200/minute",
-    "API_SPEC_OPTIONS": {
-        "info": {
-            "description": (
-                "Lesen und Synchronisieren von Einträgen des Marktplatzes. Anonyme Aufrufe "
-                "lesen öffentliche Daten; Schreiben braucht einen API-Token der Kommune "
-                "(Authorization: Bearer mpk_...). Fehler als application/problem+json."
-            )
-        },
-        "servers": [{"url": "/"}],
-    },
-}
 
 
 def _webargs_errors(data: dict[str, Any]) -> dict[str, Any]:
@@ -123,9 +104,7 @@ def _authenticate():
 
 def init_app(app: Flask) -> None:
     """Create the Api for app and register the API and docs blueprints."""
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
-    api = MarktplatzApi(app)
+    api = MarktplatzApi(app)  # its settings and defaults are in config.py
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{}, {"bearerAuth": []}]
     app.extensions["marktplatz_api"] = api

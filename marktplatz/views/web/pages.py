@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
@@ -20,7 +20,6 @@ from .pagecache import cached_page
 
 bp = Blueprint("web", __name__)
 
-PAGE_SIZE = 20
 
 
 @bp.route("/")
@@ -133,6 +132,7 @@ def facet_counts(session, facets: dict[str, list[tuple[str, str, int]]]) -> dict
 @bp.route("/eintraege")
 def listings():
     """Browse the listings the viewer may see; a search term ranks through the index with facets."""
+    page_size = current_app.config["PAGE_SIZE"]
     session = get_session()
     filters = parse_filters(request.args)
     q = filters["q"]
@@ -145,13 +145,13 @@ def listings():
     index_unavailable = False
     if q:
         flt = search_filters(session, filters)
-        found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, PAGE_SIZE)
+        found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, page_size)
         # While a lost index is rebuilt, fall back to the plain database search below.
         index_unavailable = found.unavailable
     if q and not index_unavailable:
         if page > found.pages:
             page = found.pages
-            found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, PAGE_SIZE)
+            found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, page_size)
         # The index may lag behind a change of state or visibility: every hit is checked
         # against the database with the same policy before it is shown.
         rows = {
@@ -159,14 +159,14 @@ def listings():
                 Listing.id.in_(found.listing_ids), listing_visibility_filter(current_user)))
         }
         items = [(rows[h.listing_id], h) for h in found.hits if h.listing_id in rows]
-        result = queries.Page(items, found.total, page, PAGE_SIZE)
+        result = queries.Page(items, found.total, page, page_size)
         counts = facet_counts(session, found.facets)
         suggestions = _suggestions(session, q)
         suggestions["spelling"] = found.suggestions
     else:
         if sort not in queries.SORTS:
             sort = "neu"
-        page_ = queries.search_listings(session, current_user, filters, sort, page, PAGE_SIZE)
+        page_ = queries.search_listings(session, current_user, filters, sort, page, page_size)
         result = queries.Page([(lst, None) for lst in page_.items], page_.total, page_.page, page_.size)
     active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
     return render_template(

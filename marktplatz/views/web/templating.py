@@ -87,24 +87,13 @@ NAV = [
 
 
 def nav_items() -> list[tuple[str, str]]:
-    """Return the navigation entries available in this app for the current user."""
-    from flask import current_app
-
-    endpoints = set(current_app.view_functions)
-    items = []
-    for endpoint, label, who in NAV:
-        if endpoint not in endpoints:
-            continue
-        if not may_see_nav(current_user, who):
-            continue
-        items.append((endpoint, label))
-    return items
+    """Return the navigation entries shown to the current user."""
+    return [(endpoint, label) for endpoint, label, who in NAV if may_see_nav(current_user, who)]
 
 
 def init_app(app: Flask) -> None:
     """Register filters and globals."""
     app.jinja_env.globals["nav_items"] = nav_items
-    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["number"] = lambda n: f"{n:,}".replace(",", ".") if n is not None else ""
