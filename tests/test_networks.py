@@ -16,7 +16,7 @@ from marktplatz.models import (
     Notification,
 )
 from marktplatz.permissions import can
-from marktplatz.services import listings, networks
+from marktplatz.services import listings, moderation, networks, reuse
 from marktplatz.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 from . import factories as f
@@ -80,8 +80,6 @@ def test_dashboard_renders_accessible_svg(client, auth, session):
     net = f.network(session, "n1", f.FREIBURG, f.MANNHEIM)
     coord = f.user(session, "coordinator", f.MANNHEIM, [net])
     owner = f.user(session, "officer", f.FREIBURG)
-    from marktplatz.services import listings, moderation, reuse
-
     item = listings.create_listing(session, owner, f.listing_data(title="Mit Begründung"),
                                    duplicate_override_reason="Unser Verfahren ist anders.")
     listings.submit_for_review(session, owner, item)
@@ -154,6 +152,45 @@ def counts(session) -> tuple[int, ...]:
     session.expire_all()
     return tuple(session.scalar(select(func.count()).select_from(m))
                  for m in (NetworkMembership, NetworkInvitation, JoinRequest, AuditEvent, Notification))
+
+
+def test_hole_2_coordinator_cannot_add_a_municipality_without_its_consent(client, auth, session, world):
+    """Posting a foreign AGS invites; membership, visibility and review rights wait for the officer."""
+    andi, coord, freiburg = world["andi"], world["coord"], world["freiburg"]
+    secret, waiting = world["secret"], world["waiting"]
+    auth.login(coord.email)
+    resp = client.post("/netzwerke/andi/mitglieder", data={"organisation": f.BAD_SALZUFLEN})
+    assert resp.status_code == 302
+    resp = client.post("/netzwerke/andi/mitglieder", data={"organisation": f.LEMGO, "aktion": "direkt"})
+    assert resp.status_code == 403
+    assert members(session, andi) == {f.FREIBURG, f.MANNHEIM}
+    [inv] = networks.pending_invitations(session, andi)
+    assert inv.organisation.ags == f.BAD_SALZUFLEN and inv.invited_by_id == coord.id
+
+    # Until an officer accepts: hidden from members, no review rights for the coordinator.
+    assert not can(freiburg, "listing.view", secret)
+    assert not can(coord, "listing.view", secret)
+    assert not can(coord, "listing.review", waiting)
+    with pytest.raises(Forbidden):
+        moderation.approve(session, coord, waiting)
+    session.rollback()
+    assert client.get(f"/pruefung/eintrag/{waiting.slug}").status_code in (403, 404)
+    assert "Bürgerkonto Salzuflen" not in client.get("/pruefung").get_data(as_text=True)
+    auth.logout()
+    auth.login(freiburg.email)
+    assert client.get(f"/eintraege/{secret.slug}").status_code == 404
+    auth.logout()
+
+    # The officer of Bad Salzuflen accepts: now the network's rules apply.
+    auth.login(world["salzuflen"].email)
+    resp = client.post(f"/netzwerke/andi/einladungen/{inv.id}", data={"antwort": "annehmen"})
+    assert resp.status_code == 302
+    assert members(session, andi) == {f.FREIBURG, f.MANNHEIM, f.BAD_SALZUFLEN}
+    assert can(freiburg, "listing.view", secret)
+    assert can(coord, "listing.review", waiting)
+    auth.logout()
+    auth.login(freiburg.email)
+    assert client.get(f"/eintraege/{secret.slug}").status_code == 200
 
 
 def test_invitation_accepted_adds_member_audits_and_notifies(session, world):
@@ -359,3 +396,130 @@ def test_memberships_are_created_only_by_the_consent_paths():
         if hits:
             creators[path.relative_to(root).as_posix()] = hits
     assert creators == {"services/networks.py": 1, "services/demo.py": 4}
+
+
+# --------------------------------------------------------------------------- pages and forms
+
+
+def test_network_page_offers_invitation_not_direct_add_to_coordinators(client, auth, world):
+    auth.login(world["coord"].email)
+    html = client.get("/netzwerke/andi").get_data(as_text=True)
+    assert "Kommune einladen" in html and "Einladung senden" in html
+    assert 'value="direkt"' not in html and "Aus dem Netzwerk entfernen" in html
+    auth.logout()
+    auth.login(world["admin"].email)
+    html = client.get("/netzwerke/andi").get_data(as_text=True)
+    assert "Einladung senden" in html and 'name="aktion" value="direkt"' in html and "Direkt aufnehmen" in html
+    auth.logout()
+    auth.login(world["salzuflen"].email)
+    html = client.get("/netzwerke/andi").get_data(as_text=True)
+    assert "Kommune einladen" not in html and "Aus dem Netzwerk entfernen" not in html
+    assert "Beitritt für Bad Salzuflen anfragen" in html and "Netzwerk verlassen" not in html
+
+
+@pytest.mark.parametrize("ags,status,text", [
+    ("", 422, "Bitte den Amtlichen Gemeindeschlüssel"),
+    ("12345678", 422, "Keine Kommune mit diesem AGS"),
+    (f.MANNHEIM, 409, "ist bereits Mitglied"),
+])
+def test_invite_form_shows_errors_next_to_the_field(client, auth, session, world, ags, status, text):
+    auth.login(world["coord"].email)
+    before = counts(session)
+    resp = client.post("/netzwerke/andi/mitglieder", data={"organisation": ags, "message": "Hallo"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == status
+    error = re.search(r'<p class="field-error" id="organisation-error">(.*?)</p>', html, re.S)
+    assert error and text in error.group(1)
+    assert 'aria-invalid="true"' in html and f'value="{ags}"' in html and ">Hallo</textarea>" in html
+    assert counts(session) == before
+
+
+def test_invite_form_message_too_long(client, auth, session, world):
+    auth.login(world["coord"].email)
+    resp = client.post("/netzwerke/andi/mitglieder", data={"organisation": f.BAD_SALZUFLEN, "message": "x" * 2001})
+    assert resp.status_code == 422 and 'id="message-error"' in resp.get_data(as_text=True)
+    assert networks.pending_invitations(session, world["andi"]) == []
+
+
+def test_invitation_shown_and_answered_on_my_municipality(client, auth, session, world):
+    inv = networks.invite(session, world["coord"], world["andi"], f.BAD_SALZUFLEN, "Herzlich willkommen")
+    auth.login(world["coord"].email)
+    html = client.get("/netzwerke/andi").get_data(as_text=True)
+    assert "Offene Einladungen (1)" in html and "Zurückziehen" in html
+    auth.logout()
+    auth.login(world["salzuflen"].email)
+    page = client.get("/netzwerke/andi").get_data(as_text=True)
+    assert "Einladung für Bad Salzuflen" in page and 'value="annehmen"' in page
+    assert "Beitritt für Bad Salzuflen anfragen" not in page
+    html = client.get("/meine-kommune").get_data(as_text=True)
+    assert "Einladungen in Netzwerke (1)" in html and "Herzlich willkommen" in html
+    assert f'action="/netzwerke/andi/einladungen/{inv.id}"' in html
+    assert ">Annehmen<" in html and ">Ablehnen<" in html
+    resp = client.post(f"/netzwerke/andi/einladungen/{inv.id}", data={"antwort": "ablehnen", "zurueck": "kommune"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/meine-kommune")
+    assert members(session, world["andi"]) == {f.FREIBURG, f.MANNHEIM}
+    assert "Einladungen in Netzwerke" not in client.get("/meine-kommune").get_data(as_text=True)
+    assert client.post(f"/netzwerke/andi/einladungen/{inv.id}", data={"antwort": "vielleicht"}).status_code == 422
+
+
+def test_stranger_cannot_answer_or_withdraw_through_the_pages(client, auth, session, world):
+    inv = networks.invite(session, world["coord"], world["andi"], f.BAD_SALZUFLEN)
+    before = counts(session)
+    auth.login(world["lemgo"].email)
+    assert client.post(f"/netzwerke/andi/einladungen/{inv.id}", data={"antwort": "annehmen"}).status_code == 403
+    assert client.post(f"/netzwerke/andi/einladungen/{inv.id}/zurueckziehen").status_code == 403
+    assert client.post("/netzwerke/andi/mitglieder/1/entfernen", data={"bestaetigt": "ja"}).status_code in (403, 404)
+    freiburg_id = f.org(session, f.FREIBURG).id
+    assert client.post(f"/netzwerke/andi/mitglieder/{freiburg_id}/entfernen",
+                       data={"bestaetigt": "ja"}).status_code == 403
+    assert client.post("/netzwerke/andi/verlassen", data={"bestaetigt": "ja"}).status_code == 403
+    assert counts(session) == before
+
+
+def test_coordinator_withdraws_through_the_page(client, auth, session, world):
+    inv = networks.invite(session, world["coord"], world["andi"], f.BAD_SALZUFLEN)
+    auth.login(world["coord"].email)
+    resp = client.post(f"/netzwerke/andi/einladungen/{inv.id}/zurueckziehen")
+    assert resp.status_code == 302
+    session.expire_all()
+    assert inv.status == "withdrawn"
+
+
+def test_removal_asks_for_confirmation_first(client, auth, session, world):
+    freiburg_id = f.org(session, f.FREIBURG).id
+    auth.login(world["coord"].email)
+    url = f"/netzwerke/andi/mitglieder/{freiburg_id}/entfernen"
+    resp = client.post(url)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Freiburg im Breisgau aus dem Netzwerk entfernen?" in html
+    assert 'name="bestaetigt" value="ja"' in html and 'name="csrf_token"' in html
+    assert "Ja, Freiburg im Breisgau aus dem Netzwerk entfernen" in html and "Aufnehmen" not in html
+    assert members(session, world["andi"]) == {f.FREIBURG, f.MANNHEIM}
+    resp = client.post(url, data={"bestaetigt": "ja", "comment": "x" * 2001})
+    assert resp.status_code == 422 and 'id="comment-error"' in resp.get_data(as_text=True)
+    assert members(session, world["andi"]) == {f.FREIBURG, f.MANNHEIM}
+    resp = client.post(url, data={"bestaetigt": "ja", "comment": "Bitte neu anfragen."})
+    assert resp.status_code == 302
+    assert members(session, world["andi"]) == {f.MANNHEIM}
+    assert any("Bitte neu anfragen." in m for m in messages(session, world["freiburg"]))
+
+
+def test_leaving_asks_for_confirmation_first(client, auth, session, world):
+    auth.login(world["freiburg"].email)
+    html = client.get("/netzwerke/andi").get_data(as_text=True)
+    assert "Netzwerk verlassen" in html
+    resp = client.post("/netzwerke/andi/verlassen")
+    assert resp.status_code == 200 and "„Netzwerk andi“ verlassen?" in resp.get_data(as_text=True)
+    assert members(session, world["andi"]) == {f.FREIBURG, f.MANNHEIM}
+    resp = client.post("/netzwerke/andi/verlassen", data={"bestaetigt": "ja"})
+    assert resp.status_code == 302
+    assert members(session, world["andi"]) == {f.MANNHEIM}
+    assert any("verlassen" in m for m in messages(session, world["coord"]))
+
+
+def test_admin_direct_add_through_the_page(client, auth, session, world):
+    auth.login(world["admin"].email)
+    resp = client.post("/netzwerke/andi/mitglieder", data={"organisation": f.LEMGO, "aktion": "direkt"})
+    assert resp.status_code == 302
+    assert members(session, world["andi"]) == {f.FREIBURG, f.MANNHEIM, f.LEMGO}
+    assert any("Plattformverwaltung" in m for m in messages(session, world["lemgo"]))
