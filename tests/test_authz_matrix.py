@@ -27,8 +27,11 @@ from marktplatz.models import (
     AuditEvent,
     ChangeLog,
     Follow,
+    JoinRequest,
     Listing,
     Network,
+    NetworkInvitation,
+    NetworkMembership,
     Notification,
     Organisation,
     Reuse,
@@ -37,7 +40,7 @@ from marktplatz.models import (
     utcnow,
 )
 from marktplatz.permissions import PERMISSIONS, can
-from marktplatz.services import listings, moderation, reuse, tokens
+from marktplatz.services import listings, moderation, networks, reuse, tokens
 from marktplatz.services.errors import DomainError, Forbidden
 
 from . import factories as f
@@ -67,6 +70,10 @@ TARGET: dict[str, str] = {
     "network.create": "none",
     "network.appoint_coordinator": "network",
     "network.manage_members": "network",
+    "network.invite": "network",
+    "network.add_member": "network",
+    "network.leave": "member_network",
+    "invitation.respond": "invitation",
     "network.decide_join": "network",
     "network.request_join": "network",
     "network.view_dashboard": "network",
@@ -101,6 +108,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "network.create": _ADMIN,
     "network.appoint_coordinator": _ADMIN,
     "network.manage_members": _COORD,
+    "network.invite": _COORD,
+    "network.add_member": _ADMIN,  # coordinators invite; only an admin adds without consent
+    # Only the member municipality itself leaves (coordinators and admins remove instead).
+    "network.leave": {"officer_owner": "own network", "officer_other": "other"},
+    # Only the invited municipality answers; not its network's coordinator, not an admin.
+    "invitation.respond": {"officer_owner": "own", "officer_other": "other"},
     "network.decide_join": _COORD,
     "network.request_join": _OFFICERS,
     "network.view_dashboard": _COORD,
@@ -170,9 +183,30 @@ def make_reuse(session, w: World, obj: str) -> Reuse:
     return reuse.declare_reuse(session, w.owners[obj], item, {"stage": "interested"})
 
 
+def make_invitation(session, w: World, obj: str) -> NetworkInvitation:
+    """Invite the obj municipality into a network of its own, which it is not a member of."""
+    w.cache["invitations"] = w.cache.get("invitations", 0) + 1
+    net = networks.create_network(session, w.admin, f"Einladendes Netzwerk {w.cache['invitations']}")
+    return networks.invite(session, w.admin, net, w.orgs[obj].ags)
+
+
+def restore_memberships(session, w: World) -> None:
+    """Put back the world's memberships (A and C in N, B in M) that an earlier call removed."""
+    for net, obj in (("own", "own"), ("own", "network"), ("other", "other")):
+        network, org = w.networks[net], w.orgs[obj]
+        session.expire(org, ["memberships"])
+        if network.id not in org.network_ids:
+            networks.add_member(session, w.admin, network, org.ags)
+
+
 def make_target(session, w: World, action: str, obj: str, state: str = "draft") -> Any:
     """Build the object an action applies to."""
     kind = TARGET[action]
+    if kind == "invitation":
+        return make_invitation(session, w, obj)
+    if kind == "member_network":
+        restore_memberships(session, w)
+        return w.networks[obj]
     if kind == "listing":
         return make_listing(session, w, obj, state)
     if kind == "reuse":
@@ -216,7 +250,7 @@ def _fingerprint(session) -> dict[str, list[tuple]]:
     session.expire_all()
     out = {}
     for model in (Listing, AuditEvent, ChangeLog, StatusUpdate, Reuse, ReuseStageChange, Follow,
-                  Notification):
+                  Notification, NetworkMembership, NetworkInvitation, JoinRequest):
         out[model.__tablename__] = [tuple(r) for r in session.execute(select(model.__table__)).all()]
     return out
 
@@ -245,6 +279,17 @@ SERVICE_CALLS: list[tuple[str, str, str, Callable[..., Any]]] = [
      lambda s, u, t: moderation.reject(s, u, t, "Doppelter Eintrag.")),
     ("unpublish", "listing.review", "published",
      lambda s, u, t: moderation.unpublish(s, u, t, "Inhalt veraltet.")),
+    # Karlsruhe is in neither network: the first allowed call invites or adds it, later
+    # allowed ones meet a rule (already invited, already a member) and write nothing.
+    ("invite", "network.invite", "-", lambda s, u, t: networks.invite(s, u, t, f.KARLSRUHE)),
+    ("add_member", "network.add_member", "-", lambda s, u, t: networks.add_member(s, u, t, f.KARLSRUHE)),
+    ("remove_member", "network.manage_members", "-",
+     lambda s, u, t: networks.remove_member(s, u, t, max([m.organisation_id for m in t.memberships] or [-1]))),
+    ("leave_network", "network.leave", "-", lambda s, u, t: networks.leave_network(s, u, t)),
+    ("accept_invitation", "invitation.respond", "-",
+     lambda s, u, t: networks.respond_to_invitation(s, u, t.id, accept=True)),
+    ("decline_invitation", "invitation.respond", "-",
+     lambda s, u, t: networks.respond_to_invitation(s, u, t.id, accept=False)),
 ]
 
 

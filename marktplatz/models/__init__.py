@@ -18,7 +18,7 @@ from .listing import (
     listing_ozg,
 )
 from .municipality import Land, Organisation, valid_ags
-from .network import JoinRequest, Network, NetworkCoordinator, NetworkMembership
+from .network import JoinRequest, Network, NetworkCoordinator, NetworkInvitation, NetworkMembership
 from .notification import Notification
 from .token import ApiToken
 from .user import User
@@ -27,7 +27,7 @@ from .webhook import Webhook, WebhookDelivery
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
     "Lebenslage", "LeikaLeistung", "Listing", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
-    "NetworkMembership", "Notification", "Organisation", "OzgFollow", "OzgLeistung", "Reuse",
+    "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "OzgFollow", "OzgLeistung", "Reuse",
     "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",
     "WebhookDelivery", "listing_leika", "listing_ozg", "utcnow", "valid_ags",
 ]

@@ -1,4 +1,4 @@
-"""Cooperation networks, their members, coordinators and join requests."""
+"""Cooperation networks, their members, coordinators, join requests and invitations."""
 
 from __future__ import annotations
 
@@ -91,3 +91,35 @@ class JoinRequest(Base):
 
     network: Mapped[Network] = relationship()
     organisation: Mapped[Organisation] = relationship()
+
+
+class NetworkInvitation(Base):
+    """A coordinator's invitation of a municipality into a network, until its officer decides.
+
+    Membership needs the municipality's consent: an invitation adds nothing until an
+    officer of the invited municipality accepts it.
+    """
+
+    __tablename__ = "network_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    message: Mapped[str] = mapped_column(Text, default="")
+    # pending|accepted|declined|withdrawn
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    network: Mapped[Network] = relationship()
+    organisation: Mapped[Organisation] = relationship()
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])

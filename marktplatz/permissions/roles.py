@@ -17,6 +17,7 @@ from ..models import (
     Listing,
     Network,
     NetworkCoordinator,
+    NetworkInvitation,
     NetworkMembership,
     Organisation,
     Reuse,
@@ -45,7 +46,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "organisation.manage_webhooks": frozenset({"owner", "admin"}),
     "network.create": frozenset({"admin"}),  # obj: None
     "network.appoint_coordinator": frozenset({"admin"}),
+    # Membership needs the municipality's consent (join request or accepted invitation);
+    # only admins add directly. manage_members: remove members, see and withdraw invitations.
     "network.manage_members": frozenset({"coordinator", "admin"}),  # obj: the Network
+    "network.invite": frozenset({"coordinator", "admin"}),
+    "network.add_member": frozenset({"admin"}),
+    "network.leave": frozenset({"member"}),  # an officer of a member municipality
+    "invitation.respond": frozenset({"invitee"}),  # obj: the NetworkInvitation
     "network.decide_join": frozenset({"coordinator", "admin"}),
     "network.request_join": frozenset({"officer"}),
     "network.view_dashboard": frozenset({"coordinator", "admin"}),
@@ -123,6 +130,10 @@ def _rel_member(user: User, obj: Any) -> bool:
     return bool(set(user.organisation.network_ids) & _owner_network_ids(obj))
 
 
+def _rel_invitee(user: User, obj: Any) -> bool:
+    return isinstance(obj, NetworkInvitation) and user.organisation_id == obj.organisation_id
+
+
 def _rel_admin(user: User, _obj: Any) -> bool:
     return user.role == "admin"
 
@@ -135,6 +146,7 @@ RELATIONS: dict[str, Callable[[User, Any], bool]] = {
     "coordinator": _rel_coordinator,
     "reviewer": _rel_reviewer,
     "member": _rel_member,
+    "invitee": _rel_invitee,
     "admin": _rel_admin,
 }
 

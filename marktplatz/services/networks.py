@@ -1,4 +1,10 @@
-"""Networks: creation, coordinators, members and join requests."""
+"""Networks: creation, coordinators, members, join requests and invitations.
+
+A municipality becomes a member only with consent: by its own join request approved by a
+coordinator, by an invitation one of its officers accepts, or by an admin (audited).
+Coordinators' powers over a municipality follow from the membership, so nothing else may
+create one (the demo loader and backup restore aside).
+"""
 
 from __future__ import annotations
 
@@ -14,13 +20,14 @@ from ..models import (
     ListingStatus,
     Network,
     NetworkCoordinator,
+    NetworkInvitation,
     NetworkMembership,
     Organisation,
     Reuse,
     User,
     utcnow,
 )
-from ..permissions import listing_visibility_filter
+from ..permissions import can, listing_visibility_filter
 from . import audit, notify
 from .common import commit, require, slugify, unique_slug
 from .errors import Conflict, Invalid, NotFound
@@ -109,28 +116,97 @@ def remove_coordinator(session: Session, user: User, network: Network, coordinat
 
 def _find_org(session: Session, ident: str) -> Organisation:
     ident = (ident or "").strip()
+    if not ident:
+        raise Invalid({"organisation": ["Bitte den Amtlichen Gemeindeschlüssel (AGS, 8 Ziffern) angeben."]})
     org = session.scalar(select(Organisation).where((Organisation.ags == ident) | (Organisation.key == ident)))
     if org is None:
         raise Invalid({"organisation": ["Keine Kommune mit diesem AGS oder Schlüssel gefunden."]})
     return org
 
 
-def add_member(session: Session, user: User, network: Network, ident: str) -> NetworkMembership:
-    """Add the municipality with this AGS (or key) to network."""
-    require(user, "network.manage_members", network)
-    org = _find_org(session, ident)
-    if network.id in org.network_ids:
-        raise Conflict(f"{org.short_name} ist bereits Mitglied.")
-    row = NetworkMembership(network=network, organisation=org)
+MESSAGE_MAX = 2000
+
+
+def _message(text: str | None, field: str = "message") -> str:
+    text = (text or "").strip()
+    if len(text) > MESSAGE_MAX:
+        raise Invalid({field: [f"Bitte höchstens {MESSAGE_MAX} Zeichen (jetzt {len(text)})."]})
+    return text
+
+
+def _officers(session: Session, organisation_id: int) -> list[User]:
+    """Return the active accounts that speak for the municipality."""
+    return list(session.scalars(
+        select(User).where(User.organisation_id == organisation_id, User.active.is_(True)).order_by(User.id)
+    ))
+
+
+def _coordinators(session: Session, network: Network) -> list[User]:
+    """Return the active coordinators of network, or the admins when it has none."""
+    users = [c.user for c in network.coordinators if c.user.active]
+    return users or list(session.scalars(select(User).where(User.role == "admin", User.active.is_(True))))
+
+
+def _is_member(session: Session, network: Network, organisation_id: int) -> bool:
+    return session.scalar(
+        select(NetworkMembership.id).where(NetworkMembership.network_id == network.id,
+                                           NetworkMembership.organisation_id == organisation_id)
+    ) is not None
+
+
+def _admit(session: Session, actor: User, network: Network, org: Organisation) -> NetworkMembership:
+    """Add the membership and close what asked for it (the one place that creates memberships).
+
+    Callers have established consent (an accepted invitation, an approved join request) or
+    are an admin. Open invitations and join requests of the pair are settled with it, so
+    none of them can be answered a second time.
+    """
+    organisation_id = org.id
+    row = NetworkMembership(network=network, organisation=org)  # keeps both collections current
     session.add(row)
-    audit.record(session, user, "network.member_added", network, organisation_id=org.id)
-    commit(session)
+    now = utcnow()
+    for inv in session.scalars(select(NetworkInvitation).where(
+            NetworkInvitation.network_id == network.id, NetworkInvitation.organisation_id == organisation_id,
+            NetworkInvitation.status == "pending")):
+        # Accepted only by the officer who answered it; any other open one is obsolete.
+        inv.status, inv.decided_at, inv.decided_by_id = "withdrawn", now, actor.id
+    for req in session.scalars(select(JoinRequest).where(
+            JoinRequest.network_id == network.id, JoinRequest.organisation_id == organisation_id,
+            JoinRequest.status == "pending")):
+        req.status, req.decided_at, req.decided_by_id = "approved", now, actor.id
     return row
 
 
-def remove_member(session: Session, user: User, network: Network, organisation_id: int) -> None:
-    """Remove a member municipality from network."""
+def _drop(session: Session, row: NetworkMembership) -> None:
+    """Delete the membership and forget the loaded collections that held it."""
+    network, org = row.network, row.organisation
+    session.delete(row)
+    session.flush()
+    session.expire(network, ["memberships"])
+    session.expire(org, ["memberships"])
+
+
+def add_member(session: Session, user: User, network: Network, ident: str) -> NetworkMembership:
+    """Add the municipality with this AGS (or key) to network directly (admins only, audited)."""
+    require(user, "network.add_member", network)
+    org = _find_org(session, ident)
+    if _is_member(session, network, org.id):
+        raise Conflict(f"{org.short_name} ist bereits Mitglied.")
+    row = _admit(session, user, network, org)
+    audit.record(session, user, "network.member_added", network, organisation_id=org.id, direct=True)
+    commit(session)
+    log.info("organisation %s added to network %s by admin %s", org.id, network.id, user.id)
+    notify.send(session, _officers(session, org.id), "network_membership",
+                f"Die Plattformverwaltung hat {org.short_name} in das Netzwerk „{network.name}“ aufgenommen.",
+                link=f"/netzwerke/{network.slug}")
+    return row
+
+
+def remove_member(session: Session, user: User, network: Network, organisation_id: int,
+                  comment: str = "") -> None:
+    """Remove a member municipality from network and tell its officers."""
     require(user, "network.manage_members", network)
+    comment = _message(comment, "comment")
     row = session.scalar(
         select(NetworkMembership).where(
             NetworkMembership.network_id == network.id, NetworkMembership.organisation_id == organisation_id
@@ -138,9 +214,147 @@ def remove_member(session: Session, user: User, network: Network, organisation_i
     )
     if row is None:
         raise NotFound("Diese Kommune ist kein Mitglied.")
-    session.delete(row)
-    audit.record(session, user, "network.member_removed", network, organisation_id=organisation_id)
+    org = row.organisation
+    _drop(session, row)
+    audit.record(session, user, "network.member_removed", network, comment=comment,
+                 organisation_id=organisation_id)
     commit(session)
+    log.info("organisation %s removed from network %s by user %s", organisation_id, network.id, user.id)
+    notify.send(session, _officers(session, organisation_id), "network_membership",
+                f"{org.short_name} wurde aus dem Netzwerk „{network.name}“ entfernt."
+                + (f" Begründung: {comment}" if comment else ""),
+                link=f"/netzwerke/{network.slug}")
+
+
+def leave_network(session: Session, user: User, network: Network) -> None:
+    """Take the officer's municipality out of network; its officers and the coordinators are told."""
+    require(user, "network.leave", network)
+    org = user.organisation
+    row = session.scalar(
+        select(NetworkMembership).where(
+            NetworkMembership.network_id == network.id, NetworkMembership.organisation_id == org.id
+        )
+    )
+    if row is None:  # left meanwhile in another request
+        raise Conflict("Ihre Kommune ist kein Mitglied dieses Netzwerks.")
+    _drop(session, row)
+    audit.record(session, user, "network.member_left", network, organisation_id=org.id)
+    commit(session)
+    log.info("organisation %s left network %s (user %s)", org.id, network.id, user.id)
+    notify.send(session, _officers(session, org.id), "network_membership",
+                f"{user.name} hat {org.short_name} aus dem Netzwerk „{network.name}“ abgemeldet.",
+                link=f"/netzwerke/{network.slug}", exclude=user)
+    notify.send(session, _coordinators(session, network), "network_membership",
+                f"{org.short_name} hat das Netzwerk „{network.name}“ verlassen.",
+                link=f"/netzwerke/{network.slug}", exclude=user)
+
+
+def invite(session: Session, user: User, network: Network, ident: str, message: str = "") -> NetworkInvitation:
+    """Invite the municipality with this AGS (or key) into network; its officers decide."""
+    require(user, "network.invite", network)
+    org = _find_org(session, ident)
+    message = _message(message)
+    if _is_member(session, network, org.id):
+        raise Conflict(f"{org.short_name} ist bereits Mitglied.")
+    open_invitation = session.scalar(select(NetworkInvitation.id).where(
+        NetworkInvitation.network_id == network.id, NetworkInvitation.organisation_id == org.id,
+        NetworkInvitation.status == "pending"))
+    if open_invitation is not None:
+        raise Conflict(f"{org.short_name} ist bereits eingeladen; die Antwort steht noch aus.")
+    open_request = session.scalar(select(JoinRequest.id).where(
+        JoinRequest.network_id == network.id, JoinRequest.organisation_id == org.id,
+        JoinRequest.status == "pending"))
+    if open_request is not None:
+        raise Conflict(f"{org.short_name} hat den Beitritt bereits angefragt. "
+                       "Bitte entscheiden Sie über die Beitrittsanfrage.")
+    inv = NetworkInvitation(network=network, organisation_id=org.id, invited_by_id=user.id, message=message)
+    session.add(inv)
+    session.flush()
+    audit.record(session, user, "network.invitation_sent", network, invitation_id=inv.id,
+                 organisation_id=org.id)
+    commit(session)
+    log.info("organisation %s invited into network %s by user %s", org.id, network.id, user.id)
+    notify.send(session, _officers(session, org.id), "network_invitation",
+                f"Das Netzwerk „{network.name}“ lädt {org.short_name} zur Mitgliedschaft ein. "
+                "Bitte nehmen Sie die Einladung an oder lehnen Sie sie ab."
+                + (f" Nachricht: „{message}“" if message else ""),
+                link=f"/netzwerke/{network.slug}")
+    return inv
+
+
+def _invitation(session: Session, invitation_id: int, network: Network | None) -> NetworkInvitation:
+    inv = session.get(NetworkInvitation, invitation_id)
+    if inv is None or (network is not None and inv.network_id != network.id):
+        raise NotFound("Diese Einladung gibt es nicht.")
+    return inv
+
+
+def respond_to_invitation(session: Session, user: User, invitation_id: int, accept: bool,
+                          network: Network | None = None) -> NetworkInvitation:
+    """Accept or decline an invitation for the officer's municipality; accepting makes it a member."""
+    inv = _invitation(session, invitation_id, network)
+    require(user, "invitation.respond", inv)
+    if inv.status != "pending":
+        raise Conflict("Über diese Einladung wurde bereits entschieden oder sie wurde zurückgezogen.")
+    network = inv.network
+    if accept and _is_member(session, network, inv.organisation_id):
+        raise Conflict("Ihre Kommune ist bereits Mitglied dieses Netzwerks.")
+    if accept:
+        _admit(session, user, network, inv.organisation)
+    inv.status = "accepted" if accept else "declined"
+    inv.decided_at = utcnow()
+    inv.decided_by_id = user.id
+    audit.record(session, user, f"network.invitation_{inv.status}", network, invitation_id=inv.id,
+                 organisation_id=inv.organisation_id)
+    commit(session)
+    log.info("invitation %s %s by user %s", inv.id, inv.status, user.id)
+    verdict = "angenommen" if accept else "abgelehnt"
+    inviter = session.get(User, inv.invited_by_id) if inv.invited_by_id else None
+    notify.send(session, [inviter, *_coordinators(session, network)], "network_invitation",
+                f"{inv.organisation.short_name} hat die Einladung in das Netzwerk „{network.name}“ {verdict}.",
+                link=f"/netzwerke/{network.slug}", exclude=user)
+    return inv
+
+
+def withdraw_invitation(session: Session, user: User, invitation_id: int,
+                        network: Network | None = None) -> NetworkInvitation:
+    """Withdraw an open invitation (coordinators of its network, admins)."""
+    inv = _invitation(session, invitation_id, network)
+    require(user, "network.manage_members", inv.network)
+    if inv.status != "pending":
+        raise Conflict("Über diese Einladung wurde bereits entschieden oder sie wurde zurückgezogen.")
+    inv.status = "withdrawn"
+    inv.decided_at = utcnow()
+    inv.decided_by_id = user.id
+    audit.record(session, user, "network.invitation_withdrawn", inv.network, invitation_id=inv.id,
+                 organisation_id=inv.organisation_id)
+    commit(session)
+    notify.send(session, _officers(session, inv.organisation_id), "network_invitation",
+                f"Die Einladung in das Netzwerk „{inv.network.name}“ wurde zurückgezogen.",
+                link=f"/netzwerke/{inv.network.slug}")
+    return inv
+
+
+def pending_invitations(session: Session, network: Network) -> list[NetworkInvitation]:
+    """Return the open invitations of network, oldest first."""
+    return list(session.scalars(
+        select(NetworkInvitation)
+        .where(NetworkInvitation.network_id == network.id, NetworkInvitation.status == "pending")
+        .order_by(NetworkInvitation.created_at, NetworkInvitation.id)
+    ))
+
+
+def invitations_for(session: Session, user: Any, network: Network | None = None) -> list[NetworkInvitation]:
+    """Return the open invitations the user may answer for their municipality (optionally of one network)."""
+    org_id = getattr(user, "organisation_id", None) if getattr(user, "is_authenticated", False) else None
+    if org_id is None:
+        return []
+    q = select(NetworkInvitation).where(NetworkInvitation.organisation_id == org_id,
+                                        NetworkInvitation.status == "pending")
+    if network is not None:
+        q = q.where(NetworkInvitation.network_id == network.id)
+    found = session.scalars(q.order_by(NetworkInvitation.created_at, NetworkInvitation.id))
+    return [inv for inv in found if can(user, "invitation.respond", inv)]
 
 
 def request_join(session: Session, user: User, network: Network, message: str = "") -> JoinRequest:
@@ -157,6 +371,8 @@ def request_join(session: Session, user: User, network: Network, message: str = 
     )
     if pending is not None:
         raise Conflict("Für Ihre Kommune liegt bereits eine offene Beitrittsanfrage vor.")
+    if invitations_for(session, user, network):
+        raise Conflict("Ihre Kommune ist bereits eingeladen. Bitte nehmen Sie die Einladung an.")
     req = JoinRequest(
         network=network,
         organisation_id=user.organisation_id,
@@ -167,10 +383,7 @@ def request_join(session: Session, user: User, network: Network, message: str = 
     session.flush()
     audit.record(session, user, "network.join_requested", network, join_request_id=req.id)
     commit(session)
-    coords = [c.user for c in network.coordinators] or list(
-        session.scalars(select(User).where(User.role == "admin", User.active.is_(True)))
-    )
-    notify.send(session, coords, "join_request",
+    notify.send(session, _coordinators(session, network), "join_request",
                 f"{user.organisation.short_name} möchte dem Netzwerk „{network.name}“ beitreten.",
                 link=f"/netzwerke/{network.slug}")
     return req
@@ -195,12 +408,12 @@ def decide_join(session: Session, user: User, request_id: int, approve: bool, co
     require(user, "network.decide_join", req.network)
     if req.status != "pending":
         raise Conflict("Über diese Anfrage wurde bereits entschieden.")
+    if approve and not _is_member(session, req.network, req.organisation_id):
+        _admit(session, user, req.network, req.organisation)
     req.status = "approved" if approve else "declined"
     req.decided_by_id = user.id
     req.decided_at = utcnow()
     req.decision_comment = (comment or "").strip()[:2000]
-    if approve and req.network_id not in req.organisation.network_ids:
-        session.add(NetworkMembership(network_id=req.network_id, organisation_id=req.organisation_id))
     audit.record(session, user, f"network.join_{req.status}", req.network, join_request_id=req.id,
                  organisation_id=req.organisation_id)
     commit(session)

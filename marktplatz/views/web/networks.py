@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from ...core.db import get_session
 from ...permissions import can
 from ...services import networks, stats
-from ...services.errors import Conflict, Invalid, NotFound
+from ...services.errors import Conflict, Forbidden, Invalid, NotFound
 from . import charts
 
 bp = Blueprint("networks", __name__)
@@ -44,39 +44,160 @@ def create():
     return redirect(url_for(".detail", slug=net.slug))
 
 
-@bp.route("/netzwerke/<slug>")
-def detail(slug: str):
-    """Show a network: members, visible listings, figures and (for coordinators) requests."""
-    session = get_session()
-    net = networks.get_network(session, slug)
+def _render_detail(session, net, errors: dict | None = None, form=None, status: int = 200):
+    """Render the network page, with the invitation form's errors when given."""
     own_member = bool(getattr(current_user, "organisation", None)
                       and net.id in current_user.organisation.network_ids)
+    manages = can(current_user, "network.manage_members", net)
     return render_template(
         "networks/detail.html", net=net,
         members=sorted(net.memberships, key=lambda m: m.organisation.short_name),
         listings=networks.network_listings(session, current_user, net),
         summary=networks.network_summary(session, current_user, net),
         requests=networks.pending_requests(session, net) if can(current_user, "network.decide_join", net) else [],
-        own_member=own_member,
-    )
+        invitations=networks.pending_invitations(session, net) if manages else [],
+        own_invitations=networks.invitations_for(session, current_user, net),
+        own_member=own_member, errors=errors or {}, form=form or {},
+    ), status
+
+
+@bp.route("/netzwerke/<slug>")
+def detail(slug: str):
+    """Show a network: members, visible listings, figures and (for coordinators) requests."""
+    session = get_session()
+    return _render_detail(session, networks.get_network(session, slug))
 
 
 @bp.route("/netzwerke/<slug>/mitglieder", methods=["POST"])
 @login_required
 def members(slug: str):
-    """Add or remove a member municipality (coordinators)."""
+    """Invite a municipality (coordinators) or, with aktion=direkt, add it at once (admins)."""
+    session = get_session()
+    net = networks.get_network(session, slug)
+    ident = request.form.get("organisation", "")
+    try:
+        if request.form.get("aktion") == "direkt":
+            row = networks.add_member(session, current_user, net, ident)
+            flash(f"{row.organisation.short_name} ist jetzt Mitglied (direkt aufgenommen). "
+                  "Die Kommune wurde benachrichtigt.", "success")
+        else:
+            inv = networks.invite(session, current_user, net, ident, request.form.get("message", ""))
+            flash(f"Die Einladung an {inv.organisation.short_name} ist verschickt. Die Kommune wird "
+                  "Mitglied, sobald sie annimmt.", "success")
+    except Invalid as err:
+        return _render_detail(session, net, err.errors, request.form, 422)
+    except Conflict as err:
+        return _render_detail(session, net, {"organisation": [err.message]}, request.form, 409)
+    return redirect(url_for(".detail", slug=slug) + "#einladen")
+
+
+def _confirm(net, title: str, text: str, button: str, action: str, comment_label: str | None = None,
+             errors: dict | None = None, form=None, status: int = 200):
+    """Render the confirmation step of a consequential membership change."""
+    return render_template("networks/confirm.html", net=net, title=title, text=text, button=button,
+                           action=action, comment_label=comment_label, errors=errors or {},
+                           form=form or {}), status
+
+
+@bp.route("/netzwerke/<slug>/mitglieder/<int:organisation_id>/entfernen", methods=["POST"])
+@login_required
+def remove_member(slug: str, organisation_id: int):
+    """Ask for confirmation, then remove a member municipality (coordinators, admins)."""
+    session = get_session()
+    net = networks.get_network(session, slug)
+    membership = next((m for m in net.memberships if m.organisation_id == organisation_id), None)
+    if membership is None:
+        raise NotFound("Diese Kommune ist kein Mitglied.")
+    if not can(current_user, "network.manage_members", net):
+        raise Forbidden("Nur die Koordination des Netzwerks kann Mitglieder entfernen.")
+    org = membership.organisation
+    action = url_for(".remove_member", slug=slug, organisation_id=organisation_id)
+
+    def confirm(errors=None, status=200):
+        return _confirm(
+            net, f"{org.short_name} aus dem Netzwerk entfernen?",
+            f"{org.short_name} ist danach kein Mitglied von „{net.name}“ mehr: Die Kommune sieht die "
+            "nur für Mitglieder freigegebenen Einträge nicht mehr, und ihre Einträge werden nicht "
+            "mehr von dieser Koordination geprüft. Die Zuständigen der Kommune werden benachrichtigt.",
+            f"Ja, {org.short_name} aus dem Netzwerk entfernen", action,
+            "Begründung für die Kommune (freiwillig)", errors, request.form, status)
+
+    if request.form.get("bestaetigt") != "ja":
+        return confirm()
+    try:
+        networks.remove_member(session, current_user, net, organisation_id, request.form.get("comment", ""))
+    except Invalid as err:
+        return confirm(err.errors, 422)
+    flash(f"{org.short_name} wurde aus dem Netzwerk entfernt und benachrichtigt.", "success")
+    return redirect(url_for(".detail", slug=slug))
+
+
+@bp.route("/netzwerke/<slug>/verlassen", methods=["POST"])
+@login_required
+def leave(slug: str):
+    """Ask for confirmation, then take the officer's municipality out of the network."""
+    session = get_session()
+    net = networks.get_network(session, slug)
+    if not can(current_user, "network.leave", net):
+        raise Forbidden("Ihre Kommune ist kein Mitglied dieses Netzwerks.")
+    org = current_user.organisation
+    if request.form.get("bestaetigt") != "ja":
+        return _confirm(
+            net, f"„{net.name}“ verlassen?",
+            f"{org.short_name} ist danach kein Mitglied mehr: Sie sehen die nur für Mitglieder "
+            "freigegebenen Einträge des Netzwerks nicht mehr, und Ihre nur für Netzwerke "
+            "freigegebenen Einträge sind für dessen Mitglieder nicht mehr sichtbar. Ein erneuter "
+            "Beitritt braucht eine Anfrage oder Einladung.",
+            f"Ja, {org.short_name} aus „{net.name}“ abmelden", url_for(".leave", slug=slug))
+    try:
+        networks.leave_network(session, current_user, net)
+    except Conflict as err:
+        _flash_error(err)
+    else:
+        flash(f"{org.short_name} ist nicht mehr Mitglied von „{net.name}“.", "success")
+    return redirect(url_for(".detail", slug=slug))
+
+
+def _back(slug: str) -> str:
+    """Return where an answered invitation leads: the dashboard or the network page."""
+    if request.form.get("zurueck") == "kommune":
+        return url_for("web.dashboard")
+    return url_for(".detail", slug=slug)
+
+
+@bp.route("/netzwerke/<slug>/einladungen/<int:invitation_id>", methods=["POST"])
+@login_required
+def respond(slug: str, invitation_id: int):
+    """Accept or decline an invitation for the officer's municipality."""
+    session = get_session()
+    net = networks.get_network(session, slug)
+    answer = request.form.get("antwort")
+    if answer not in ("annehmen", "ablehnen"):
+        raise Invalid({"antwort": ["Bitte „Annehmen“ oder „Ablehnen“ wählen."]},
+                      "Bitte „Annehmen“ oder „Ablehnen“ wählen.")
+    try:
+        networks.respond_to_invitation(session, current_user, invitation_id, answer == "annehmen", net)
+    except Conflict as err:
+        _flash_error(err)
+    else:
+        flash(f"Ihre Kommune ist jetzt Mitglied von „{net.name}“." if answer == "annehmen"
+              else f"Sie haben die Einladung in „{net.name}“ abgelehnt.", "success")
+    return redirect(_back(slug))
+
+
+@bp.route("/netzwerke/<slug>/einladungen/<int:invitation_id>/zurueckziehen", methods=["POST"])
+@login_required
+def withdraw(slug: str, invitation_id: int):
+    """Withdraw an open invitation (coordinators, admins)."""
     session = get_session()
     net = networks.get_network(session, slug)
     try:
-        if request.form.get("remove"):
-            networks.remove_member(session, current_user, net, int(request.form["remove"]))
-            flash("Die Kommune wurde aus dem Netzwerk entfernt.", "success")
-        else:
-            networks.add_member(session, current_user, net, request.form.get("organisation", ""))
-            flash("Die Kommune ist jetzt Mitglied.", "success")
-    except (Invalid, Conflict, NotFound, ValueError) as err:
+        networks.withdraw_invitation(session, current_user, invitation_id, net)
+    except Conflict as err:
         _flash_error(err)
-    return redirect(url_for(".detail", slug=slug))
+    else:
+        flash("Die Einladung wurde zurückgezogen.", "success")
+    return redirect(url_for(".detail", slug=slug) + "#einladungen")
 
 
 @bp.route("/netzwerke/<slug>/koordination", methods=["POST"])

@@ -13,7 +13,7 @@ from ...core.db import get_session
 from ...models import Listing, Network, Organisation, Reuse
 from ...models.listing import KINDS, PHASES, REUSE_STAGES
 from ...permissions import listing_visibility_filter
-from ...services import queries
+from ...services import networks, queries
 from ...services.listings import get_listing
 from ...services.reuse import is_following
 from .pagecache import cached_page
@@ -298,4 +298,5 @@ def dashboard():
         "dashboard.html",
         data=queries.dashboard(session, current_user),
         stages=REUSE_STAGES,
+        invitations=networks.invitations_for(session, current_user),
     )
