@@ -1,7 +1,8 @@
 """Schemas for listings, status updates and reuses (input validation, German messages).
 
 ListingSchema is built from the field catalogue (models/listing_fields.py); the rules that
-span fields or need more than a type and a length are declared here.
+span fields or need more than a type and a length are declared here. So are the listing's
+flat representations derived from the catalogue: the open-data export and the webhook.
 """
 
 from __future__ import annotations
@@ -249,4 +250,40 @@ class ReuseSchema(Schema):
     def _reason_when_discontinued(self, data: dict[str, Any], **_kw: Any) -> None:
         if data.get("stage") == "discontinued" and not (data.get("reason") or "").strip():
             raise ValidationError("Bitte einen Grund für die Einstellung angeben.", "reason")
+
+
+# ----------------------------------------------------------------- flat representations
+
+# The open-data export (CSV and JSON) in the column order its users read; the columns of
+# fields declared later follow at the end, so positional CSV readers keep working. Columns
+# without a field (id, url, kommune, ...) are filled by services.queries.export_row.
+_EXPORT_ORDER = (
+    "id", "url", "art", "titel", "kurzbeschreibung", "kommune", "ags", "land", "phase",
+    "reifegrad", "reifegrad_modell", "ozg_ids", "leika_schluessel", "lizenz",
+    "zur_nachnutzung", "nachnutzungen", "schlagwoerter", "website", "repository",
+    "veroeffentlicht", "aktualisiert",
+)
+EXPORT_COLUMNS: tuple[str, ...] = _EXPORT_ORDER + tuple(
+    s.export for s in LISTING_FIELDS if s.export and s.export not in _EXPORT_ORDER
+)
+
+
+def _export_value(spec: ListingField, value: Any) -> Any:
+    if value is None:
+        return ""
+    if spec.type is FieldType.TAGS:
+        return ", ".join(value)
+    if spec.type is FieldType.CODES:
+        return " ".join(str(v) for v in value)
+    return value
+
+
+def export_values(listing: Any) -> dict[str, Any]:
+    """Return the open-data columns of a listing's fields (empty text for no value)."""
+    return {s.export: _export_value(s, s.value(listing)) for s in LISTING_FIELDS if s.export}
+
+
+def webhook_values(listing: Any) -> dict[str, Any]:
+    """Return the fields a webhook payload carries, as JSON values."""
+    return {s.name: s.value(listing) for s in LISTING_FIELDS if s.webhook}
 
