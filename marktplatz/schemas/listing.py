@@ -1,4 +1,9 @@
-"""Schemas for listings, status updates and reuses (input validation, German messages)."""
+"""Schemas for listings, status updates and reuses (input validation, German messages).
+
+ListingSchema is built from the field catalogue (models/listing_fields.py); the rules that
+span fields or need more than a type and a length are declared here. So are the listing's
+flat representations derived from the catalogue: the open-data export and the webhook.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +22,8 @@ from marshmallow import (
     validates_schema,
 )
 
-from ..models.listing import (
-    COST_MODELS,
-    KINDS,
-    MAINTENANCE,
-    PHASES,
-    REIFEGRAD_MODELS,
-    REUSE_STAGES,
-    VISIBILITIES,
-)
+from ..models.listing import PHASES, REIFEGRAD_MODELS, REUSE_STAGES
+from ..models.listing_fields import LISTING_FIELDS, FieldType, ListingField
 
 REQUIRED = "Dieses Feld ist erforderlich."
 LEIKA_RE = re.compile(r"^\d{14}$")
@@ -41,16 +39,6 @@ _messages = {
 def _choice(options: dict[str, str]) -> validate.OneOf:
     return validate.OneOf(
         list(options), error="Bitte wählen Sie einen der Werte: " + ", ".join(options.values()) + "."
-    )
-
-
-def _url(**kw: Any) -> fields.Url:
-    return fields.Url(
-        schemes={"http", "https"},
-        allow_none=True,
-        validate=validate.Length(max=500, error="Höchstens {max} Zeichen."),
-        error_messages={"invalid": "Bitte eine vollständige Adresse mit http:// oder https:// angeben."},
-        **kw,
     )
 
 
@@ -84,59 +72,73 @@ def normalise_licence(value: str) -> str:
     return result
 
 
-class ListingSchema(Schema):
-    """A listing as read from a form or an API request."""
+def _length(spec: ListingField) -> validate.Length | None:
+    if spec.max_length is None and spec.min_length is None:
+        return None
+    if spec.min_length is not None and spec.max_length is not None:
+        error = "Zwischen {min} und {max} Zeichen."
+    elif spec.max_length is not None:
+        error = "Höchstens {max} Zeichen."
+    else:
+        error = "Mindestens {min} Zeichen."
+    return validate.Length(min=spec.min_length, max=spec.max_length, error=error)
+
+
+# German messages for a value of the wrong type, unless the field declares its own.
+_INVALID = {
+    FieldType.NUMBER: "Bitte eine ganze Zahl angeben.",
+    FieldType.URL: "Bitte eine vollständige Adresse mit http:// oder https:// angeben.",
+    FieldType.EMAIL: "Bitte eine gültige E-Mail-Adresse angeben.",
+}
+
+
+def _input_field(spec: ListingField) -> fields.Field:
+    """Return the marshmallow field that validates the input of spec."""
+    invalid = spec.invalid or _INVALID.get(spec.type) or _messages["invalid"]
+    kw: dict[str, Any] = {
+        "metadata": {"description": f"{spec.label}. {spec.help}" if spec.help else spec.label},
+        "error_messages": {**_messages, "invalid": _messages["invalid"] if spec.is_list else invalid},
+    }
+    if spec.required:
+        kw["required"] = True
+    else:
+        kw["load_default"] = list if spec.is_list else spec.default
+        kw["allow_none"] = spec.nullable
+    length = _length(spec)
+    t = spec.type
+    if t in (FieldType.LINE, FieldType.TEXT):
+        return fields.Str(validate=length, **kw)
+    if t is FieldType.CHOICE:
+        return fields.Str(validate=_choice(spec.choices or {}), **kw)
+    if t is FieldType.NUMBER:
+        return fields.Int(strict=False, **kw)
+    if t is FieldType.FLAG:
+        return fields.Bool(**kw)
+    if t is FieldType.URL:
+        return fields.Url(schemes={"http", "https"}, validate=length, **kw)
+    if t is FieldType.EMAIL:
+        return fields.Email(validate=length, **kw)
+    item_messages = {**_messages, "invalid": invalid}
+    if t is FieldType.CODES and spec.code_type is int:
+        return fields.List(fields.Int(strict=False, error_messages=item_messages), **kw)
+    if t in (FieldType.TAGS, FieldType.CODES):
+        return fields.List(fields.Str(error_messages=item_messages), **kw)
+    raise ValueError(f"unknown field type {t!r} of {spec.name}")
+
+
+# Blank strings of these fields (typical of HTML forms) mean "not given"; required text
+# is stripped, so that spaces alone do not count as a title.
+_BLANK_IS_NONE = tuple(s.name for s in LISTING_FIELDS if s.nullable and not s.is_list)
+_STRIPPED = tuple(
+    s.name for s in LISTING_FIELDS if s.required and s.type in (FieldType.LINE, FieldType.TEXT)
+)
+
+
+class _ListingRules(Schema):
+    """The rules of a listing's input that go beyond one field's type and length."""
 
     class Meta:
         unknown = EXCLUDE
-
-    kind = fields.Str(required=True, validate=_choice(KINDS), error_messages=_messages)
-    title = fields.Str(
-        required=True,
-        validate=validate.Length(min=3, max=200, error="Zwischen {min} und {max} Zeichen."),
-        error_messages=_messages,
-    )
-    summary = fields.Str(
-        required=True,
-        validate=validate.Length(min=10, max=300, error="Zwischen {min} und {max} Zeichen."),
-        error_messages=_messages,
-    )
-    description = fields.Str(
-        load_default="", validate=validate.Length(max=50_000, error="Höchstens {max} Zeichen.")
-    )
-    tags = fields.List(fields.Str(), load_default=list)
-    ozg_ids = fields.List(
-        fields.Int(strict=False, error_messages={"invalid": "OZG-ID muss eine Zahl sein."}),
-        load_default=list,
-    )
-    leika_keys = fields.List(fields.Str(), load_default=list)
-    visibility = fields.Str(load_default="public", validate=_choice(VISIBILITIES))
-    phase = fields.Str(allow_none=True, load_default=None, validate=_choice(PHASES))
-    reifegrad = fields.Int(
-        allow_none=True,
-        load_default=None,
-        strict=False,
-        error_messages={"invalid": "Der Reifegrad muss eine ganze Zahl sein."},
-    )
-    reifegrad_model = fields.Str(allow_none=True, load_default=None, validate=_choice({k: k for k in REIFEGRAD_MODELS}))
-    licence = fields.Str(allow_none=True, load_default=None)
-    repository_url = _url(load_default=None)
-    website_url = _url(load_default=None)
-    contact_name = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=200))
-    contact_email = fields.Email(
-        allow_none=True,
-        load_default=None,
-        error_messages={"invalid": "Bitte eine gültige E-Mail-Adresse angeben."},
-    )
-    reuse_offered = fields.Bool(load_default=False)
-    reuse_terms = fields.Str(load_default="", validate=validate.Length(max=5000))
-    cost_model = fields.Str(allow_none=True, load_default=None, validate=_choice(COST_MODELS))
-    platform = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=200))
-    technologies = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=300))
-    maintenance = fields.Str(allow_none=True, load_default=None, validate=_choice(MAINTENANCE))
-    looking_for_partners = fields.Bool(load_default=False)
-    partners = fields.Str(load_default="", validate=validate.Length(max=5000))
-    external_id = fields.Str(allow_none=True, load_default=None, validate=validate.Length(min=1, max=200))
 
     @pre_load
     def _blank_to_none(self, data: Any, **_kw: Any) -> Any:
@@ -144,14 +146,10 @@ class ListingSchema(Schema):
         if not isinstance(data, dict):
             return data
         out = dict(data)
-        for key in (
-            "phase", "reifegrad", "reifegrad_model", "licence", "repository_url", "website_url",
-            "contact_name", "contact_email", "cost_model", "platform", "technologies",
-            "maintenance", "external_id",
-        ):
+        for key in _BLANK_IS_NONE:
             if isinstance(out.get(key), str) and not out[key].strip():
                 out[key] = None
-        for key in ("title", "summary"):
+        for key in _STRIPPED:
             if isinstance(out.get(key), str):
                 out[key] = out[key].strip()
         return out
@@ -193,6 +191,15 @@ class ListingSchema(Schema):
                 "Wer die Lösung zur Nachnutzung anbietet, beschreibt bitte kurz die Bedingungen.",
                 "reuse_terms",
             )
+
+
+class ListingSchema(
+    _ListingRules.from_dict({s.name: _input_field(s) for s in LISTING_FIELDS}, name="ListingFields")
+):
+    """A listing as read from a form or an API request (its fields: models/listing_fields.py)."""
+
+    class Meta:
+        unknown = EXCLUDE
 
 
 class StatusUpdateSchema(Schema):
@@ -243,3 +250,40 @@ class ReuseSchema(Schema):
     def _reason_when_discontinued(self, data: dict[str, Any], **_kw: Any) -> None:
         if data.get("stage") == "discontinued" and not (data.get("reason") or "").strip():
             raise ValidationError("Bitte einen Grund für die Einstellung angeben.", "reason")
+
+
+# ----------------------------------------------------------------- flat representations
+
+# The open-data export (CSV and JSON) in the column order its users read; the columns of
+# fields declared later follow at the end, so positional CSV readers keep working. Columns
+# without a field (id, url, kommune, ...) are filled by services.queries.export_row.
+_EXPORT_ORDER = (
+    "id", "url", "art", "titel", "kurzbeschreibung", "kommune", "ags", "land", "phase",
+    "reifegrad", "reifegrad_modell", "ozg_ids", "leika_schluessel", "lizenz",
+    "zur_nachnutzung", "nachnutzungen", "schlagwoerter", "website", "repository",
+    "veroeffentlicht", "aktualisiert",
+)
+EXPORT_COLUMNS: tuple[str, ...] = _EXPORT_ORDER + tuple(
+    s.export for s in LISTING_FIELDS if s.export and s.export not in _EXPORT_ORDER
+)
+
+
+def _export_value(spec: ListingField, value: Any) -> Any:
+    if value is None:
+        return ""
+    if spec.type is FieldType.TAGS:
+        return ", ".join(value)
+    if spec.type is FieldType.CODES:
+        return " ".join(str(v) for v in value)
+    return value
+
+
+def export_values(listing: Any) -> dict[str, Any]:
+    """Return the open-data columns of a listing's fields (empty text for no value)."""
+    return {s.export: _export_value(s, s.value(listing)) for s in LISTING_FIELDS if s.export}
+
+
+def webhook_values(listing: Any) -> dict[str, Any]:
+    """Return the fields a webhook payload carries, as JSON values."""
+    return {s.name: s.value(listing) for s in LISTING_FIELDS if s.webhook}
+

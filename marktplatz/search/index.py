@@ -51,6 +51,8 @@ Progress = Callable[[int], None]
 
 def listing_doc(listing: Listing) -> dict[str, Any]:
     """Return the index document of a listing."""
+    from ..models.listing_fields import LISTING_FIELDS, Index
+
     org = listing.organisation
     nets = sorted({m.network_id for m in org.memberships})
     themen = sorted({o.themenfeld_id for o in listing.ozg_leistungen})
@@ -58,15 +60,15 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
     if org.ags:
         codes.append(org.ags)
     catalogue = " ".join([o.name for o in listing.ozg_leistungen] + [lk.name for lk in listing.leika_leistungen])
-    body = " ".join(
-        filter(None, [listing.description, listing.reuse_terms, listing.platform, listing.technologies,
-                      listing.partners, catalogue, org.name, " ".join(listing.tags)])
-    )
+    # The full text: the words of every field declared Index.TEXT, then the catalogue names,
+    # the publisher and the tags.
+    text = [spec.value(listing) for spec in LISTING_FIELDS if spec.index is Index.TEXT]
+    body = " ".join(filter(None, [*text, catalogue, org.name, " ".join(listing.tags)]))
     labels = listing_labels(listing)
     spell = " ".join([listing.title, " ".join(listing.tags), listing.summary or "", org.short_name])
     reuse_count = sum(1 for r in listing.reuses if r.stage != "discontinued")
     reifegrad = f"{listing.reifegrad_model}:{listing.reifegrad}" if listing.reifegrad is not None else ""
-    return {
+    doc = {
         "uid": f"listing:{listing.id}",
         "doc_type": "listing",
         "obj_id": listing.id,
@@ -84,17 +86,19 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         "visibility": listing.visibility,
         "labels": ",".join(sorted(labels)),
         "organisation_id": listing.organisation_id,
-        "kind": listing.kind,
         "land": org.land_code or "",
         "network": ",".join(str(n) for n in nets),
         "themenfeld": ",".join(str(t) for t in themen),
-        "phase": listing.phase or "",
         "reifegrad": reifegrad,
-        "licence": listing.licence or "",
-        "reuse_offered": "ja" if listing.reuse_offered else "nein",
         "published_ts": int((listing.published_at or listing.created_at).timestamp() * 1000),
         "reuse_count": reuse_count,
     }
+    for spec in LISTING_FIELDS:  # a facet is one term per value; a flag reads "ja" or "nein"
+        if spec.index is Index.FACET:
+            value = spec.value(listing)
+            doc[spec.name] = ("ja" if value else "nein") if isinstance(value, bool) else (
+                "" if value is None else str(value))
+    return doc
 
 
 def org_doc(org: Organisation) -> dict[str, Any]:

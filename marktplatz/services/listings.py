@@ -20,6 +20,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..models.listing_fields import LISTING_FIELDS
 from ..permissions import can
 from ..schemas.listing import ListingSchema, StatusUpdateSchema, normalise_licence
 from . import audit, notify
@@ -29,13 +30,9 @@ from .lifecycle import Action, transition
 
 log = logging.getLogger(__name__)
 
-# Fields copied 1:1 from validated input onto the model.
-SIMPLE_FIELDS = (
-    "kind", "title", "summary", "description", "visibility", "phase", "reifegrad",
-    "reifegrad_model", "licence", "repository_url", "website_url", "contact_name",
-    "contact_email", "reuse_offered", "reuse_terms", "cost_model", "platform", "technologies",
-    "maintenance", "looking_for_partners", "partners", "external_id",
-)
+# Fields copied 1:1 from validated input onto the model; the lists (tags, OZG-Leistungen,
+# LeiKa-Leistungen) are rows of their own and written by _apply.
+SIMPLE_FIELDS = tuple(s.name for s in LISTING_FIELDS if not s.is_list)
 
 
 # Built once: constructing the statement cost more than running it on the listing page.
@@ -68,6 +65,16 @@ def _resolve_catalogue(session: Session, data: dict[str, Any]) -> tuple[list[Ozg
     return ozg, leika
 
 
+def unique_tags(tags: list[str]) -> list[str]:
+    """Return the tags as stored: stripped, without blanks and case-insensitive repeats."""
+    wanted: list[str] = []
+    for tag in tags:
+        t = tag.strip()
+        if t and t.lower() not in {w.lower() for w in wanted}:
+            wanted.append(t)
+    return wanted
+
+
 def _apply(session: Session, listing: Listing, data: dict[str, Any]) -> None:
     for field in SIMPLE_FIELDS:
         if field in data:
@@ -85,13 +92,8 @@ def _apply(session: Session, listing: Listing, data: dict[str, Any]) -> None:
         listing.ozg_leistungen = ozg
         listing.leika_leistungen = leika
     if "tags" in data:
-        wanted = []
-        for tag in data["tags"]:
-            t = tag.strip()
-            if t and t.lower() not in {w.lower() for w in wanted}:
-                wanted.append(t)
         existing = {t.tag: t for t in listing.tag_rows}
-        listing.tag_rows = [existing.get(t) or ListingTag(tag=t) for t in wanted]
+        listing.tag_rows = [existing.get(t) or ListingTag(tag=t) for t in unique_tags(data["tags"])]
     if listing.reifegrad is None:
         listing.reifegrad_model = None
     listing.updated_at = utcnow()

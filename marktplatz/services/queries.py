@@ -632,28 +632,19 @@ def export_listings(session: Session) -> list[Listing]:
 
 def export_row(listing: Listing, base_url: str) -> dict[str, Any]:
     """Turn a listing into one flat open-data record."""
+    from ..schemas.listing import EXPORT_COLUMNS, export_values
+
     org = listing.organisation
-    return {
+    row = {
         "id": listing.id,
         "url": f"{base_url}/eintraege/{listing.slug}",
-        "art": listing.kind,
-        "titel": listing.title,
-        "kurzbeschreibung": listing.summary,
         "kommune": org.name,
         "ags": org.ags or "",
         "land": org.land or "",
-        "phase": listing.phase or "",
-        "reifegrad": "" if listing.reifegrad is None else listing.reifegrad,
-        "reifegrad_modell": listing.reifegrad_model or "",
-        "ozg_ids": " ".join(str(o.id) for o in listing.ozg_leistungen),
-        "leika_schluessel": " ".join(lk.key for lk in listing.leika_leistungen),
-        "lizenz": listing.licence or "",
-        "zur_nachnutzung": bool(listing.reuse_offered),
         "nachnutzungen": listing.active_reuse_count,
-        "schlagwoerter": ", ".join(listing.tags),
-        "website": listing.website_url or "",
-        "repository": listing.repository_url or "",
         "veroeffentlicht": listing.published_at.isoformat() if listing.published_at else "",
         "aktualisiert": listing.updated_at.isoformat() if listing.updated_at else "",
+        **export_values(listing),
     }
+    return {column: row[column] for column in EXPORT_COLUMNS}
 

@@ -22,31 +22,34 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import LeikaLeistung, Listing, ListingStatus, Organisation, OzgLeistung, User
+from ..models.listing_fields import LISTING_FIELDS, FieldType
 from ..schemas.listing import ListingSchema, normalise_licence
 from . import audit, notify
 from .common import commit, load, require, slugify, unique_slug, unique_slugs
 from .errors import DomainError, Invalid
 from .lifecycle import Action, refusal, transition
-from .listings import SIMPLE_FIELDS, _apply, _check_external_id
+from .listings import _apply, _check_external_id, unique_tags
 
 log = logging.getLogger(__name__)
 
 MAX_ITEMS = 500
-INPUT_FIELDS = SIMPLE_FIELDS + ("tags", "ozg_ids", "leika_keys")
 
 
 def listing_input(listing: Listing) -> dict[str, Any]:
     """Return the listing in the input format of ListingSchema (for PATCH and comparisons)."""
-    data = {f: getattr(listing, f) for f in SIMPLE_FIELDS}
-    data["tags"] = list(listing.tags)
-    data["ozg_ids"] = [o.id for o in listing.ozg_leistungen]
-    data["leika_keys"] = [lk.key for lk in listing.leika_leistungen]
-    return data
+    return {s.name: s.value(listing) for s in LISTING_FIELDS}
 
 
 def _canonical(data: dict[str, Any]) -> dict[str, Any]:
     """Normalise validated input the way _apply stores it, to detect unchanged items."""
-    out = {f: data.get(f) for f in SIMPLE_FIELDS}
+    out: dict[str, Any] = {}
+    for spec in LISTING_FIELDS:
+        value = data.get(spec.name)
+        if spec.type is FieldType.TAGS:
+            value = sorted(unique_tags(value or []))
+        elif spec.type is FieldType.CODES:
+            value = sorted({v.strip() if isinstance(v, str) else v for v in value or []})
+        out[spec.name] = value
     if out.get("licence"):
         try:
             out["licence"] = normalise_licence(out["licence"])
@@ -54,14 +57,6 @@ def _canonical(data: dict[str, Any]) -> dict[str, Any]:
             pass
     if out.get("reifegrad") is None:
         out["reifegrad_model"] = None
-    tags: list[str] = []
-    for tag in data.get("tags") or []:
-        t = tag.strip()
-        if t and t.lower() not in {w.lower() for w in tags}:
-            tags.append(t)
-    out["tags"] = sorted(tags)
-    out["ozg_ids"] = sorted(set(data.get("ozg_ids") or []))
-    out["leika_keys"] = sorted({k.strip() for k in data.get("leika_keys") or []})
     return out
 
 

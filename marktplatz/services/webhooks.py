@@ -160,9 +160,10 @@ def send_ping(session: Session, user: User, hook: Webhook) -> WebhookDelivery:
 
 
 def _listing_json(listing: Listing, base_url: str) -> dict[str, Any]:
+    from ..schemas.listing import webhook_values
+
     return {
-        "id": listing.id, "slug": listing.slug, "title": listing.title, "kind": listing.kind,
-        "status": listing.status, "visibility": listing.visibility, "phase": listing.phase,
+        "id": listing.id, "slug": listing.slug, **webhook_values(listing), "status": listing.status,
         "url": f"{base_url.rstrip('/')}/eintraege/{listing.slug}",
         "organisation": {"key": listing.organisation.key, "name": listing.organisation.name},
         "updated_at": listing.updated_at.isoformat() if listing.updated_at else None,

@@ -6,8 +6,10 @@ from typing import Any
 
 from flask import url_for
 from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow.utils import get_value
 
 from ...models.listing import KINDS, PHASES, STATUSES
+from ...models.listing_fields import LISTING_FIELDS, FieldType, ListingField
 
 MAX_PAGE = 100
 
@@ -134,38 +136,27 @@ class LeikaArgs(PageArgs):
     q = fields.Str(validate=validate.Length(min=1, max=100))
 
 
-class ListingOutSchema(_Base):
-    """A listing as the API returns it."""
+def _output_field(spec: ListingField) -> fields.Field:
+    """Return the marshmallow field that writes spec in API responses."""
+    meta = {"metadata": {"description": spec.label}}
+    if spec.type is FieldType.NUMBER:
+        return fields.Int(allow_none=spec.nullable, **meta)
+    if spec.type is FieldType.FLAG:
+        return fields.Bool(allow_none=spec.nullable, **meta)
+    if spec.type is FieldType.CODES and spec.code_type is int:
+        return fields.List(fields.Int(), **meta)
+    if spec.is_list:
+        return fields.List(fields.Str(), **meta)
+    return fields.Str(allow_none=spec.nullable, **meta)
+
+
+class _ListingOut(_Base):
+    """What the API adds to a listing's fields: identity, state, times, actions and links."""
 
     id = fields.Int()
     slug = fields.Str()
-    kind = fields.Str()
     status = fields.Str()
     organisation = fields.Nested(OrgRefSchema)
-    title = fields.Str()
-    summary = fields.Str()
-    description = fields.Str()
-    tags = fields.List(fields.Str())
-    ozg_ids = fields.Method("_ozg")
-    leika_keys = fields.Method("_leika")
-    visibility = fields.Str()
-    phase = fields.Str(allow_none=True)
-    reifegrad = fields.Int(allow_none=True)
-    reifegrad_model = fields.Str(allow_none=True)
-    licence = fields.Str(allow_none=True)
-    repository_url = fields.Str(allow_none=True)
-    website_url = fields.Str(allow_none=True)
-    contact_name = fields.Str(allow_none=True)
-    contact_email = fields.Str(allow_none=True)
-    reuse_offered = fields.Bool()
-    reuse_terms = fields.Str()
-    cost_model = fields.Str(allow_none=True)
-    platform = fields.Str(allow_none=True)
-    technologies = fields.Str(allow_none=True)
-    maintenance = fields.Str(allow_none=True)
-    looking_for_partners = fields.Bool()
-    partners = fields.Str()
-    external_id = fields.Str(allow_none=True)
     duplicate_of_id = fields.Int(allow_none=True)
     version = fields.Int()
     created_at = fields.DateTime()
@@ -177,6 +168,11 @@ class ListingOutSchema(_Base):
                                              "(submit, archive, restore, ...)."})
     links = fields.Method("_links")
 
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        """Read a field as the catalogue says (tags and codes from their rows), others by name."""
+        read = _READERS.get(attr)
+        return read(obj) if read is not None else get_value(obj, attr, default)
+
     def _actions(self, obj: Any) -> list[str]:
         from flask import g
 
@@ -185,17 +181,20 @@ class ListingOutSchema(_Base):
         principal = g.get("api_principal")
         return sorted(allowed_actions(getattr(principal, "user", None), obj))
 
-    def _ozg(self, obj: Any) -> list[int]:
-        return [o.id for o in obj.ozg_leistungen]
-
-    def _leika(self, obj: Any) -> list[str]:
-        return [lk.key for lk in obj.leika_leistungen]
-
     def _links(self, obj: Any) -> dict[str, str]:
         return {
             "self": url_for("api_listings.get_listing", listing_id=obj.id),
             "publiccode": url_for("api_listings.export_publiccode", listing_id=obj.id),
         }
+
+
+_READERS = {spec.name: spec.read for spec in LISTING_FIELDS if spec.read is not None}
+
+
+class ListingOutSchema(
+    _ListingOut.from_dict({s.name: _output_field(s) for s in LISTING_FIELDS}, name="ListingOutFields")
+):
+    """A listing as the API returns it (its fields: models/listing_fields.py)."""
 
 
 class ListingArgs(PageArgs):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from ...core.db import get_session
 from ...models import Network
+from ...schemas.listing import EXPORT_COLUMNS
 from ...services import queries
 from ...services.listings import get_listing
 
@@ -147,12 +148,7 @@ def export_csv():
 
 
 def _empty_fields() -> list[str]:
-    return [
-        "id", "url", "art", "titel", "kurzbeschreibung", "kommune", "ags", "land", "phase",
-        "reifegrad", "reifegrad_modell", "ozg_ids", "leika_schluessel", "lizenz",
-        "zur_nachnutzung", "nachnutzungen", "schlagwoerter", "website", "repository",
-        "veroeffentlicht", "aktualisiert",
-    ]
+    return list(EXPORT_COLUMNS)
 
 
 @bp.route("/offene-daten")

@@ -7,14 +7,9 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from ...models import Listing
+from ...models.listing_fields import LISTING_FIELDS, FieldType
 
-TEXT_FIELDS = (
-    "kind", "title", "summary", "description", "visibility", "phase", "reifegrad",
-    "reifegrad_model", "licence", "repository_url", "website_url", "contact_name",
-    "contact_email", "reuse_terms", "cost_model", "platform", "technologies", "maintenance",
-    "partners",
-)
-BOOL_FIELDS = ("reuse_offered", "looking_for_partners")
+FORM_FIELDS = tuple(spec for spec in LISTING_FIELDS if spec.on_form)
 
 
 def _split_tags(raw: str) -> list[str]:
@@ -23,48 +18,49 @@ def _split_tags(raw: str) -> list[str]:
 
 def listing_form_values(form: MultiDict) -> dict[str, Any]:
     """Return the raw values of a submitted listing form, for re-rendering it."""
-    values: dict[str, Any] = {name: form.get(name, "") for name in TEXT_FIELDS}
-    for name in BOOL_FIELDS:
-        values[name] = form.get(name) in ("1", "on", "true")
-    values["tags"] = form.get("tags", "")
-    values["ozg_ids"] = []
-    for raw in form.getlist("ozg_ids"):
-        raw = raw.strip()
-        if raw and raw not in values["ozg_ids"]:
-            values["ozg_ids"].append(raw)
-    values["leika_keys"] = []
-    for raw in form.getlist("leika_keys"):
-        raw = raw.strip()
-        if raw and raw not in values["leika_keys"]:
-            values["leika_keys"].append(raw)
+    values: dict[str, Any] = {}
+    for spec in FORM_FIELDS:
+        if spec.type is FieldType.FLAG:
+            values[spec.name] = form.get(spec.name) in ("1", "on", "true")
+        elif spec.type is FieldType.CODES:  # one checkbox per code, each kept once
+            values[spec.name] = list(dict.fromkeys(v.strip() for v in form.getlist(spec.name) if v.strip()))
+        else:
+            values[spec.name] = form.get(spec.name, "")
     values["version"] = form.get("version", "")
     return values
 
 
 def listing_input(values: dict[str, Any]) -> dict[str, Any]:
     """Turn form values into the dict services.listings validates with ListingSchema."""
-    data: dict[str, Any] = {name: values.get(name, "") for name in TEXT_FIELDS}
-    for name in BOOL_FIELDS:
-        data[name] = bool(values.get(name))
-    data["tags"] = _split_tags(values.get("tags", ""))
-    data["ozg_ids"] = list(values.get("ozg_ids") or [])
-    data["leika_keys"] = list(values.get("leika_keys") or [])
-    if not data["visibility"]:
-        data["visibility"] = "public"
+    data: dict[str, Any] = {}
+    for spec in FORM_FIELDS:
+        value = values.get(spec.name)
+        if spec.type is FieldType.FLAG:
+            data[spec.name] = bool(value)
+        elif spec.type is FieldType.TAGS:
+            data[spec.name] = _split_tags(value or "")
+        elif spec.type is FieldType.CODES:
+            data[spec.name] = list(value or [])
+        elif not value and spec.default is not None:  # e.g. no visibility chosen: public
+            data[spec.name] = spec.default
+        else:
+            data[spec.name] = value or ""
     return data
 
 
 def listing_to_values(listing: Listing) -> dict[str, Any]:
     """Return the form values of a stored listing."""
     values: dict[str, Any] = {}
-    for name in TEXT_FIELDS:
-        value = getattr(listing, name)
-        values[name] = "" if value is None else str(value)
-    for name in BOOL_FIELDS:
-        values[name] = bool(getattr(listing, name))
-    values["tags"] = ", ".join(listing.tags)
-    values["ozg_ids"] = [str(o.id) for o in listing.ozg_leistungen]
-    values["leika_keys"] = [lk.key for lk in listing.leika_leistungen]
+    for spec in FORM_FIELDS:
+        value = spec.value(listing)
+        if spec.type is FieldType.FLAG:
+            values[spec.name] = bool(value)
+        elif spec.type is FieldType.TAGS:
+            values[spec.name] = ", ".join(value)
+        elif spec.type is FieldType.CODES:
+            values[spec.name] = [str(v) for v in value]
+        else:
+            values[spec.name] = "" if value is None else str(value)
     values["version"] = str(listing.version)
     return values
 

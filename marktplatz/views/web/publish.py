@@ -9,34 +9,32 @@ from flask_login import current_user, login_required
 
 from ...core.db import get_session
 from ...models import Listing, ListingStatus, Reuse
-from ...models.listing import (
-    COST_MODELS,
-    KINDS,
-    MAINTENANCE,
-    PHASES,
-    REIFEGRAD_MODELS,
-    VISIBILITIES,
-)
+from ...models.listing import KINDS
+from ...models.listing_fields import LISTING_FIELDS
 from ...services import listings as listing_service
 from ...services import queries
 from ...services import reuse as reuse_service
 from ...services.common import require
 from ...services.duplicates import DuplicateReport, find_duplicates
 from ...services.errors import Conflict, Invalid, NotFound
-from .forms import field_errors, listing_form_values, listing_input, listing_to_values, simple_form
+from .forms import (
+    FORM_FIELDS,
+    field_errors,
+    listing_form_values,
+    listing_input,
+    listing_to_values,
+    simple_form,
+)
 from .pages import render_listing
 
 bp = Blueprint("publish", __name__)
 
-FORM_FIELD_LABELS = {
-    "kind": "Art", "title": "Titel", "summary": "Kurzbeschreibung", "description": "Beschreibung",
-    "tags": "Schlagwörter", "ozg_ids": "OZG-Leistungen", "leika_keys": "LeiKa-Leistungen",
-    "visibility": "Sichtbarkeit", "phase": "Phase", "reifegrad": "Reifegrad",
-    "reifegrad_model": "Reifegradmodell", "licence": "Lizenz", "repository_url": "Quellcode",
-    "website_url": "Website", "contact_name": "Ansprechperson", "contact_email": "E-Mail",
-    "reuse_offered": "Zur Nachnutzung angeboten", "reuse_terms": "Bedingungen der Nachnutzung",
-    "cost_model": "Kostenmodell", "platform": "Plattform", "technologies": "Technologien",
-    "maintenance": "Pflege", "looking_for_partners": "Partner gesucht", "partners": "Partner",
+# The labels of the form's error summary: each field's own wording on the form, and the
+# two errors that belong to no listing field.
+ERROR_LABELS = {
+    **{spec.name: spec.form_label for spec in LISTING_FIELDS},
+    "organisation": "Kommune",
+    "duplicate_override_reason": "Begründung",
 }
 
 
@@ -70,12 +68,8 @@ def _render_form(values: dict[str, Any], errors: dict[str, list[str]], listing: 
         report=report,
         reason=reason,
         picker=_picker(values),
-        kinds=KINDS,
-        phases=PHASES,
-        visibilities=VISIBILITIES,
-        cost_models=COST_MODELS,
-        maintenance=MAINTENANCE,
-        reifegrad_models=REIFEGRAD_MODELS,
+        fields={spec.name: spec for spec in LISTING_FIELDS},
+        labels=ERROR_LABELS,
     ), status
 
 
@@ -156,8 +150,8 @@ def edit(slug: str):
         current = listing_service.get_listing(session, current_user, slug)
         current_values = listing_to_values(current)
         rows = [
-            (name, label, values.get(name), current_values.get(name))
-            for name, label in FORM_FIELD_LABELS.items()
+            (spec.name, spec.label, values.get(spec.name), current_values.get(spec.name))
+            for spec in FORM_FIELDS
         ]
         return render_template(
             "listings/conflict.html", listing=current, mine=values, rows=rows,
