@@ -44,6 +44,7 @@ def prepare(url: str, tmp: Path) -> str:
         user = session.scalar(select(User).where(User.email == "bench@example.org")) or accounts.create_user(
             session, "bench@example.org", "Bench", "bench-password-1", "officer", org)
         secret = tokens.create_token(session, user, org, f"bench {time.time()}", ["read", "write"])[1]
+        session.commit()
         session.close()
         get_engine().dispose()
     return secret

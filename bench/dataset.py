@@ -92,6 +92,7 @@ def base_database(path: str) -> float:
     with app.app_context():
         upgrade_database()
         load_reference(get_session())
+        get_session().commit()
         get_session().close()
         from marktplatz.core.db import get_engine
 

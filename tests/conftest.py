@@ -62,6 +62,7 @@ def _prepare(url: str, tmp: str) -> None:
 
         upgrade_database()
         load_reference(get_session())
+        get_session().commit()
         get_session().close()
         get_engine().dispose()
 
@@ -158,9 +159,16 @@ class IsolatedClient(FlaskClient):
     Without this, requests would share the test's app context (and its database session
     and flask-login's cached user). Objects the test holds are therefore not refreshed by
     requests: call ``session.commit()`` or ``session.expire_all()`` before reading them.
+
+    The test's own session is the test's unit of work: what it changed through services
+    (which only flush) is committed before each request, as a request would find it.
     """
 
     def open(self, *args, **kwargs):  # noqa: D102
+        from flask import g, has_app_context
+
+        if has_app_context() and g.get("db_session") is not None:
+            g.db_session.commit()
         fn = super().open
         return contextvars.Context().run(fn, *args, **kwargs)
 

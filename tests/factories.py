@@ -37,7 +37,7 @@ def network(session: Session, slug: str, *members: str) -> Network:
 def user(session: Session, role: str = "officer", ags: str | None = FREIBURG, networks: list[Network] | None = None, email: str | None = None) -> User:
     """Create a user through the accounts service."""
     n = next(_seq)
-    return accounts.create_user(
+    made = accounts.create_user(
         session,
         email or f"user{n}@example.org",
         f"Test Person {n}",
@@ -46,6 +46,8 @@ def user(session: Session, role: str = "officer", ags: str | None = FREIBURG, ne
         org(session, ags) if ags else None,
         networks,
     )
+    session.commit()  # a factory is the edge of its unit of work, as a request is
+    return made
 
 
 def listing_data(**overrides: Any) -> dict[str, Any]:
@@ -72,4 +74,5 @@ def listing(session: Session, owner: User, publish_by: User | None = None, **ove
     if publish_by is not None:
         listings.submit_for_review(session, owner, item)
         moderation.approve(session, publish_by, item)
+    session.commit()  # a factory is the edge of its unit of work, as a request is
     return item

@@ -137,6 +137,13 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def _commit_test_session() -> None:
+    from flask import g, has_app_context
+
+    if has_app_context() and g.get("db_session") is not None:
+        g.db_session.commit()
+
+
 @contextmanager
 def gunicorn(database_url: str, tmp: str | Path, *, workers: int = 2, threads: int | None = None,
              extra_env: dict[str, str] | None = None, production_config: bool = False,
@@ -150,7 +157,11 @@ def gunicorn(database_url: str, tmp: str | Path, *, workers: int = 2, threads: i
     explicit flags (gthread, `threads` default 2, timeout 30 s, graceful timeout 5 s).
     The server is ready when GET ready_path answers 200. Output goes to log_path
     (default tmp/gunicorn-<port>.log).
+
+    What the calling test wrote in its app context is committed first: the server's
+    workers read committed data only, as every other request does.
     """
+    _commit_test_session()
     port = free_port()
     os.makedirs(tmp, exist_ok=True)
     command, settings = _command(port, workers, threads, production_config)

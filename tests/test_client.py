@@ -30,6 +30,7 @@ def server(database_urls, tmp_path_factory):
         session = get_session()
         officer = f.user(session)
         secret = tokens.create_token(session, officer, officer.organisation, "Test", ["read", "write"])[1]
+        session.commit()
         session.close()
         get_engine().dispose()
     with gunicorn(url, tmp, production_config=True, ready_path="/api/v1/openapi.json", ratelimit=True) as server:

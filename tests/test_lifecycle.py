@@ -116,6 +116,7 @@ def test_every_state_action_and_actor(session, world, state, action):
     allowed_states, allowed_actors = EXPECTED[action]
     for actor_name in ACTORS:
         item = _bring_to(session, world, state)
+        session.commit()  # the setup is one unit of work; the action under test is the next
         actor = world[actor_name]
         before = _snapshot(session, item)
         previous = session.get(Listing, item.id).archived_from
@@ -139,6 +140,7 @@ def test_every_state_action_and_actor(session, world, state, action):
             _do(session, world, action, actor, item)  # archiving twice is a no-op (idempotent DELETE)
             assert _snapshot(session, item) == before
         else:
+            session.commit()
             with pytest.raises((Forbidden, Conflict, NotFound)):
                 _do(session, world, action, actor, item)
             session.rollback()
@@ -166,6 +168,7 @@ def test_restore_returns_to_the_state_it_came_from(session, world, origin):
 def test_duplicate_restore_is_the_coordinations_decision(session, world):
     item = _bring_to(session, world, S.PUBLISHED)
     moderation.mark_duplicate(session, world["coordinator"], item, world["target"])
+    session.commit()
     with pytest.raises(Conflict):
         listings.restore_listing(session, world["owner"], item)
     session.rollback()

@@ -171,6 +171,7 @@ def test_hole_2_coordinator_cannot_add_a_municipality_without_its_consent(client
     assert not can(freiburg, "listing.view", secret)
     assert not can(coord, "listing.view", secret)
     assert not can(coord, "listing.review", waiting)
+    session.commit()
     with pytest.raises(Forbidden):
         moderation.approve(session, coord, waiting)
     session.rollback()
@@ -233,6 +234,7 @@ def test_only_an_officer_of_the_invited_municipality_answers(session, world, who
     inv = networks.invite(session, world["coord"], world["andi"], f.BAD_SALZUFLEN)
     before = counts(session)
     for accept in (True, False):
+        session.commit()
         with pytest.raises(Forbidden):
             networks.respond_to_invitation(session, world[who], inv.id, accept=accept)
         session.rollback()
@@ -243,6 +245,7 @@ def test_only_an_officer_of_the_invited_municipality_answers(session, world, who
 def test_withdrawn_invitation_cannot_be_accepted(session, world):
     andi, coord, officer = world["andi"], world["coord"], world["salzuflen"]
     inv = networks.invite(session, coord, andi, f.BAD_SALZUFLEN)
+    session.commit()
     with pytest.raises(Forbidden):
         networks.withdraw_invitation(session, world["freiburg"], inv.id)
     session.rollback()
@@ -292,6 +295,7 @@ def test_refused_invitations_change_nothing(session, world, case):
     before = counts(session)
     expected = {"member": Conflict, "invited": Conflict, "requested": Conflict, "unknown": Invalid,
                 "empty": Invalid, "long": Invalid, "officer": Forbidden, "other_coordinator": Forbidden}[case]
+    session.commit()
     with pytest.raises(expected) as err:
         networks.invite(session, user, andi, ident, message)
     session.rollback()
@@ -303,6 +307,7 @@ def test_refused_invitations_change_nothing(session, world, case):
 def test_join_request_refused_while_invited(session, world):
     networks.invite(session, world["coord"], world["andi"], f.BAD_SALZUFLEN)
     before = counts(session)
+    session.commit()
     with pytest.raises(Conflict):
         networks.request_join(session, world["salzuflen"], world["andi"])
     session.rollback()
@@ -323,6 +328,7 @@ def test_leave_notifies_officers_and_coordinators(session, world):
     event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert event.action == "network.member_left" and event.actor_id == freiburg.id
     before = counts(session)
+    session.commit()
     with pytest.raises(Forbidden):  # no longer a member
         networks.leave_network(session, freiburg, andi)
     session.rollback()
@@ -333,6 +339,7 @@ def test_leave_notifies_officers_and_coordinators(session, world):
 def test_only_officers_of_members_leave(session, world, who):
     """Coordinators and admins remove instead; outsiders have nothing to leave."""
     before = counts(session)
+    session.commit()
     with pytest.raises(Forbidden):
         networks.leave_network(session, world[who], world["andi"])
     session.rollback()
@@ -341,10 +348,12 @@ def test_only_officers_of_members_leave(session, world, who):
 
 def test_removal_notifies_the_municipality_with_reason(session, world):
     andi, coord = world["andi"], world["coord"]
+    session.commit()
     with pytest.raises(Invalid):
         networks.remove_member(session, coord, andi, f.org(session, f.FREIBURG).id, "x" * 2001)
     session.rollback()
     assert members(session, andi) == {f.FREIBURG, f.MANNHEIM}
+    session.commit()
     with pytest.raises(Forbidden):
         networks.remove_member(session, world["freiburg"], andi, f.org(session, f.MANNHEIM).id)
     session.rollback()
@@ -361,6 +370,7 @@ def test_admin_adds_directly_audited_and_notified(session, world):
     andi, admin = world["andi"], world["admin"]
     inv = networks.invite(session, world["coord"], andi, f.BAD_SALZUFLEN)
     before = counts(session)
+    session.commit()
     with pytest.raises(Forbidden):
         networks.add_member(session, world["coord"], andi, f.BAD_SALZUFLEN)
     session.rollback()

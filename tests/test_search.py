@@ -125,8 +125,10 @@ def test_no_query_leaks_a_listing(sapp, session):
                          title=f"Prozessregister Hundesteuer Variante {i}", visibility=vis)
         if state == "in_review":
             listing_service.submit_for_review(session, owner, item)
+            session.commit()
         if state == "archived":
             listing_service.archive_listing(session, owner, item)
+            session.commit()
         made.append(item)
     session.commit()
     viewers = [None, admin, coord, salzuflen, lemgo, freiburg, f.user(session, ags=f.MANNHEIM)]
@@ -188,6 +190,7 @@ def test_highlights_escape_html_but_mark_terms(sapp, session):
 def test_changes_follow_through_the_change_log(world, session):
     a = world["a"]
     listing_service.update_listing(session, world["freiburg"], a, {"title": "Katzenregister"}, None, partial=True)
+    session.commit()
     assert world["a"].id in ids(search.search_listings(None, "Katzenregister"))
     assert a.id not in ids(search.search_listings(None, "Hundesteueranmeldung"))
     listing_service.archive_listing(session, world["mannheim"], world["b"])
@@ -205,6 +208,7 @@ def test_search_works_while_another_process_holds_the_follow_lock(world, session
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         listing_service.update_listing(session, world["freiburg"], world["a"], {"title": "Katzenregister"}, None, partial=True)
+        session.commit()
         r = search.search_listings(None, "Katzenregister")  # does not wait, does not fail
         assert r.total == 0
     finally:
@@ -222,6 +226,7 @@ def test_whoosh_writer_lock_never_reaches_the_user(world, session, client):
     writer = ix.writer()
     try:
         listing_service.update_listing(session, world["freiburg"], world["a"], {"title": "Katzenregister"}, None, partial=True)
+        session.commit()
         resp = client.get("/eintraege?q=hundesteuer")
         assert resp.status_code == 200
     finally:
@@ -385,6 +390,7 @@ def test_a_catch_up_applies_what_was_committed_when_it_started(world, session, s
     from marktplatz.search import index as sindex
 
     listing_service.update_listing(session, world["freiburg"], world["a"], {"title": "Katzenregister"}, None, partial=True)
+    session.commit()
     maker = sapp.extensions["sqlalchemy_sessionmaker"]
     engine = sapp.extensions["sqlalchemy_engine"]
     written: list[int] = []

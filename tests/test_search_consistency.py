@@ -64,6 +64,7 @@ def test_gunicorn_workers_writers_and_a_killed_worker_lose_nothing(sapp, session
                         item = listing_service.create_listing(s, me, f.listing_data(title=f"Hundesteuer {word}"))
                         listing_service.submit_for_review(s, me, item)
                         moderation.approve(s, boss, item)
+                        s.commit()  # each writer's listing is one unit of work, as in a request
                         with lock:
                             created.append((item.id, word))
                             if len(created) >= 12:
@@ -128,6 +129,7 @@ def test_two_app_servers_with_separate_index_dirs(sapp, session, tmp_path, datab
 
         get_session().close()
     listing_service.update_listing(session, owner, item, {"title": "Katzensteuer Zweitserver"}, None, partial=True)
+    session.commit()
     with other.app_context():
         assert search.search_listings(None, "Katzensteuer").listing_ids == [item.id]
         from marktplatz.core.db import get_engine, get_session

@@ -64,6 +64,7 @@ def demo_app(database_urls, tmp_path_factory):
         from marktplatz.services.demo import load_demo
 
         load_demo(get_session())
+        get_session().commit()
         get_session().close()
         search.catch_up()
     yield app

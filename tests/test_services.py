@@ -53,6 +53,7 @@ def test_create_links_catalogue_and_logs_change(session, people):
 def test_validation_names_the_field_and_writes_nothing(session, people, override, field):
     """Bad input raises Invalid for the right field and leaves no row behind."""
     before = session.scalar(select(Listing.id).limit(1))
+    session.commit()
     with pytest.raises(Invalid) as err:
         listings.create_listing(session, people["owner"], f.listing_data(**override))
     assert field in err.value.errors

@@ -237,6 +237,7 @@ def test_concurrent_workers_claim_disjoint_deliveries(app, session, world, backe
             s1.rollback()
         else:
             first = webhooks.claim_due(s1, app.config, limit=2)
+            s1.commit()  # the lease is the worker's first job; it commits before sending
             second = webhooks.claim_due(s2, app.config)
             assert len(first) == 2 and len(second) == 2 and set(first).isdisjoint(second)
 

@@ -61,9 +61,11 @@ def setup_cmd() -> None:
     if not reference_loaded(session):
         click.echo("Lade Referenzdaten (Destatis GV100AD, OZG-Katalog, LeiKa) ...")
         load_reference(session)
+        session.commit()
     if not demo_loaded(session):
         click.echo("Lade Demo-Inhalte ...")
         load_demo(session)
+        session.commit()
     for hook in current_app.extensions.get("marktplatz_setup_hooks", []):
         hook()
     click.echo("Daten und Suchindex sind bereit.")

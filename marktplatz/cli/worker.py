@@ -22,8 +22,10 @@ def run_once() -> dict[str, int]:
 
     session = get_session()
     config = current_app.config
-    delivered = webhooks.deliver_due(session, config)
-    digests = mail.send_digests(session, config)
+    # Each delivery and each digest is a job of its own: commit after each one.
+    delivered = webhooks.deliver_due(session, config, after_each=session.commit)
+    digests = mail.send_digests(session, config, after_each=session.commit)
+    session.commit()
     session.close()
     return {"webhooks": delivered, "digests": digests}
 

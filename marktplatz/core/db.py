@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,18 +36,79 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine and session factory and remove the session at teardown."""
+    """Create the engine and session factory and install the unit of work.
+
+    One unit of work per request, CLI command or worker job: services change and flush,
+    the edge commits once. A request commits when it answers below 400 and nothing marked
+    the work as failed (see mark_failed); any other answer, and any exception, rolls back,
+    unless the view called keep_despite_error_status (a failed login's counter).
+    Outside a request (CLI commands, app contexts of jobs) the context commits when it ends
+    without an exception.
+    """
     engine = make_engine(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
     app.extensions["sqlalchemy_engine"] = engine
     app.extensions["sqlalchemy_sessionmaker"] = sessionmaker(
         bind=engine, expire_on_commit=False, future=True
     )
 
-    @app.teardown_appcontext
-    def _close_session(_exc: BaseException | None) -> None:
-        sess = g.pop("db_session", None)
+    @app.after_request
+    def _finish_request(response: Any) -> Any:
+        sess = g.get("db_session")
         if sess is not None:
+            failed = g.pop("uow_failed", False)
+            if not failed and (response.status_code < 400 or g.pop("uow_keep", False)):
+                try:
+                    sess.commit()
+                except Exception:
+                    sess.rollback()
+                    raise
+            else:
+                sess.rollback()
+        return response
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        sess = g.pop("db_session", None)
+        failed = g.pop("uow_failed", False)
+        if sess is None:
+            return
+        try:
+            if exc is None and not failed and not has_request_context():
+                sess.commit()
+            else:
+                sess.rollback()
+        finally:
             sess.close()
+
+
+def mark_failed() -> None:
+    """Mark the current unit of work as failed: the edge rolls it back instead of committing.
+
+    Domain errors call this when they are raised, so a view that catches one and answers
+    with a redirect or a form never commits the half-done change behind it.
+    """
+    if has_app_context():
+        g.uow_failed = True
+
+
+def keep_despite_error_status() -> None:
+    """Commit this request's unit of work although it answers with a 4xx status.
+
+    For writes that are the point of a refusal, such as the failed-login counter behind a
+    422 answer. A domain error raised in the same request still rolls back.
+    """
+    g.uow_keep = True
+
+
+def clear_failed() -> None:
+    """Forget an earlier failure mark (after its savepoint was rolled back)."""
+    if has_app_context():
+        g.pop("uow_failed", None)
+
+
+def is_failed() -> bool:
+    """Tell whether the current unit of work is marked as failed."""
+    return bool(has_app_context() and g.get("uow_failed", False))
 
 
 def get_engine() -> Engine:
@@ -67,4 +128,5 @@ def is_postgres() -> bool:
     return get_engine().dialect.name == "postgresql"
 
 
-__all__ = ["get_engine", "get_session", "init_app", "is_postgres", "make_engine"]
+__all__ = ["clear_failed", "get_engine", "get_session", "init_app", "is_failed", "is_postgres",
+           "keep_despite_error_status", "make_engine", "mark_failed"]

@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import Network, NetworkCoordinator, Organisation, User, utcnow
 from ..models.user import ROLES
-from .common import commit
+from .common import flush
 from .errors import Conflict, Forbidden, Invalid
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,16 @@ def create_user(
     session.add(user)
     for net in networks or []:
         user.coordinations.append(NetworkCoordinator(network=net))
-    commit(session)
+    flush(session)
     log.info("user %s created with role %s", user.id, role)
     return user
 
 
-def authenticate(session: Session, email: str, password: str, max_failures: int, lock_seconds: int) -> User:
-    """Return the user for valid credentials; count failures and lock after too many."""
+def authenticate(session: Session, email: str, password: str, max_failures: int, lock_seconds: int) -> User | None:
+    """Return the user for valid credentials, or None; count failures and lock after too many.
+
+    A failure returns None instead of raising, so the unit of work that counts it commits.
+    """
     email = (email or "").strip().lower()
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     now = utcnow()
@@ -85,12 +88,12 @@ def authenticate(session: Session, email: str, password: str, max_failures: int,
                 user.locked_until = now + timedelta(seconds=lock_seconds)
                 user.failed_logins = 0
                 log.warning("user %s locked after repeated failed logins", user.id)
-            session.commit()
-        raise Invalid({"password": ["E-Mail-Adresse oder Passwort ist falsch."]})
+            flush(session)
+        return None
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    session.commit()
+    flush(session)
     return user
 
 
@@ -103,7 +106,7 @@ def change_password(session: Session, user: User, current: str, new: str, repeat
         raise Invalid({"repeat_password": ["Die beiden neuen Passwörter stimmen nicht überein."]})
     user.password_hash = generate_password_hash(new)
     user.session_token = secrets.token_hex(8)
-    commit(session)
+    flush(session)
 
 
 def load_user(session: Session, ident: str) -> Any:

@@ -30,5 +30,8 @@ def record(
         comment=comment or "",
         details=details,
     )
+    # Not stored: what the event's listeners (services.notify) need of the objects themselves.
+    event.subject = obj
+    event.actor = actor
     session.add(event)
     return event

@@ -94,10 +94,16 @@ def load(schema: Schema, data: Any, partial: bool = False) -> dict[str, Any]:
         raise Invalid(err.normalized_messages()) from err
 
 
-def commit(session: Session) -> None:
-    """Commit, turning integrity violations into Conflict and leaving the session clean."""
+def flush(session: Session) -> None:
+    """Flush the change, turning integrity violations into Conflict.
+
+    Services change and flush; the edge (request, CLI command, worker job) commits the unit
+    of work once (see core.db.init_app). A refused flush rolls the whole unit back.
+    """
     try:
-        session.commit()
+        session.flush()
+        if session.new or session.dirty:  # what the flush's event listeners added (notifications)
+            session.flush()
     except IntegrityError as err:
         session.rollback()
         raise Conflict("Der Eintrag widerspricht einem vorhandenen Datensatz.") from err

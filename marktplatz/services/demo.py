@@ -156,7 +156,7 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
         org = _org(session, ags)
         org.website = org.website or _website(org)
         org.contact_email = org.contact_email or f"digital@{_website(org).removeprefix('https://www.')}"
-    session.commit()
+    session.flush()
     progress("Netzwerke", 2)
 
     # Accounts, one per role
@@ -229,7 +229,7 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
         if is_offer:
             offered = listing
         created += 1
-    session.commit()
+    session.flush()
     assert offered is not None
     for ags, stage in DOG_TAX_REUSERS:
         user = officers[ags]
@@ -334,7 +334,7 @@ def _timeline(session: Session, user: User, listing: Listing, rng: random.Random
     for n, (title, body) in enumerate(steps):
         upd = StatusUpdate(listing=listing, author=user, title=title, body=body, created_at=base + timedelta(days=40 * n))
         session.add(upd)
-    session.commit()
+    session.flush()
 
 
 def _reuse_note(stage: str) -> str:
@@ -414,7 +414,7 @@ def _components(session: Session, muenchen: User, berlin: User, admin: User, rng
         _publish(session, berlin, admin, listing)
         _backdate(session, listing, rng.randint(30, 900))
         created += 1
-    session.commit()
+    session.flush()
     return created
 
 

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from ..core.db import mark_failed
+
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("marktplatz_quiet_errors", default=False)
+
+
+@contextmanager
+def unraised() -> Iterator[None]:
+    """Build domain errors as answers to "why not?" without failing the unit of work.
+
+    Errors made inside are reasons (lifecycle.refusal for allowed_actions, say); whoever
+    raises one later marks the unit of work as failed (see DomainError.fail).
+    """
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
 
 
 class DomainError(Exception):
@@ -15,6 +36,13 @@ class DomainError(Exception):
         super().__init__(message or self.title)
         self.message = message or self.title
         self.extra = extra
+        if not _QUIET.get():
+            mark_failed()  # whoever catches it, the change behind it is not committed
+
+    def fail(self) -> DomainError:
+        """Mark the unit of work as failed and return self, to raise a reason built quietly."""
+        mark_failed()
+        return self
 
 
 class NotFound(DomainError):

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from ..models import Flag, Listing, User, utcnow
 from ..models.listing import FLAG_REASONS
 from ..permissions import can, moderated_organisations
-from . import audit, moderation, notify
-from .common import commit, require
+from . import audit, moderation
+from .common import flush, require
 from .errors import Conflict, Invalid, NotFound
 
 
@@ -38,8 +38,7 @@ def flag_listing(
     session.add(flag)
     session.flush()
     audit.record(session, user, "listing.flagged", listing, comment=comment, reason=reason, flag_id=flag.id)
-    commit(session)
-    notify.flag_created(session, flag)
+    flush(session)
     return flag
 
 
@@ -69,7 +68,7 @@ def resolve_flag(session: Session, user: User, flag_id: int, dismiss: bool = Fal
     flag.resolved_by_id = user.id
     flag.resolved_at = utcnow()
     audit.record(session, user, f"flag.{flag.status}", flag.listing, comment=comment, flag_id=flag.id)
-    commit(session)
+    flush(session)
     return flag
 
 

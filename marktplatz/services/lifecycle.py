@@ -24,7 +24,7 @@ from typing import Any
 
 from ..models import Listing, ListingStatus, utcnow
 from ..permissions import can
-from .errors import Conflict, Forbidden
+from .errors import Conflict, Forbidden, unraised
 
 S = ListingStatus
 
@@ -104,17 +104,21 @@ def state_of(listing: Listing | None) -> ListingStatus | None:
 
 
 def refusal(user: Any, listing: Listing, action: Action, permission_obj: Any = None) -> Conflict | Forbidden | None:
-    """Return why user may not do action on listing now, or None if they may."""
+    """Return why user may not do action on listing now, or None if they may.
+
+    The reason is an unraised domain error: asking does not fail the unit of work.
+    """
     state = state_of(listing) if action != Action.CREATE else None
     row = TRANSITIONS.get((state, action))
-    if row is None:
-        return Conflict(REFUSED[action].format(state=listing.status_label))
-    if not can(user, row.permission, permission_obj if permission_obj is not None else listing):
-        return Forbidden("Sie haben für diese Aktion keine Berechtigung.")
-    if row.condition is not None:
-        reason = row.condition(user, listing)
-        if reason:
-            return Conflict(reason)
+    with unraised():
+        if row is None:
+            return Conflict(REFUSED[action].format(state=listing.status_label))
+        if not can(user, row.permission, permission_obj if permission_obj is not None else listing):
+            return Forbidden("Sie haben für diese Aktion keine Berechtigung.")
+        if row.condition is not None:
+            reason = row.condition(user, listing)
+            if reason:
+                return Conflict(reason)
     return None
 
 
@@ -141,7 +145,7 @@ def transition(user: Any, listing: Listing, action: Action, permission_obj: Any 
     """
     error = refusal(user, listing, action, permission_obj)
     if error is not None:
-        raise error
+        raise error.fail()
     previous = state_of(listing) if action != Action.CREATE else None
     row = TRANSITIONS[(previous, action)]
     now = utcnow()

@@ -23,8 +23,8 @@ from ..models import (
 from ..models.listing_fields import LISTING_FIELDS
 from ..permissions import can
 from ..schemas.listing import ListingSchema, StatusUpdateSchema, normalise_licence
-from . import audit, notify
-from .common import commit, load, require, slugify, unique_slug
+from . import audit
+from .common import flush, load, require, slugify, unique_slug
 from .errors import Conflict, Invalid, NotFound
 from .lifecycle import Action, transition
 
@@ -122,7 +122,7 @@ def create_listing(
     _check_external_id(session, listing)
     session.flush()
     audit.record(session, user, "listing.created", listing)
-    commit(session)
+    flush(session)
     log.info("listing %s created by user %s", listing.id, user.id)
     return listing
 
@@ -163,11 +163,9 @@ def update_listing(
         _check_external_id(session, listing)
     audit.record(session, user, "listing.updated", listing, fields=sorted(clean))
     try:
-        commit(session)
+        flush(session)
     except StaleDataError as err:  # a concurrent writer won the race between check and flush
         raise Conflict("Jemand anderes hat diesen Eintrag inzwischen geändert.") from err
-    if listing.status == ListingStatus.PUBLISHED:
-        notify.listing_changed(session, listing, user)
     return listing
 
 
@@ -175,8 +173,7 @@ def submit_for_review(session: Session, user: User, listing: Listing) -> Listing
     """Put a draft (or a listing with requested changes) into review."""
     transition(user, listing, Action.SUBMIT)
     audit.record(session, user, "listing.submitted", listing)
-    commit(session)
-    notify.review_requested(session, listing)
+    flush(session)
     return listing
 
 
@@ -187,7 +184,7 @@ def archive_listing(session: Session, user: User, listing: Listing, reason: str 
         return listing
     previous = transition(user, listing, Action.ARCHIVE)
     audit.record(session, user, "listing.archived", listing, comment=reason, from_state=previous.value)
-    commit(session)
+    flush(session)
     return listing
 
 
@@ -195,7 +192,7 @@ def restore_listing(session: Session, user: User, listing: Listing, comment: str
     """Return an archived listing to the state it was archived from."""
     transition(user, listing, Action.RESTORE)
     audit.record(session, user, "listing.restored", listing, comment=comment, to_state=listing.status)
-    commit(session)
+    flush(session)
     return listing
 
 
@@ -210,6 +207,5 @@ def post_status_update(session: Session, user: User, listing: Listing, data: dic
     listing.updated_at = utcnow()
     session.flush()
     audit.record(session, user, "listing.status_posted", listing, status_update_id=update.id)
-    commit(session)
-    notify.status_posted(session, listing, update)
+    flush(session)
     return update

@@ -6,7 +6,7 @@ import logging
 import os
 import smtplib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -82,8 +82,13 @@ def build_digest(user: User, notes: list[Notification], base_url: str) -> EmailM
     return msg
 
 
-def send_digests(session: Session, config: Mapping[str, Any], now: datetime | None = None) -> int:
-    """Send every due digest; mark its notifications as e-mailed; return how many were sent."""
+def send_digests(session: Session, config: Mapping[str, Any], now: datetime | None = None,
+                 after_each: Callable[[], None] = lambda: None) -> int:
+    """Send every due digest; mark its notifications as e-mailed; return how many were sent.
+
+    after_each is the job boundary: the worker commits there after every user, so a digest
+    that went out is never sent again when a later one fails.
+    """
     now = now or utcnow()
     sent = 0
     for user in due_users(session, now):
@@ -95,19 +100,20 @@ def send_digests(session: Session, config: Mapping[str, Any], now: datetime | No
         if not shown:
             for note in notes:
                 note.emailed_at = now
-            session.commit()
+            session.flush()
+            after_each()
             continue
         msg = build_digest(user, shown, config.get("BASE_URL") or "")
         try:
             where = send_message(config, msg)
         except (OSError, smtplib.SMTPException) as err:
             log.error("digest for user %s not sent: %s", user.id, type(err).__name__)
-            session.rollback()
             break  # the mail server is down; try again on the next tick
         for note in notes:
             note.emailed_at = now
         user.digest_sent_at = now
-        session.commit()
+        session.flush()
+        after_each()
         log.info("digest with %s notifications sent to user %s (%s)", len(shown), user.id,
                  "smtp" if where.startswith("smtp") else "file")
         sent += 1

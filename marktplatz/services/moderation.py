@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, Flag, Listing, ListingStatus, Reuse, User, utcnow
 from ..permissions import can, is_moderator, listing_visibility_filter, moderated_organisations
-from . import audit, notify
-from .common import commit, require
+from . import audit
+from .common import flush, require
 from .errors import Conflict, Invalid, NotFound
 from .lifecycle import Action, transition
 
@@ -29,28 +29,22 @@ def approve(session: Session, user: User, listing: Listing, comment: str = "") -
     first_time = listing.published_at is None
     transition(user, listing, Action.APPROVE)
     listing.review_comment = comment.strip() or None
-    audit.record(session, user, "listing.approved", listing, comment=comment)
-    commit(session)
-    notify.review_outcome(session, listing, f"„{listing.title}“ wurde freigegeben und ist veröffentlicht.")
-    if first_time:
-        notify.new_listing_for_ozg(session, listing)
-    else:
-        notify.listing_changed(session, listing, user)
+    audit.record(session, user, "listing.approved", listing, comment=comment, first_publication=first_time)
+    flush(session)
     return listing
 
 
 def _decide(
     session: Session, user: User, listing: Listing, text: str, field: str,
-    *, move: Action, action: str, message: str,
+    *, move: Action, action: str,
 ) -> Listing:
-    """Apply a reasoned review decision: check, move the state, audit, notify the owner."""
+    """Apply a reasoned review decision: check, move the state, audit (the owner is notified of it)."""
     require(user, "listing.review", listing)
     text = _need_comment(text, field)
     transition(user, listing, move)
     listing.review_comment = text
     audit.record(session, user, action, listing, comment=text)
-    commit(session)
-    notify.review_outcome(session, listing, message.format(title=listing.title, text=text))
+    flush(session)
     return listing
 
 
@@ -59,7 +53,6 @@ def request_changes(session: Session, user: User, listing: Listing, comment: str
     return _decide(
         session, user, listing, comment, "comment", move=Action.REQUEST_CHANGES,
         action="listing.changes_requested",
-        message="Zu „{title}“ wurden Änderungen erbeten: {text}",
     )
 
 
@@ -68,7 +61,6 @@ def reject(session: Session, user: User, listing: Listing, reason: str) -> Listi
     return _decide(
         session, user, listing, reason, "reason", move=Action.REJECT,
         action="listing.rejected",
-        message="„{title}“ wurde abgelehnt: {text}",
     )
 
 
@@ -77,7 +69,6 @@ def unpublish(session: Session, user: User, listing: Listing, reason: str) -> Li
     return _decide(
         session, user, listing, reason, "reason", move=Action.UNPUBLISH,
         action="listing.unpublished",
-        message="„{title}“ wurde von der Koordination zurückgezogen: {text}",
     )
 
 
@@ -159,9 +150,7 @@ def mark_duplicate(session: Session, user: User, listing: Listing, target: Listi
         flag.resolved_at = now
         flag.duplicate_of_id = target.id
     audit.record(session, user, "listing.marked_duplicate", listing, comment=comment, duplicate_of=target.id)
-    commit(session)
-    notify.marked_duplicate(session, listing, target)
-    notify.duplicate_invitation(session, listing, target)
+    flush(session)
     return listing
 
 
@@ -183,6 +172,5 @@ def move_reuse(session: Session, user: User, reuse: Reuse, target_listing: Listi
     reuse.updated_at = utcnow()
     session.flush()
     audit.record(session, user, "reuse.moved", reuse, from_listing=old_listing_id)
-    commit(session)
-    notify.reuse_declared(session, reuse)
+    flush(session)
     return reuse

@@ -28,8 +28,8 @@ from ..models import (
     utcnow,
 )
 from ..permissions import can, listing_visibility_filter
-from . import audit, notify
-from .common import commit, require, slugify, unique_slug
+from . import audit
+from .common import flush, require, slugify, unique_slug
 from .errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def create_network(
     session.add(net)
     session.flush()
     audit.record(session, user, "network.created", net)
-    commit(session)
+    flush(session)
     log.info("network %s created by user %s", net.id, user.id)
     return net
 
@@ -93,9 +93,7 @@ def appoint_coordinator(session: Session, user: User, network: Network, email: s
     if target.role == "officer":
         target.role = "coordinator"
     audit.record(session, user, "network.coordinator_appointed", network, coordinator_id=target.id)
-    commit(session)
-    notify.send(session, [target], "network", f"Sie koordinieren jetzt das Netzwerk „{network.name}“.",
-                link=f"/netzwerke/{network.slug}")
+    flush(session)
     return row
 
 
@@ -111,7 +109,7 @@ def remove_coordinator(session: Session, user: User, network: Network, coordinat
         raise NotFound("Diese Person koordiniert das Netzwerk nicht.")
     session.delete(row)
     audit.record(session, user, "network.coordinator_removed", network, coordinator_id=coordinator_user_id)
-    commit(session)
+    flush(session)
 
 
 def _find_org(session: Session, ident: str) -> Organisation:
@@ -132,19 +130,6 @@ def _message(text: str | None, field: str = "message") -> str:
     if len(text) > MESSAGE_MAX:
         raise Invalid({field: [f"Bitte höchstens {MESSAGE_MAX} Zeichen (jetzt {len(text)})."]})
     return text
-
-
-def _officers(session: Session, organisation_id: int) -> list[User]:
-    """Return the active accounts that speak for the municipality."""
-    return list(session.scalars(
-        select(User).where(User.organisation_id == organisation_id, User.active.is_(True)).order_by(User.id)
-    ))
-
-
-def _coordinators(session: Session, network: Network) -> list[User]:
-    """Return the active coordinators of network, or the admins when it has none."""
-    users = [c.user for c in network.coordinators if c.user.active]
-    return users or list(session.scalars(select(User).where(User.role == "admin", User.active.is_(True))))
 
 
 def _is_member(session: Session, network: Network, organisation_id: int) -> bool:
@@ -194,11 +179,8 @@ def add_member(session: Session, user: User, network: Network, ident: str) -> Ne
         raise Conflict(f"{org.short_name} ist bereits Mitglied.")
     row = _admit(session, user, network, org)
     audit.record(session, user, "network.member_added", network, organisation_id=org.id, direct=True)
-    commit(session)
+    flush(session)
     log.info("organisation %s added to network %s by admin %s", org.id, network.id, user.id)
-    notify.send(session, _officers(session, org.id), "network_membership",
-                f"Die Plattformverwaltung hat {org.short_name} in das Netzwerk „{network.name}“ aufgenommen.",
-                link=f"/netzwerke/{network.slug}")
     return row
 
 
@@ -214,16 +196,11 @@ def remove_member(session: Session, user: User, network: Network, organisation_i
     )
     if row is None:
         raise NotFound("Diese Kommune ist kein Mitglied.")
-    org = row.organisation
     _drop(session, row)
     audit.record(session, user, "network.member_removed", network, comment=comment,
                  organisation_id=organisation_id)
-    commit(session)
+    flush(session)
     log.info("organisation %s removed from network %s by user %s", organisation_id, network.id, user.id)
-    notify.send(session, _officers(session, organisation_id), "network_membership",
-                f"{org.short_name} wurde aus dem Netzwerk „{network.name}“ entfernt."
-                + (f" Begründung: {comment}" if comment else ""),
-                link=f"/netzwerke/{network.slug}")
 
 
 def leave_network(session: Session, user: User, network: Network) -> None:
@@ -239,14 +216,8 @@ def leave_network(session: Session, user: User, network: Network) -> None:
         raise Conflict("Ihre Kommune ist kein Mitglied dieses Netzwerks.")
     _drop(session, row)
     audit.record(session, user, "network.member_left", network, organisation_id=org.id)
-    commit(session)
+    flush(session)
     log.info("organisation %s left network %s (user %s)", org.id, network.id, user.id)
-    notify.send(session, _officers(session, org.id), "network_membership",
-                f"{user.name} hat {org.short_name} aus dem Netzwerk „{network.name}“ abgemeldet.",
-                link=f"/netzwerke/{network.slug}", exclude=user)
-    notify.send(session, _coordinators(session, network), "network_membership",
-                f"{org.short_name} hat das Netzwerk „{network.name}“ verlassen.",
-                link=f"/netzwerke/{network.slug}", exclude=user)
 
 
 def invite(session: Session, user: User, network: Network, ident: str, message: str = "") -> NetworkInvitation:
@@ -272,13 +243,8 @@ def invite(session: Session, user: User, network: Network, ident: str, message: 
     session.flush()
     audit.record(session, user, "network.invitation_sent", network, invitation_id=inv.id,
                  organisation_id=org.id)
-    commit(session)
+    flush(session)
     log.info("organisation %s invited into network %s by user %s", org.id, network.id, user.id)
-    notify.send(session, _officers(session, org.id), "network_invitation",
-                f"Das Netzwerk „{network.name}“ lädt {org.short_name} zur Mitgliedschaft ein. "
-                "Bitte nehmen Sie die Einladung an oder lehnen Sie sie ab."
-                + (f" Nachricht: „{message}“" if message else ""),
-                link=f"/netzwerke/{network.slug}")
     return inv
 
 
@@ -306,13 +272,8 @@ def respond_to_invitation(session: Session, user: User, invitation_id: int, acce
     inv.decided_by_id = user.id
     audit.record(session, user, f"network.invitation_{inv.status}", network, invitation_id=inv.id,
                  organisation_id=inv.organisation_id)
-    commit(session)
+    flush(session)
     log.info("invitation %s %s by user %s", inv.id, inv.status, user.id)
-    verdict = "angenommen" if accept else "abgelehnt"
-    inviter = session.get(User, inv.invited_by_id) if inv.invited_by_id else None
-    notify.send(session, [inviter, *_coordinators(session, network)], "network_invitation",
-                f"{inv.organisation.short_name} hat die Einladung in das Netzwerk „{network.name}“ {verdict}.",
-                link=f"/netzwerke/{network.slug}", exclude=user)
     return inv
 
 
@@ -328,10 +289,7 @@ def withdraw_invitation(session: Session, user: User, invitation_id: int,
     inv.decided_by_id = user.id
     audit.record(session, user, "network.invitation_withdrawn", inv.network, invitation_id=inv.id,
                  organisation_id=inv.organisation_id)
-    commit(session)
-    notify.send(session, _officers(session, inv.organisation_id), "network_invitation",
-                f"Die Einladung in das Netzwerk „{inv.network.name}“ wurde zurückgezogen.",
-                link=f"/netzwerke/{inv.network.slug}")
+    flush(session)
     return inv
 
 
@@ -382,10 +340,7 @@ def request_join(session: Session, user: User, network: Network, message: str = 
     session.add(req)
     session.flush()
     audit.record(session, user, "network.join_requested", network, join_request_id=req.id)
-    commit(session)
-    notify.send(session, _coordinators(session, network), "join_request",
-                f"{user.organisation.short_name} möchte dem Netzwerk „{network.name}“ beitreten.",
-                link=f"/netzwerke/{network.slug}")
+    flush(session)
     return req
 
 
@@ -416,13 +371,7 @@ def decide_join(session: Session, user: User, request_id: int, approve: bool, co
     req.decision_comment = (comment or "").strip()[:2000]
     audit.record(session, user, f"network.join_{req.status}", req.network, join_request_id=req.id,
                  organisation_id=req.organisation_id)
-    commit(session)
-    requester = session.get(User, req.requested_by_id) if req.requested_by_id else None
-    verdict = "angenommen" if approve else "abgelehnt"
-    notify.send(session, [requester], "join_decision",
-                f"Ihre Beitrittsanfrage für „{req.network.name}“ wurde {verdict}."
-                + (f" {req.decision_comment}" if req.decision_comment else ""),
-                link=f"/netzwerke/{req.network.slug}")
+    flush(session)
     return req
 
 

@@ -1,14 +1,14 @@
-"""Create in-app notifications for the events users care about."""
+"""Create in-app notifications for the events users care about, from the audit events of a change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Follow, Listing, Notification, Reuse, StatusUpdate, User
+from ..models import AuditEvent, Follow, Listing, Notification, Reuse, StatusUpdate, User
 from ..permissions import can, coordinators_of
 
 
@@ -17,7 +17,7 @@ def _link(listing: Listing) -> str:
 
 
 def send(session: Session, users: Iterable[User], kind: str, message: str, listing: Listing | None = None, link: str | None = None, exclude: Any = None) -> int:
-    """Add one notification per user (skipping exclude) and commit; return how many."""
+    """Add one notification per user (skipping exclude) to the unit of work; return how many."""
     count = 0
     seen: set[int] = set()
     for user in users:
@@ -34,8 +34,6 @@ def send(session: Session, users: Iterable[User], kind: str, message: str, listi
             )
         )
         count += 1
-    if count:
-        session.commit()
     return count
 
 
@@ -186,7 +184,7 @@ def mark_read(session: Session, user: User, notification_id: int) -> Notificatio
         raise NotFound("Diese Benachrichtigung gibt es nicht.")
     if note.read_at is None:
         note.read_at = utcnow()
-        session.commit()
+        session.flush()
     return note
 
 
@@ -200,7 +198,7 @@ def mark_all_read(session: Session, user: User) -> int:
         update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
     )
-    session.commit()
+    session.flush()
     return result.rowcount or 0
 
 
@@ -215,7 +213,7 @@ def follow_ozg(session: Session, user: User, ozg_id: int) -> None:
         raise NotFound("Diese OZG-Leistung gibt es nicht.")
     if session.get(OzgFollow, (user.id, ozg_id)) is None:
         session.add(OzgFollow(user_id=user.id, ozg_id=ozg_id))
-        session.commit()
+        session.flush()
 
 
 def unfollow_ozg(session: Session, user: User, ozg_id: int) -> None:
@@ -225,7 +223,7 @@ def unfollow_ozg(session: Session, user: User, ozg_id: int) -> None:
     row = session.get(OzgFollow, (user.id, ozg_id))
     if row is not None:
         session.delete(row)
-        session.commit()
+        session.flush()
 
 
 def follows_ozg(session: Session, user: Any, ozg_id: int) -> bool:
@@ -257,4 +255,236 @@ def set_digest(session: Session, user: User, choice: str) -> None:
     if choice not in DIGEST_CHOICES:
         raise Invalid({"digest": ["Bitte eine der Möglichkeiten wählen."]})
     user.digest = choice
-    session.commit()
+    session.flush()
+
+
+# ---------------------------------------------------------------- notifications from domain events
+#
+# Services record what happened as audit events (services.audit.record) in the transaction
+# of the change. The listeners below turn the events of each flush into notifications in
+# the same transaction: a change and what it announces commit or roll back together, and
+# no service writes a notification by itself. services.events registers them.
+
+Handler = Callable[[Session, AuditEvent], None]
+ON_EVENT: dict[str, Handler] = {}
+_PENDING = "marktplatz.notify.pending"
+
+
+def on(*actions: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the notification handler of these audit actions."""
+    def register(fn: Handler) -> Handler:
+        for action in actions:
+            assert action not in ON_EVENT, action
+            ON_EVENT[action] = fn
+        return fn
+    return register
+
+
+def after_flush(session: Session, _ctx: Any) -> None:
+    """Note the audit events this flush wrote that someone is told about (after_flush listener)."""
+    events = [o for o in session.new if isinstance(o, AuditEvent) and o.action in ON_EVENT]
+    if events:
+        session.info.setdefault(_PENDING, []).extend(events)
+
+
+def after_flush_postexec(session: Session, _ctx: Any) -> None:
+    """Add the notifications of the noted events; the next flush of the same unit writes them."""
+    for ev in session.info.pop(_PENDING, None) or []:
+        ON_EVENT[ev.action](session, ev)
+
+
+def forget_pending(session: Session, *_args: Any) -> None:
+    """Drop noted events of a rolled-back transaction (after_soft_rollback listener)."""
+    session.info.pop(_PENDING, None)
+
+
+def _subject(ev: AuditEvent) -> Any:
+    return getattr(ev, "subject", None)
+
+
+def _actor(ev: AuditEvent) -> Any:
+    return getattr(ev, "actor", None)
+
+
+DECISIONS = {
+    "listing.changes_requested": "Zu „{title}“ wurden Änderungen erbeten: {text}",
+    "listing.rejected": "„{title}“ wurde abgelehnt: {text}",
+    "listing.unpublished": "„{title}“ wurde von der Koordination zurückgezogen: {text}",
+}
+
+
+@on("listing.submitted")
+def _on_submitted(session: Session, ev: AuditEvent) -> None:
+    review_requested(session, _subject(ev))
+
+
+@on("listing.approved")
+def _on_approved(session: Session, ev: AuditEvent) -> None:
+    listing = _subject(ev)
+    review_outcome(session, listing, f"„{listing.title}“ wurde freigegeben und ist veröffentlicht.")
+    if (ev.details or {}).get("first_publication"):
+        new_listing_for_ozg(session, listing)
+    else:
+        listing_changed(session, listing, _actor(ev))
+
+
+@on(*DECISIONS)
+def _on_decision(session: Session, ev: AuditEvent) -> None:
+    listing = _subject(ev)
+    review_outcome(session, listing, DECISIONS[ev.action].format(title=listing.title, text=ev.comment))
+
+
+@on("listing.updated")
+def _on_updated(session: Session, ev: AuditEvent) -> None:
+    listing = _subject(ev)
+    if listing.is_published:
+        listing_changed(session, listing, _actor(ev))
+
+
+@on("listing.status_posted")
+def _on_status_posted(session: Session, ev: AuditEvent) -> None:
+    update = session.get(StatusUpdate, (ev.details or {}).get("status_update_id"))
+    if update is not None:
+        status_posted(session, _subject(ev), update)
+
+
+@on("listing.marked_duplicate")
+def _on_marked_duplicate(session: Session, ev: AuditEvent) -> None:
+    listing = _subject(ev)
+    target = session.get(Listing, (ev.details or {}).get("duplicate_of"))
+    if target is not None:
+        marked_duplicate(session, listing, target)
+        duplicate_invitation(session, listing, target)
+
+
+@on("listing.flagged")
+def _on_flagged(session: Session, ev: AuditEvent) -> None:
+    from ..models import Flag
+
+    flag = session.get(Flag, (ev.details or {}).get("flag_id"))
+    if flag is not None:
+        flag_created(session, flag)
+
+
+@on("reuse.declared", "reuse.moved")
+def _on_reuse_declared(session: Session, ev: AuditEvent) -> None:
+    reuse_declared(session, _subject(ev))
+
+
+@on("reuse.stage_changed")
+def _on_reuse_stage(session: Session, ev: AuditEvent) -> None:
+    details = ev.details or {}
+    if details.get("from_stage") != details.get("to_stage"):
+        reuse_stage_changed(session, _subject(ev), details.get("from_stage"))
+
+
+@on("webhook.auto_disabled")
+def _on_webhook_disabled(session: Session, ev: AuditEvent) -> None:
+    hook = _subject(ev)
+    webhook_disabled(session, hook, (ev.details or {}).get("failures", hook.consecutive_failures))
+
+
+# Networks: the municipality's officers and the network's coordinators learn of membership changes.
+
+def _network_coordinators(session: Session, network: Any) -> list[User]:
+    """Return the active coordinators of network, or the admins when it has none."""
+    users = [c.user for c in network.coordinators if c.user.active]
+    return users or list(session.scalars(select(User).where(User.role == "admin", User.active.is_(True))))
+
+
+def _org_name(session: Session, organisation_id: int) -> str:
+    from ..models import Organisation
+
+    org = session.get(Organisation, organisation_id)
+    return org.short_name if org is not None else "Eine Kommune"
+
+
+def _net_link(network: Any) -> str:
+    return f"/netzwerke/{network.slug}"
+
+
+@on("network.coordinator_appointed")
+def _on_coordinator_appointed(session: Session, ev: AuditEvent) -> None:
+    network = _subject(ev)
+    send(session, [session.get(User, (ev.details or {}).get("coordinator_id"))], "network",
+         f"Sie koordinieren jetzt das Netzwerk „{network.name}“.", link=_net_link(network))
+
+
+@on("network.member_added")
+def _on_member_added(session: Session, ev: AuditEvent) -> None:
+    network, org_id = _subject(ev), (ev.details or {})["organisation_id"]
+    send(session, _org_users(session, org_id), "network_membership",
+         f"Die Plattformverwaltung hat {_org_name(session, org_id)} in das Netzwerk „{network.name}“ aufgenommen.",
+         link=_net_link(network))
+
+
+@on("network.member_removed")
+def _on_member_removed(session: Session, ev: AuditEvent) -> None:
+    network, org_id = _subject(ev), (ev.details or {})["organisation_id"]
+    send(session, _org_users(session, org_id), "network_membership",
+         f"{_org_name(session, org_id)} wurde aus dem Netzwerk „{network.name}“ entfernt."
+         + (f" Begründung: {ev.comment}" if ev.comment else ""), link=_net_link(network))
+
+
+@on("network.member_left")
+def _on_member_left(session: Session, ev: AuditEvent) -> None:
+    network, org_id, actor = _subject(ev), (ev.details or {})["organisation_id"], _actor(ev)
+    name = _org_name(session, org_id)
+    send(session, _org_users(session, org_id), "network_membership",
+         f"{actor.name} hat {name} aus dem Netzwerk „{network.name}“ abgemeldet.",
+         link=_net_link(network), exclude=actor)
+    send(session, _network_coordinators(session, network), "network_membership",
+         f"{name} hat das Netzwerk „{network.name}“ verlassen.", link=_net_link(network), exclude=actor)
+
+
+def _invitation(session: Session, ev: AuditEvent) -> Any:
+    from ..models import NetworkInvitation
+
+    return session.get(NetworkInvitation, (ev.details or {}).get("invitation_id"))
+
+
+@on("network.invitation_sent")
+def _on_invitation_sent(session: Session, ev: AuditEvent) -> None:
+    network, inv = _subject(ev), _invitation(session, ev)
+    send(session, _org_users(session, inv.organisation_id), "network_invitation",
+         f"Das Netzwerk „{network.name}“ lädt {_org_name(session, inv.organisation_id)} zur Mitgliedschaft ein. "
+         "Bitte nehmen Sie die Einladung an oder lehnen Sie sie ab."
+         + (f" Nachricht: „{inv.message}“" if inv.message else ""), link=_net_link(network))
+
+
+@on("network.invitation_accepted", "network.invitation_declined")
+def _on_invitation_answered(session: Session, ev: AuditEvent) -> None:
+    network, inv = _subject(ev), _invitation(session, ev)
+    verdict = "angenommen" if inv.status == "accepted" else "abgelehnt"
+    inviter = session.get(User, inv.invited_by_id) if inv.invited_by_id else None
+    send(session, [inviter, *_network_coordinators(session, network)], "network_invitation",
+         f"{_org_name(session, inv.organisation_id)} hat die Einladung in das Netzwerk „{network.name}“ {verdict}.",
+         link=_net_link(network), exclude=_actor(ev))
+
+
+@on("network.invitation_withdrawn")
+def _on_invitation_withdrawn(session: Session, ev: AuditEvent) -> None:
+    network, inv = _subject(ev), _invitation(session, ev)
+    send(session, _org_users(session, inv.organisation_id), "network_invitation",
+         f"Die Einladung in das Netzwerk „{network.name}“ wurde zurückgezogen.", link=_net_link(network))
+
+
+@on("network.join_requested")
+def _on_join_requested(session: Session, ev: AuditEvent) -> None:
+    network, actor = _subject(ev), _actor(ev)
+    send(session, _network_coordinators(session, network), "join_request",
+         f"{_org_name(session, actor.organisation_id)} möchte dem Netzwerk „{network.name}“ beitreten.",
+         link=_net_link(network))
+
+
+@on("network.join_approved", "network.join_declined")
+def _on_join_decided(session: Session, ev: AuditEvent) -> None:
+    from ..models import JoinRequest
+
+    network = _subject(ev)
+    req = session.get(JoinRequest, (ev.details or {}).get("join_request_id"))
+    requester = session.get(User, req.requested_by_id) if req.requested_by_id else None
+    verdict = "angenommen" if req.status == "approved" else "abgelehnt"
+    send(session, [requester], "join_decision",
+         f"Ihre Beitrittsanfrage für „{network.name}“ wurde {verdict}."
+         + (f" {req.decision_comment}" if req.decision_comment else ""), link=_net_link(network))

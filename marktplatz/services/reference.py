@@ -131,7 +131,7 @@ def load_reference(session: Session, progress: Progress = _noop) -> dict[str, in
     ]
     added["leika_leistung"] = _insert_missing(session, LeikaLeistung, "key", leika, progress, "LeiKa-Leistungen")
     added["organisation"] = _insert_missing(session, Organisation, "key", organisation_rows(), progress, "Kommunen und Kreise")
-    session.commit()
+    session.flush()
     return added
 
 

@@ -10,21 +10,22 @@ from sqlalchemy.orm import Session
 from ..models import Follow, Listing, ListingStatus, Reuse, ReuseStageChange, User, utcnow
 from ..permissions import can
 from ..schemas.listing import ReuseSchema
-from . import audit, notify
-from .common import commit, load, require
-from .errors import Conflict, DomainError, Forbidden, NotFound
+from . import audit
+from .common import flush, load, require
+from .errors import Conflict, DomainError, Forbidden, NotFound, unraised
 
 
 def declare_refusal(user: Any, listing: Listing) -> DomainError | None:
-    """Return why user may not declare a reuse of listing, or None if they may."""
-    if not can(user, "listing.view", listing):
-        return NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
-    if not can(user, "reuse.declare", listing):
-        return Forbidden("Sie haben für diese Aktion keine Berechtigung.")
-    if listing.organisation_id == user.organisation_id:
-        return Conflict("Die eigene Lösung kann nicht als Nachnutzung erklärt werden.")
-    if listing.status != ListingStatus.PUBLISHED:
-        return Conflict("Nachnutzung kann nur für veröffentlichte Einträge erklärt werden.")
+    """Return why user may not declare a reuse of listing, or None if they may (an unraised error)."""
+    with unraised():
+        if not can(user, "listing.view", listing):
+            return NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
+        if not can(user, "reuse.declare", listing):
+            return Forbidden("Sie haben für diese Aktion keine Berechtigung.")
+        if listing.organisation_id == user.organisation_id:
+            return Conflict("Die eigene Lösung kann nicht als Nachnutzung erklärt werden.")
+        if listing.status != ListingStatus.PUBLISHED:
+            return Conflict("Nachnutzung kann nur für veröffentlichte Einträge erklärt werden.")
     return None
 
 
@@ -37,7 +38,7 @@ def declare_reuse(session: Session, user: User, listing: Listing, data: dict[str
     """Declare that the user's municipality reuses listing, at a given stage."""
     refused = declare_refusal(user, listing)
     if refused is not None:
-        raise refused
+        raise refused.fail()
     clean = load(ReuseSchema(), data)
     existing = session.scalar(
         select(Reuse).where(Reuse.listing_id == listing.id, Reuse.organisation_id == user.organisation_id)
@@ -58,8 +59,7 @@ def declare_reuse(session: Session, user: User, listing: Listing, data: dict[str
     session.add(reuse)
     session.flush()
     audit.record(session, user, "reuse.declared", reuse, stage=reuse.stage)
-    commit(session)
-    notify.reuse_declared(session, reuse)
+    flush(session)
     return reuse
 
 
@@ -87,9 +87,7 @@ def change_reuse_stage(session: Session, user: User, reuse: Reuse, data: dict[st
         )
     )
     audit.record(session, user, "reuse.stage_changed", reuse, from_stage=old, to_stage=reuse.stage)
-    commit(session)
-    if old != reuse.stage:
-        notify.reuse_stage_changed(session, reuse, old)
+    flush(session)
     return reuse
 
 
@@ -100,7 +98,7 @@ def follow(session: Session, user: User, listing: Listing) -> None:
         raise NotFound("Diesen Eintrag gibt es nicht oder Sie dürfen ihn nicht sehen.")
     if session.get(Follow, (user.id, listing.id)) is None:
         session.add(Follow(user_id=user.id, listing_id=listing.id))
-        commit(session)
+        flush(session)
 
 
 def unfollow(session: Session, user: User, listing: Listing) -> None:
@@ -108,7 +106,7 @@ def unfollow(session: Session, user: User, listing: Listing) -> None:
     row = session.get(Follow, (user.id, listing.id))
     if row is not None:
         session.delete(row)
-        commit(session)
+        flush(session)
 
 
 def is_following(session: Session, user: Any, listing: Listing) -> bool:

@@ -21,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ..core.db import clear_failed, is_failed
 from ..models import LeikaLeistung, Listing, ListingStatus, Organisation, OzgLeistung, User
 from ..models.listing_fields import LISTING_FIELDS, FieldType
 from ..schemas.listing import ListingSchema, normalise_licence
-from . import audit, notify
-from .common import commit, load, require, slugify, unique_slug, unique_slugs
+from . import audit
+from .common import flush, load, require, slugify, unique_slug, unique_slugs
 from .errors import DomainError, Invalid
 from .lifecycle import Action, refusal, transition
 from .listings import _apply, _check_external_id, unique_tags
@@ -98,6 +99,7 @@ def sync_listings(
             existing[lst.external_id] = lst  # type: ignore[index]
     catalogue = _Catalogue(session, items)
     schema = ListingSchema()
+    failed_before = is_failed()
     results: list[dict[str, Any]] = []
     writes: list[_Write] = []
     seen: set[str] = set()
@@ -122,9 +124,10 @@ def sync_listings(
                 continue
             refused = refusal(user, listing, Action.EDIT) if listing is not None else None
             if refused is not None:  # creating was checked for the whole batch above
-                raise refused
+                raise refused.fail()
             catalogue.check(clean)
         except DomainError as err:
+            _reported(failed_before)
             errors = err.errors if isinstance(err, Invalid) else {"_schema": [err.message]}
             results.append(_item_result(index, ext, "error", errors=errors))
             continue
@@ -142,18 +145,16 @@ def sync_listings(
                 else:
                     w.listing = _create(session, user, organisation, w.clean, catalogue)
             except DomainError as err:
+                _reported(failed_before)
                 errors = err.errors if isinstance(err, Invalid) else {"_schema": [err.message]}
                 w.result.update(result="error", errors=errors)
                 w.listing = None
-    changed_published: list[Listing] = []
     for w in writes:  # one flush for all audit rows, not one per item
         if w.listing is None:
             continue
         w.result["id"] = w.listing.id
         outcome = w.result["result"]
         audit.record(session, user, f"listing.{outcome}", w.listing, via="sync")
-        if outcome == "updated" and w.listing.status == ListingStatus.PUBLISHED:
-            changed_published.append(w.listing)
     archived: list[dict[str, Any]] = []
     if full_sync:
         missing = session.scalars(
@@ -170,9 +171,7 @@ def sync_listings(
             transition(user, listing, Action.ARCHIVE)
             audit.record(session, user, "listing.archived", listing, comment="Vollabgleich über die API")
             archived.append(_item_result(-1, ext, "archived", listing.id))
-    commit(session)
-    for listing in changed_published:
-        notify.listing_changed(session, listing, user)
+    flush(session)  # the followers of changed published listings are notified of its audit events
     summary = {k: 0 for k in ("created", "updated", "unchanged", "error", "archived")}
     for r in results + archived:
         summary[r["result"]] += 1
@@ -222,6 +221,12 @@ def _write_all(session: Session, user: User, organisation: Organisation, writes:
     for w, listing in made:
         w.listing = listing
     return True
+
+
+def _reported(failed_before: bool) -> None:
+    """An item's error goes into its result and its savepoint was rolled back: the batch goes on."""
+    if not failed_before:
+        clear_failed()
 
 
 class _Catalogue:

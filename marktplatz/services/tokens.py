@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import ApiToken, Organisation, User, utcnow
-from .common import commit, require
+from .common import flush, require
 from .errors import DomainError, Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def create_token(
         expires_at=expires_at,
     )
     session.add(token)
-    commit(session)
+    flush(session)
     log.info("api token %s created for organisation %s by user %s", token.id, organisation.id, actor.id)
     return token, raw
 
@@ -116,7 +116,7 @@ def revoke_token(session: Session, actor: User, token_id: int) -> ApiToken:
     require(actor, "organisation.manage_tokens", token.organisation)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        commit(session)
+        flush(session)
         log.info("api token %s revoked by user %s", token.id, actor.id)
     return token
 
@@ -136,7 +136,7 @@ def authenticate(session: Session, raw: str) -> tuple[ApiToken, User]:
     user = technical_user(session, token.organisation)
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
-        commit(session)
+        flush(session)
     return token, user
 
 

@@ -14,7 +14,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,8 +35,8 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
-from . import audit, notify
-from .common import commit, require
+from . import audit
+from .common import flush, require
 from .errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def create_webhook(session: Session, user: User, organisation: Organisation, url
     session.add(hook)
     session.flush()
     audit.record(session, user, "webhook.created", hook, url=url)
-    commit(session)
+    flush(session)
     log.info("webhook %s created for organisation %s", hook.id, organisation.id)
     return hook
 
@@ -126,7 +126,7 @@ def set_active(session: Session, user: User, hook: Webhook, active: bool) -> Web
     else:
         hook.disabled_at = utcnow()
     audit.record(session, user, "webhook.enabled" if active else "webhook.disabled", hook)
-    commit(session)
+    flush(session)
     return hook
 
 
@@ -135,7 +135,7 @@ def delete_webhook(session: Session, user: User, hook: Webhook) -> None:
     get_webhook(session, user, hook.id)
     audit.record(session, user, "webhook.deleted", hook, url=hook.url)
     session.delete(hook)
-    commit(session)
+    flush(session)
 
 
 def deliveries(session: Session, hook: Webhook, limit: int = 50) -> list[WebhookDelivery]:
@@ -152,7 +152,7 @@ def send_ping(session: Session, user: User, hook: Webhook) -> WebhookDelivery:
                        "message": "Testnachricht vom Marktplatz"}, ensure_ascii=False)
     row = WebhookDelivery(webhook_id=hook.id, event="ping", payload=body)
     session.add(row)
-    commit(session)
+    flush(session)
     return row
 
 
@@ -280,7 +280,7 @@ def claim_due(session: Session, config: Mapping[str, Any], limit: int = 20,
         )
         if res.rowcount == 1:
             claimed.append(row_id)
-    session.commit()
+    session.flush()
     return claimed
 
 
@@ -335,17 +335,23 @@ def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
         hook.disabled_at = now
         disabled = True
         log.warning("webhook %s disabled after %s consecutive failures", hook.id, hook.consecutive_failures)
-    session.commit()
-    if disabled:
-        notify.webhook_disabled(session, hook, hook.consecutive_failures)
+    if disabled:  # the municipality's officers are notified of this event
+        audit.record(session, None, "webhook.auto_disabled", hook, failures=hook.consecutive_failures)
+    session.flush()
     return delivery
 
 
-def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, http_session: Any = None) -> int:
-    """Deliver every due delivery once; return how many attempts were made."""
-    done = 0
-    for delivery_id in claim_due(session, config, limit):
+def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, http_session: Any = None,
+                after_each: Callable[[], None] = lambda: None) -> int:
+    """Deliver every due delivery once; return how many attempts were made.
+
+    after_each is the job boundary: the worker commits there, after the lease and after each
+    attempt, so a delivery is never sent twice and no outcome is lost.
+    """
+    claimed = claim_due(session, config, limit)
+    after_each()
+    for delivery_id in claimed:
         attempt(session, delivery_id, config, http_session)
-        done += 1
-    return done
+        after_each()
+    return len(claimed)
 

@@ -41,6 +41,7 @@ def _approve(server_env: dict[str, str], title: str) -> None:
         coord = session.scalar(select(User).where(User.email == "koordination@andi.example"))
         assert listing is not None and listing.status == "in_review"
         moderation.approve(session, coord, listing, "Passt.")
+        session.commit()  # this helper is the edge of its unit of work
         session.close()
         get_engine().dispose()
 

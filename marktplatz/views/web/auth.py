@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ...core.db import get_session
+from ...core.db import get_session, keep_despite_error_status
 from ...core.extensions import limiter, login_manager
 from ...services import accounts
 from ...services.errors import Forbidden, Invalid
@@ -44,6 +44,7 @@ def login():
     email = ""
     if request.method == "POST":
         email = request.form.get("email", "")
+        user = None
         try:
             user = accounts.authenticate(
                 get_session(),
@@ -52,11 +53,13 @@ def login():
                 current_app.config["LOGIN_MAX_FAILURES"],
                 current_app.config["LOGIN_LOCK_SECONDS"],
             )
-        except Invalid as err:
-            errors = err.errors
         except Forbidden as err:
             errors = {"password": [err.message]}
         else:
+            if user is None:
+                keep_despite_error_status()  # the failure counter must stick
+                errors = {"password": ["E-Mail-Adresse oder Passwort ist falsch."]}
+        if user is not None and not errors:
             # A fresh session on sign-in prevents session fixation.
             session.clear()
             login_user(user, remember=False)
