@@ -29,11 +29,12 @@ from .visibility import (
     listing_visibility_filter,
     released_filter,
     viewer_scope,
+    visible_duplicate_of,
 )
 
 __all__ = [
     "PERMISSIONS", "RELATIONS", "REVIEW_STATES", "ViewerScope", "can", "can_view_listing",
     "coordinators_of", "is_moderator", "is_officer", "is_released", "listing_labels",
     "listing_visibility_filter", "may_see_nav", "moderated_organisations", "relations",
-    "released_filter", "viewer_scope",
+    "released_filter", "viewer_scope", "visible_duplicate_of",
 ]

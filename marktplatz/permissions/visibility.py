@@ -134,6 +134,16 @@ def can_view_listing(user: Any, listing: Listing) -> bool:
     return bool(listing_labels(listing) & held)
 
 
+def visible_duplicate_of(user: Any, listing: Listing) -> Listing | None:
+    """Return the listing that listing is a duplicate of, if user may see it; else None.
+
+    A duplicate pointer names the surviving listing: pages, the API and webhooks show it only
+    to whoever may see the survivor, so a public duplicate never reveals a members-only title.
+    """
+    survivor = listing.duplicate_of if listing.duplicate_of_id is not None else None
+    return survivor if survivor is not None and can_view_listing(user, survivor) else None
+
+
 def _released_sql() -> ColumnElement[bool]:
     return or_(
         Listing.status == ListingStatus.PUBLISHED.value,

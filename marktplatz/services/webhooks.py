@@ -35,6 +35,7 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
+from ..permissions import visible_duplicate_of
 from . import audit
 from .common import flush, require
 from .errors import Invalid, NotFound
@@ -167,7 +168,8 @@ def _listing_json(listing: Listing, base_url: str) -> dict[str, Any]:
         "url": f"{base_url.rstrip('/')}/eintraege/{listing.slug}",
         "organisation": {"key": listing.organisation.key, "name": listing.organisation.name},
         "updated_at": listing.updated_at.isoformat() if listing.updated_at else None,
-        "duplicate_of": listing.duplicate_of_id,
+        # Receivers are systems outside the platform: they learn only of a public survivor.
+        "duplicate_of": getattr(visible_duplicate_of(None, listing), "id", None),
     }
 
 

@@ -157,7 +157,10 @@ class _ListingOut(_Base):
     slug = fields.Str()
     status = fields.Str()
     organisation = fields.Nested(OrgRefSchema)
-    duplicate_of_id = fields.Int(allow_none=True)
+    duplicate_of_id = fields.Method(
+        "_duplicate_of", allow_none=True,
+        metadata={"type": "integer", "nullable": True,
+                  "description": "Der Eintrag, den dieser Eintrag dupliziert (nur wenn der Aufrufende ihn sehen darf)."})
     version = fields.Int()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -180,6 +183,14 @@ class _ListingOut(_Base):
 
         principal = g.get("api_principal")
         return sorted(allowed_actions(getattr(principal, "user", None), obj))
+
+    def _duplicate_of(self, obj: Any) -> int | None:
+        from flask import g
+
+        from ...permissions import visible_duplicate_of
+
+        survivor = visible_duplicate_of(getattr(g.get("api_principal"), "user", None), obj)
+        return survivor.id if survivor is not None else None
 
     def _links(self, obj: Any) -> dict[str, str]:
         return {

@@ -1,0 +1,211 @@
+"""No hidden listing leaks through any route, for any viewer class.
+
+The test enumerates every route of the app (pages, search, feeds, exports, the API). GET
+routes are called with their URL parameters filled from a world of canary listings, one per
+hidden state (draft, members-only, in review, changes requested, rejected, archived from a
+draft), plus a public control. Each canary carries a marker word in its summary, its
+description and its tags, and a title of its own. For each viewer class, no response may
+contain a canary that the visibility policy hides from it.
+
+Every route must be classified here: a GET route is called; a POST route is either a read
+(called with a body, such as the duplicate check) or listed as a write. A new route that is
+not classified makes the test fail, so a new read path cannot escape the check.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from werkzeug.routing import BuildError
+
+from marktplatz.services import listings, moderation, reuse, webhooks
+
+from . import factories as f
+
+CANARIES = {  # name -> (marker, title)
+    "draft": ("Q7DRAFTZ", "Vertraulich Entwurf Alpha"),
+    "members": ("Q7MEMBZ", "Vertraulich Mitglieder Bravo"),
+    "review": ("Q7REVWZ", "Vertraulich Pruefung Charlie"),
+    "changes": ("Q7CHNGZ", "Vertraulich Nacharbeit Delta"),
+    "rejected": ("Q7REJCZ", "Vertraulich Abgelehnt Echo"),
+    "archived_draft": ("Q7ARCDZ", "Vertraulich Archiviert Foxtrot"),
+    "public": ("Q7PUBLZ", "Oeffentlich Kontrolle Golf"),
+}
+HIDDEN = set(CANARIES) - {"public"}
+# What each viewer class may see of the hidden canaries (the policy, written out by hand).
+MAY_SEE = {
+    "anonymous": set(),
+    "outsider": set(),
+    "foreign_coordinator": set(),
+    "member": {"members"},
+    "coordinator": {"members", "review", "changes", "rejected"},
+}
+# Routes that only change something. Their answers are redirects or form pages, and who may
+# call them is the authorisation matrix's subject (tests/test_authz_matrix.py).
+WRITES = {
+    "auth.logout", "api_listings.create_listing", "api_listings.replace_listing",
+    "api_listings.patch_listing", "api_listings.delete_listing", "api_listings.archive_listing",
+    "api_listings.restore_listing", "api_listings.declare_reuse", "api_listings.post_status_update",
+    "api_listings.submit_listing", "api_reuses.change_stage", "api_sync.sync", "api_sync.import_publiccode",
+    "notifications.mark_read", "notifications.mark_all_read", "notifications.follow_ozg",
+    "publish.submit", "publish.unfollow", "publish.follow", "publish.declare_reuse", "publish.post_status",
+    "publish.restore", "publish.change_stage", "webhooks.action", "tokens.revoke",
+    "networks.create", "networks.decide", "networks.request_join", "networks.respond", "networks.withdraw",
+    "networks.coordinators", "networks.members", "networks.remove_member", "networks.leave",
+    "moderation.mark_duplicate", "moderation.close_flag",
+}
+# Reads answered to POST: called with a body that names every canary's words.
+POST_READS = {"api_listings.duplicate_check"}
+NOT_LISTING_DATA = {"static"}  # files from disk
+
+
+@pytest.fixture
+def canaries(session):
+    net = f.network(session, "canarynetz", f.FREIBURG, f.MANNHEIM)
+    other_net = f.network(session, "andersnetz", f.LEMGO)
+    coord = f.user(session, "coordinator", f.MANNHEIM, [net])
+    admin = f.user(session, "admin", ags=None)
+    owner = f.user(session, "officer", f.FREIBURG)
+    items = {}
+    for name, (marker, title) in CANARIES.items():
+        data = {"title": title, "summary": f"Kanarienvogel {marker} fuer den Sichtbarkeitstest.",
+                "description": f"Beschreibung mit {marker} und weiteren Worten.", "tags": [f"Tag{marker}"],
+                "visibility": "network" if name == "members" else "public"}
+        item = listings.create_listing(session, owner, f.listing_data(**data))
+        if name in ("members", "public"):
+            listings.submit_for_review(session, owner, item)
+            moderation.approve(session, coord, item)
+        elif name in ("review", "changes", "rejected"):
+            listings.submit_for_review(session, owner, item)
+            if name == "changes":
+                moderation.request_changes(session, coord, item, "Bitte ergänzen.")
+            elif name == "rejected":
+                moderation.reject(session, coord, item, "Passt nicht hierher.")
+        elif name == "archived_draft":
+            listings.archive_listing(session, owner, item, "Verworfen")
+        items[name] = item
+    # A public duplicate that points at the members-only canary (its title must not leak).
+    dup = f.listing(session, owner, publish_by=coord, title="Doppelter Dienst Hotel")
+    moderation.mark_duplicate(session, admin, dup, items["members"], "Gleicher Dienst")
+    member = f.user(session, "officer", f.MANNHEIM)
+    declared = reuse.declare_reuse(session, member, items["members"], {"stage": "interested"})
+    hook = webhooks.create_webhook(session, owner, owner.organisation, "https://example.org/hook", "s" * 32)
+    session.commit()
+    return {
+        "items": items, "dup": dup, "net": net, "owner_org": owner.organisation, "reuse": declared,
+        "hook": hook, "viewers": {
+            "anonymous": None, "outsider": f.user(session, "officer", f.KARLSRUHE),
+            "foreign_coordinator": f.user(session, "coordinator", f.LEMGO, [other_net]),
+            "member": member, "coordinator": coord, "owner": owner,
+        },
+    }
+
+
+def _values(arg: str, w: dict) -> list:
+    items = list(w["items"].values()) + [w["dup"]]
+    if arg == "listing_id":
+        return [i.id for i in items]
+    if arg == "slug":
+        return [i.slug for i in items] + [w["net"].slug]
+    if arg == "key":
+        return [w["owner_org"].key]
+    if arg == "ozg_id":
+        return [10160]
+    if arg == "reuse_id":
+        return [w["reuse"].id]
+    if arg == "hook_id":
+        return [w["hook"].id]
+    raise AssertionError(f"no canary values for URL parameter {arg!r}: add them to _values")
+
+
+def _requests(app, w: dict) -> list[tuple[str, str, dict | None]]:
+    """Return (method, url, json body) for every read route; fail on an unclassified route."""
+    adapter = app.url_map.bind("localhost")
+    out: list[tuple[str, str, dict | None]] = []
+    unclassified = []
+    for rule in app.url_map.iter_rules():
+        methods = (rule.methods or set()) - {"HEAD", "OPTIONS"}
+        if rule.endpoint in NOT_LISTING_DATA:
+            continue
+        if rule.endpoint in POST_READS:
+            path = adapter.build(rule.endpoint, {})
+            for marker, title in CANARIES.values():
+                out.append(("POST", path, {"title": title, "summary": f"{marker} {title}", "ozg_ids": [10160]}))
+            continue
+        if "GET" not in methods:
+            if rule.endpoint not in WRITES:
+                unclassified.append(f"{sorted(methods)} {rule.rule} ({rule.endpoint})")
+            continue
+        args = sorted(rule.arguments)
+        if not args:
+            path = adapter.build(rule.endpoint, {})
+            sep = "&" if "?" in path else "?"
+            out.append(("GET", path, None))
+            # Search, filter and suggestion paths: every hidden canary's title has this word.
+            out.append(("GET", f"{path}{sep}q=Vertraulich", None))
+            out.append(("GET", f"{path}{sep}q=Vertraulich&ozg=10160&art=dienst", None))
+            continue
+        for combo in itertools.product(*[_values(a, w) for a in args]):
+            try:
+                out.append(("GET", adapter.build(rule.endpoint, dict(zip(args, combo, strict=True))), None))
+            except BuildError:
+                continue
+    assert unclassified == [], "routes the canary test does not cover: classify them in this file"
+    return out
+
+
+def _hits(body: bytes, url: str, names: set[str]) -> list[str]:
+    text = body.decode("utf-8", "replace")
+    found = []
+    for name in names:
+        marker, title = CANARIES[name]
+        if marker in text or (title in text and "q=" not in url):
+            found.append(name)
+    return found
+
+
+def _leaks(client, reqs, hidden: set[str]) -> list[str]:
+    found = []
+    for method, url, body in reqs:
+        accept = "application/json" if url.startswith("/api/") else "text/html"
+        if method == "GET":
+            resp = client.get(url, headers={"Accept": accept})
+        else:
+            resp = client.post(url, data=json.dumps(body), headers={"Accept": accept, "Content-Type": "application/json"})
+        assert resp.status_code < 500, f"{method} {url} -> {resp.status_code}"
+        hits = _hits(resp.get_data(), url, hidden)
+        if hits:
+            found.append(f"{method} {url} -> {resp.status_code} {sorted(hits)}")
+    return found
+
+
+def test_no_route_shows_a_hidden_canary_to_any_viewer_class(app, client, auth, canaries):
+    reqs = _requests(app, canaries)
+    assert len(reqs) > 100
+    leaks = {}
+    for viewer in sorted(MAY_SEE):
+        user = canaries["viewers"][viewer]
+        if user is not None:
+            assert auth.login(user.email).status_code == 302
+        leaks[viewer] = _leaks(client, reqs, HIDDEN - MAY_SEE[viewer])
+        if user is not None:
+            auth.logout()
+    assert leaks == {viewer: [] for viewer in MAY_SEE}
+
+
+def test_the_canaries_are_detectable(app, client, auth, canaries):
+    """Control: the owner finds every canary on its page, and everyone finds the public one."""
+    auth.login(canaries["viewers"]["owner"].email)
+    for name, item in canaries["items"].items():
+        page = client.get(f"/eintraege/{item.slug}")
+        assert page.status_code == 200 and _hits(page.get_data(), "", {name}) == [name], name
+    auth.logout()
+    assert _leaks(client, [("GET", "/eintraege?q=Kontrolle", None)], {"public"})
+    member = canaries["viewers"]["member"]
+    auth.login(member.email)
+    assert _leaks(client, [("GET", f"/eintraege/{canaries['items']['members'].slug}", None)], {"members"})
+    auth.logout()
+    auth.login(canaries["viewers"]["coordinator"].email)
+    assert _leaks(client, [("GET", f"/pruefung/eintrag/{canaries['items']['review'].slug}", None)], {"review"})
