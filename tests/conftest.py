@@ -8,8 +8,12 @@ there as well; a throw-away database is created beside it and dropped afterwards
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
+import signal
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -20,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from marktplatz import create_app
 from marktplatz.models import Base
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, STARTED_SESSIONS, group_members, kill_group
 
 REFERENCE_TABLES = {"land", "themenfeld", "lebenslage", "ozg_leistung", "leika_leistung", "organisation"}
 PG_URL = os.environ.get("MARKTPLATZ_TEST_DATABASE_URL")
@@ -32,6 +36,92 @@ def pytest_configure(config: pytest.Config) -> None:
     """Fail loudly in CI when PostgreSQL is not configured."""
     if IN_CI and not PG_URL:
         raise pytest.UsageError("CI=true requires MARKTPLATZ_TEST_DATABASE_URL (PostgreSQL).")
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Return {pid: (parent pid, command line)} of every living (not zombie) process."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # the process has just gone
+            continue
+        if fields[0] not in ("Z", "X"):
+            found[int(entry)] = (int(fields[1]), cmdline)
+    return found
+
+
+def _leftover_processes() -> dict[int, str]:
+    """Return the processes this test process started that are still alive.
+
+    That is its descendants, and every member of a server process group it started
+    (tests/live_server.py): those may have been re-parented to init when their parent died.
+    """
+    procs = _processes()
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _cmd) in procs.items():
+            if ppid in ours and pid not in ours:
+                ours.add(pid)
+                grew = True
+    ours.discard(os.getpid())
+    for pgid in STARTED_SESSIONS:
+        ours.update(pid for pid in group_members(pgid) if pid in procs)
+    return {pid: procs[pid][1] for pid in sorted(ours)}
+
+
+_LEFTOVERS: list[str] = []  # on the xdist controller: what the workers reported
+
+
+@pytest.hookimpl(trylast=True)  # after the session-scoped fixtures are torn down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the session if a process a test started (a server, a browser) is still alive.
+
+    Runs in every xdist worker (and in a run without xdist); the controller, whose children
+    are the workers themselves, reports what the workers found.
+    """
+    config = session.config
+    is_worker = hasattr(config, "workerinput")
+    if not is_worker and config.pluginmanager.hasplugin("dsession"):
+        leftovers = _LEFTOVERS
+    else:
+        deadline = time.monotonic() + 5  # a browser or server in its last moments
+        while (found := _leftover_processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        leftovers = [f"pid {pid}: {cmd}" for pid, cmd in found.items()]
+        for pid in found:  # report them, then make sure they do not outlive the run
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pgid in STARTED_SESSIONS:
+            kill_group(pgid)
+        if is_worker:
+            config.workeroutput["leftover_processes"] = leftovers
+    if leftovers:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["processes started by the tests were still running at the end:", *leftovers]
+        if reporter is not None:
+            reporter.ensure_newline()
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line, red=True)
+            else:
+                print(line, file=sys.stderr)
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_testnodedown(node, error) -> None:
+    """Collect the leftover processes an xdist worker reported (see pytest_sessionfinish)."""
+    found = getattr(node, "workeroutput", {}).get("leftover_processes") or []
+    _LEFTOVERS.extend(f"[{node.gateway.id}] {line}" for line in found)
 
 
 def _create_pg_database() -> tuple[str, str]:

@@ -36,11 +36,10 @@ def template_for(backend: str, url: str, tmp_root: str) -> str:
     return root
 
 
-def seed_index(app, template_root: str) -> None:
-    """Copy the template index into app's index directory, positioned at the empty change log."""
+def copy_index(template_root: str, dest: str) -> None:
+    """Copy the template index to dest, positioned at the start of the (empty) change log."""
     from marktplatz.search.index import current_generation, read_position, write_position
 
-    dest = app.config["INDEX_DIR"]
     if os.path.exists(dest):
         shutil.rmtree(dest)
     shutil.copytree(template_root, dest, ignore=shutil.ignore_patterns("*.lock"))
@@ -48,4 +47,9 @@ def seed_index(app, template_root: str) -> None:
     pos = read_position(gen)
     # Test cleanup empties change_log (ids restart at 1); transaction ids only grow.
     write_position(gen, {"id": 0, **({"xmin": pos["xmin"]} if "xmin" in pos else {})})
+
+
+def seed_index(app, template_root: str) -> None:
+    """Copy the template index into app's index directory, positioned at the empty change log."""
+    copy_index(template_root, app.config["INDEX_DIR"])
     app.extensions["marktplatz_search"]["needs_rebuild"] = False
