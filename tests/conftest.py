@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import fcntl
+import json
 import os
+import shutil
 import signal
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -24,7 +28,8 @@ from sqlalchemy.engine import make_url
 
 from marktplatz import create_app
 from marktplatz.models import Base
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, STARTED_SESSIONS, group_members, kill_group
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, STARTED_SESSIONS, copy_sqlite, group_members, kill_group
+from tests.search_support import build_index_template, register_index_template
 
 REFERENCE_TABLES = {"land", "themenfeld", "lebenslage", "ozg_leistung", "leika_leistung", "organisation"}
 PG_URL = os.environ.get("MARKTPLATZ_TEST_DATABASE_URL")
@@ -89,6 +94,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """
     config = session.config
     is_worker = hasattr(config, "workerinput")
+    if not is_worker:
+        _drop_templates(Path(config._tmp_path_factory.getbasetemp()))  # the run's shared directory
     if not is_worker and config.pluginmanager.hasplugin("dsession"):
         leftovers = _LEFTOVERS
     else:
@@ -124,13 +131,14 @@ def pytest_testnodedown(node, error) -> None:
     _LEFTOVERS.extend(f"[{node.gateway.id}] {line}" for line in found)
 
 
-def _create_pg_database() -> tuple[str, str]:
+def _create_pg_database(prefix: str = "mp_test", template: str | None = None) -> tuple[str, str]:
+    """Create a database (a copy of template, if given); return its URL and name."""
     assert PG_URL is not None
     base = make_url(PG_URL)
-    name = f"mp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:  # a failing connection fails the run, never skips it
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False), name
 
@@ -156,17 +164,82 @@ def _prepare(url: str, tmp: str) -> None:
         get_engine().dispose()
 
 
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the temporary directory of the whole run, shared by all xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on path (across the processes of the run)."""
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _template(backend: str, shared: Path) -> dict[str, str]:
+    """Return the run's template of backend, building it if no worker has yet.
+
+    A template is a migrated database with the full reference data and an empty change log,
+    plus the search index built from it. It is built once per run and backend; each worker
+    copies it (SQLite: the file, PostgreSQL: CREATE DATABASE ... TEMPLATE).
+    """
+    info = shared / f"template-{backend}.json"
+    if info.exists():
+        return json.loads(info.read_text())
+    work = shared / f"template-{backend}"
+    shutil.rmtree(work, ignore_errors=True)  # what a failed attempt of another worker left
+    work.mkdir()
+    if backend == "sqlite":
+        url, name = "sqlite:///" + str(work / "template.db"), ""
+    else:
+        url, name = _create_pg_database("mp_template")
+    index = str(work / "index")
+    try:
+        _prepare(url, str(work))
+        build_index_template(url, index)  # also empties the change log
+        engine = create_engine(url)
+        _clean(engine)  # the change log's ids restart at 1, as after every test
+        engine.dispose()
+    except BaseException:
+        if name:
+            _drop_pg_database(name)
+        raise
+    data = {"url": url, "name": name, "index": index}
+    info.write_text(json.dumps(data))
+    return data
+
+
+def _drop_templates(shared: Path) -> None:
+    """Drop the run's PostgreSQL template database (at the very end of the run)."""
+    info = shared / "template-postgresql.json"
+    if PG_URL and info.exists():
+        _drop_pg_database(json.loads(info.read_text())["name"])
+
+
 @pytest.fixture(scope="session")
 def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Return a migrated database with reference data per backend."""
-    tmp = str(tmp_path_factory.mktemp("db"))
-    urls = {"sqlite": "sqlite:///" + os.path.join(tmp, "test.db")}
+    """Return a migrated database with reference data per backend (a copy of the run's template)."""
+    tmp = tmp_path_factory.mktemp("db")
+    shared = _shared_dir(tmp_path_factory)
+    urls: dict[str, str] = {}
     pg_name = None
-    if PG_URL:
-        urls["postgresql"], pg_name = _create_pg_database()
-    for url in urls.values():
-        _prepare(url, tmp)
-    yield urls
+    # Workers start on different backends, so two templates are built at the same time.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    order = BACKENDS[worker % len(BACKENDS):] + BACKENDS[:worker % len(BACKENDS)]
+    for backend in order:
+        with _file_lock(shared / f"template-{backend}.lock"):
+            template = _template(backend, shared)
+            if backend == "sqlite":
+                urls["sqlite"] = copy_sqlite(template["url"], tmp / "test.db")
+            else:
+                urls["postgresql"], pg_name = _create_pg_database(template=template["name"])
+        register_index_template(backend, template["index"])
+    yield {b: urls[b] for b in BACKENDS}
     if pg_name:
         _drop_pg_database(pg_name)
 

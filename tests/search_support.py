@@ -1,7 +1,8 @@
 """Test helpers for search: a reference-data index built once per backend and copied per test.
 
 Building the index of 11,000 municipalities takes a while, so each backend gets one full
-build (the real rebuild code) per test session; each test then copies it into its own
+build (the real rebuild code) per test run, from the template database every worker's test
+database is copied from (tests/conftest.py); each test then copies it into its own
 temporary index directory. The copy is exactly what a rebuild on the clean test database
 produces, because every test starts from the same reference data with an empty change log.
 """
@@ -18,11 +19,8 @@ from marktplatz import create_app
 _TEMPLATES: dict[str, str] = {}
 
 
-def template_for(backend: str, url: str, tmp_root: str) -> str:
-    """Return a reference-data index root for backend, building it on first use."""
-    if backend in _TEMPLATES:
-        return _TEMPLATES[backend]
-    root = os.path.join(tmp_root, f"search-template-{backend}")
+def build_index_template(url: str, root: str) -> None:
+    """Empty the change log of the database at url and build its full index at root."""
     app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": root, "SECRET_KEY": "t"})
     with app.app_context():
         from marktplatz import search
@@ -32,8 +30,20 @@ def template_for(backend: str, url: str, tmp_root: str) -> str:
             conn.execute(text("DELETE FROM change_log"))
         search.rebuild_index()
         get_engine().dispose()
+
+
+def register_index_template(backend: str, root: str) -> None:
+    """Use the index at root (built from the database the backend's test database copies)."""
     _TEMPLATES[backend] = root
-    return root
+
+
+def template_for(backend: str, url: str, tmp_root: str) -> str:
+    """Return a reference-data index root for backend, building it on first use."""
+    if backend not in _TEMPLATES:
+        root = os.path.join(tmp_root, f"search-template-{backend}")
+        build_index_template(url, root)
+        _TEMPLATES[backend] = root
+    return _TEMPLATES[backend]
 
 
 def copy_index(template_root: str, dest: str) -> None:
