@@ -244,14 +244,36 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         _drop_pg_database(pg_name)
 
 
+_USED_SEQUENCES = text("""
+    SELECT ps.schemaname, ps.sequencename, t.relname
+    FROM pg_sequences ps
+    JOIN pg_namespace n ON n.nspname = ps.schemaname
+    JOIN pg_class s ON s.relname = ps.sequencename AND s.relnamespace = n.oid
+    JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')
+    JOIN pg_class t ON t.oid = d.refobjid
+    WHERE ps.last_value IS NOT NULL
+""")
+
+
 def _clean(engine) -> None:
+    """Bring the database back to the template's state: reference data only, ids from 1.
+
+    Only the tables that hold rows are emptied (most tests touch a few of 29), and on
+    PostgreSQL only the sequences used since their last restart are restarted: the state is
+    the one TRUNCATE ... RESTART IDENTITY of every table gave, at a fraction of its cost.
+    """
     tables = [t for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    probe = text(" UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
+                                    for t in tables))
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY"))
-        else:
-            for table in reversed(tables):
+        filled = {row[0] for row in conn.execute(probe)}
+        for table in reversed(tables):  # dependants first
+            if table.name in filled:
                 conn.execute(table.delete())
+        if engine.dialect.name == "postgresql":
+            for schema, sequence, owner in conn.execute(_USED_SEQUENCES):
+                if owner not in REFERENCE_TABLES:
+                    conn.execute(text(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART'))
         conn.execute(
             text("UPDATE organisation SET website = NULL, contact_email = NULL "
                  "WHERE website IS NOT NULL OR contact_email IS NOT NULL")
