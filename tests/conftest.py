@@ -221,25 +221,36 @@ def _drop_templates(shared: Path) -> None:
         _drop_pg_database(json.loads(info.read_text())["name"])
 
 
+def _worker_order() -> list[str]:
+    """Return the backends in the order this worker takes them (workers start on different ones)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    return BACKENDS[worker % len(BACKENDS):] + BACKENDS[:worker % len(BACKENDS)]
+
+
 @pytest.fixture(scope="session")
-def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Return the run's template per backend: {"url", "name" (PostgreSQL), "index"} (never modify)."""
+    shared = _shared_dir(tmp_path_factory)
+    found = {}
+    for backend in _worker_order():  # SQLite and PostgreSQL are built at the same time
+        with _file_lock(shared / f"template-{backend}.lock"):
+            found[backend] = _template(backend, shared)
+        register_index_template(backend, found[backend]["index"])
+    return found
+
+
+@pytest.fixture(scope="session")
+def database_urls(templates: dict[str, dict[str, str]],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Return a migrated database with reference data per backend (a copy of the run's template)."""
     tmp = tmp_path_factory.mktemp("db")
-    shared = _shared_dir(tmp_path_factory)
-    urls: dict[str, str] = {}
+    urls = {"sqlite": copy_sqlite(templates["sqlite"]["url"], tmp / "test.db")}
     pg_name = None
-    # Workers start on different backends, so two templates are built at the same time.
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    order = BACKENDS[worker % len(BACKENDS):] + BACKENDS[:worker % len(BACKENDS)]
-    for backend in order:
-        with _file_lock(shared / f"template-{backend}.lock"):
-            template = _template(backend, shared)
-            if backend == "sqlite":
-                urls["sqlite"] = copy_sqlite(template["url"], tmp / "test.db")
-            else:
-                urls["postgresql"], pg_name = _create_pg_database(template=template["name"])
-        register_index_template(backend, template["index"])
-    yield {b: urls[b] for b in BACKENDS}
+    if "postgresql" in templates:
+        # CREATE DATABASE ... TEMPLATE needs the template to itself: one copy at a time.
+        with _file_lock(_shared_dir(tmp_path_factory) / "template-postgresql.lock"):
+            urls["postgresql"], pg_name = _create_pg_database(template=templates["postgresql"]["name"])
+    yield urls
     if pg_name:
         _drop_pg_database(pg_name)
 
