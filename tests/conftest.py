@@ -291,6 +291,21 @@ def _clean(engine) -> None:
         )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the modules for `--dist loadfile --no-loadscope-reorder` (make test).
+
+    A module runs on one worker; one long module handed out last keeps the run going while
+    the other workers are idle. So the modules with slow or browser tests come first, then
+    the others with the most tests first (xdist's own order, which would put the few but
+    long slow tests last). Within a module the order stays as collected.
+    """
+    count: dict = {}
+    for item in items:
+        count[item.path] = count.get(item.path, 0) + 1
+    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: (item.path not in heavy, 0 if item.path in heavy else -count[item.path]))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run database tests on every backend; tests marked sqlite_only (pure UI) on SQLite."""
     if "backend" in metafunc.fixturenames and not hasattr(metafunc.module, "backend") and not any(
