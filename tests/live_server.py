@@ -97,6 +97,11 @@ class Gunicorn:
             return fh.read()
 
 
+# Every gunicorn would otherwise listen on (and on exit remove) the same control socket,
+# ~/.gunicorn/gunicorn.ctl, including those of test runs beside this one.
+NO_CONTROL_SOCKET = ["--no-control-socket"]
+
+
 def _command(port: int, workers: int, threads: int | None, production_config: bool) -> tuple[list[str], dict]:
     """Return the gunicorn command line and the GUNICORN_* variables gunicorn.conf.py reads."""
     if production_config:
@@ -105,8 +110,8 @@ def _command(port: int, workers: int, threads: int | None, production_config: bo
         if threads is not None:
             settings["GUNICORN_THREADS"] = str(threads)
         return [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-                "marktplatz.wsgi:app"], settings
-    return [sys.executable, "-m", "gunicorn", "--config", "/dev/null", "-b", f"127.0.0.1:{port}",
+                *NO_CONTROL_SOCKET, "marktplatz.wsgi:app"], settings
+    return [sys.executable, "-m", "gunicorn", "--config", "/dev/null", *NO_CONTROL_SOCKET, "-b", f"127.0.0.1:{port}",
             "-w", str(workers), "--threads", str(2 if threads is None else threads), "-k", "gthread",
             "--timeout", "30", "--graceful-timeout", "5", "marktplatz.wsgi:app"], {}
 
