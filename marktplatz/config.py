@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Flask
 
-
 PASSWORD_HASH = "scrypt"
 FAST_TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 

@@ -28,7 +28,14 @@ from sqlalchemy.engine import make_url
 
 from marktplatz import create_app
 from marktplatz.models import Base
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, STARTED_SESSIONS, copy_sqlite, group_members, kill_group
+from tests.live_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    STARTED_SESSIONS,
+    copy_sqlite,
+    kill_group,
+    living_processes,
+)
 from tests.search_support import build_index_template, register_index_template
 
 REFERENCE_TABLES = {"land", "themenfeld", "lebenslage", "ozg_leistung", "leika_leistung", "organisation"}
@@ -43,43 +50,32 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("CI=true requires MARKTPLATZ_TEST_DATABASE_URL (PostgreSQL).")
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """Return {pid: (parent pid, command line)} of every living (not zombie) process."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:  # the process has just gone
-            continue
-        if fields[0] not in ("Z", "X"):
-            found[int(entry)] = (int(fields[1]), cmdline)
-    return found
+def _command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
 
 
 def _leftover_processes() -> dict[int, str]:
-    """Return the processes this test process started that are still alive.
+    """Return {pid: command line} of the processes this test process started that are still alive.
 
     That is its descendants, and every member of a server process group it started
     (tests/live_server.py): those may have been re-parented to init when their parent died.
     """
-    procs = _processes()
+    procs = living_processes()
     ours = {os.getpid()}
     grew = True
     while grew:
         grew = False
-        for pid, (ppid, _cmd) in procs.items():
+        for pid, (ppid, _group) in procs.items():
             if ppid in ours and pid not in ours:
                 ours.add(pid)
                 grew = True
     ours.discard(os.getpid())
-    for pgid in STARTED_SESSIONS:
-        ours.update(pid for pid in group_members(pgid) if pid in procs)
-    return {pid: procs[pid][1] for pid in sorted(ours)}
+    ours.update(pid for pid, (_ppid, group) in procs.items() if group in STARTED_SESSIONS)
+    return {pid: _command_line(pid) for pid in sorted(ours)}
 
 
 _LEFTOVERS: list[str] = []  # on the xdist controller: what the workers reported
@@ -114,7 +110,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         lines = ["processes started by the tests were still running at the end:", *leftovers]
         if reporter is not None:
-            reporter.ensure_newline()
+            reporter.write("\n")  # the progress line may still be open
         for line in lines:
             if reporter is not None:
                 reporter.write_line(line, red=True)

@@ -132,9 +132,9 @@ def _wait_ready(server: Gunicorn, ready_path: str) -> None:
         time.sleep(0.2)
 
 
-def group_members(pgid: int) -> list[int]:
-    """Return the pids of the living (not zombie) processes in process group pgid."""
-    members = []
+def living_processes() -> dict[int, tuple[int, int]]:
+    """Return {pid: (parent pid, process group)} of every living (not zombie) process."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -143,9 +143,14 @@ def group_members(pgid: int) -> list[int]:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:  # the process has just gone
             continue
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
+        if fields[0] not in ("Z", "X"):
+            found[int(entry)] = (int(fields[1]), int(fields[2]))
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    """Return the pids of the living processes in process group pgid."""
+    return [pid for pid, (_ppid, group) in living_processes().items() if group == pgid]
 
 
 def kill_group(pgid: int, timeout: float = 10) -> None:
