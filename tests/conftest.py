@@ -1,9 +1,14 @@
 """Shared fixtures: an app per test on SQLite and (when configured) PostgreSQL.
 
-The schema is migrated and the full reference data loaded once per backend and session;
-after each test every non-reference table is emptied, so each test starts from the same
-state. Set MARKTPLATZ_TEST_DATABASE_URL to a PostgreSQL URL to run the database tests
-there as well; a throw-away database is created beside it and dropped afterwards.
+The schema is migrated, the full reference data loaded and its search index built once per
+backend and run (a template, see `templates`); every xdist worker works on a copy of the
+template database and every test on a copy of its index. After each test the non-reference
+tables are emptied again, so each test starts from the same state. Set
+MARKTPLATZ_TEST_DATABASE_URL to a PostgreSQL URL to run the database tests there as well;
+throw-away databases are created beside it and dropped afterwards.
+
+At the end of the run (per xdist worker) the session fails if a process a test started is
+still alive.
 """
 
 from __future__ import annotations
