@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
 # Test processes: much of the suite waits on gunicorn, Chromium and PostgreSQL, so 3 on 2 cores.
+# Whole modules go to one worker, in the order tests/conftest.py gives (long modules first).
 PYTEST_WORKERS ?= 3
 
 .PHONY: run test lint bench bench-quick clean
@@ -25,7 +26,7 @@ run: $(VENV)/.installed
 	$(BIN)/marktplatz serve
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]' --config-settings editable_mode=compat

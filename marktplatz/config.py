@@ -7,6 +7,9 @@ from typing import Any
 
 from flask import Flask
 
+PASSWORD_HASH = "scrypt"
+FAST_TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+
 
 class ConfigError(RuntimeError):
     """Raised when the configuration cannot be used to start the app."""
@@ -33,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_TIMEOUT": 10,
     "OUTBOUND_MAX_BYTES": 1_000_000,
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Password hashing (a werkzeug method); unset means scrypt, or FAST_TEST_PASSWORD_HASH
+    # when TESTING is true (tests create hundreds of accounts; production always hashes slowly).
+    "PASSWORD_HASH_METHOD": None,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_SECONDS": 300,
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
@@ -111,6 +117,8 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         app.config["MAIL_DIR"] = os.path.join(app.instance_path, "mail")
 
     _check_numbers(app.config)
+    if not app.config.get("PASSWORD_HASH_METHOD"):
+        app.config["PASSWORD_HASH_METHOD"] = FAST_TEST_PASSWORD_HASH if app.config.get("TESTING") else PASSWORD_HASH
     production = app.config["ENV"] == "production"
     if not app.config.get("SECRET_KEY"):
         if production:

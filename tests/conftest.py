@@ -1,17 +1,30 @@
 """Shared fixtures: an app per test on SQLite and (when configured) PostgreSQL.
 
-The schema is migrated and the full reference data loaded once per backend and session;
-after each test every non-reference table is emptied, so each test starts from the same
-state. Set MARKTPLATZ_TEST_DATABASE_URL to a PostgreSQL URL to run the database tests
-there as well; a throw-away database is created beside it and dropped afterwards.
+The schema is migrated, the full reference data loaded and its search index built once per
+backend and run (a template, see `templates`); every xdist worker works on a copy of the
+template database and every test on a copy of its index. After each test the non-reference
+tables are emptied again, so each test starts from the same state. Set
+MARKTPLATZ_TEST_DATABASE_URL to a PostgreSQL URL to run the database tests there as well;
+throw-away databases are created beside it and dropped afterwards.
+
+At the end of the run (per xdist worker) the session fails if a process a test started is
+still alive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import fcntl
+import json
 import os
+import shutil
+import signal
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -20,7 +33,15 @@ from sqlalchemy.engine import make_url
 
 from marktplatz import create_app
 from marktplatz.models import Base
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS
+from tests.live_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    STARTED_SESSIONS,
+    copy_sqlite,
+    kill_group,
+    living_processes,
+)
+from tests.search_support import build_index_template, register_index_template
 
 REFERENCE_TABLES = {"land", "themenfeld", "lebenslage", "ozg_leistung", "leika_leistung", "organisation"}
 PG_URL = os.environ.get("MARKTPLATZ_TEST_DATABASE_URL")
@@ -34,13 +55,91 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("CI=true requires MARKTPLATZ_TEST_DATABASE_URL (PostgreSQL).")
 
 
-def _create_pg_database() -> tuple[str, str]:
+def _command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def _leftover_processes() -> dict[int, str]:
+    """Return {pid: command line} of the processes this test process started that are still alive.
+
+    That is its descendants, and every member of a server process group it started
+    (tests/live_server.py): those may have been re-parented to init when their parent died.
+    """
+    procs = living_processes()
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _group) in procs.items():
+            if ppid in ours and pid not in ours:
+                ours.add(pid)
+                grew = True
+    ours.discard(os.getpid())
+    ours.update(pid for pid, (_ppid, group) in procs.items() if group in STARTED_SESSIONS)
+    return {pid: _command_line(pid) for pid in sorted(ours)}
+
+
+_LEFTOVERS: list[str] = []  # on the xdist controller: what the workers reported
+
+
+@pytest.hookimpl(trylast=True)  # after the session-scoped fixtures are torn down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the session if a process a test started (a server, a browser) is still alive.
+
+    Runs in every xdist worker (and in a run without xdist); the controller, whose children
+    are the workers themselves, reports what the workers found.
+    """
+    config = session.config
+    is_worker = hasattr(config, "workerinput")
+    if not is_worker:
+        _drop_templates(Path(config._tmp_path_factory.getbasetemp()))  # the run's shared directory
+    if not is_worker and config.pluginmanager.hasplugin("dsession"):
+        leftovers = _LEFTOVERS
+    else:
+        deadline = time.monotonic() + 5  # a browser or server in its last moments
+        while (found := _leftover_processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        leftovers = [f"pid {pid}: {cmd}" for pid, cmd in found.items()]
+        for pid in found:  # report them, then make sure they do not outlive the run
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pgid in STARTED_SESSIONS:
+            kill_group(pgid)
+        if is_worker:
+            config.workeroutput["leftover_processes"] = leftovers
+    if leftovers:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["processes started by the tests were still running at the end:", *leftovers]
+        if reporter is not None:
+            reporter.write("\n")  # the progress line may still be open
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line, red=True)
+            else:
+                print(line, file=sys.stderr)
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_testnodedown(node, error) -> None:
+    """Collect the leftover processes an xdist worker reported (see pytest_sessionfinish)."""
+    found = getattr(node, "workeroutput", {}).get("leftover_processes") or []
+    _LEFTOVERS.extend(f"[{node.gateway.id}] {line}" for line in found)
+
+
+def _create_pg_database(prefix: str = "mp_test", template: str | None = None) -> tuple[str, str]:
+    """Create a database (a copy of template, if given); return its URL and name."""
     assert PG_URL is not None
     base = make_url(PG_URL)
-    name = f"mp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:  # a failing connection fails the run, never skips it
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False), name
 
@@ -67,33 +166,146 @@ def _prepare(url: str, tmp: str) -> None:
         get_engine().dispose()
 
 
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the temporary directory of the whole run, shared by all xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on path (across the processes of the run)."""
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _template(backend: str, shared: Path) -> dict[str, str]:
+    """Return the run's template of backend, building it if no worker has yet.
+
+    A template is a migrated database with the full reference data and an empty change log,
+    plus the search index built from it. It is built once per run and backend; each worker
+    copies it (SQLite: the file, PostgreSQL: CREATE DATABASE ... TEMPLATE).
+    """
+    info = shared / f"template-{backend}.json"
+    if info.exists():
+        return json.loads(info.read_text())
+    work = shared / f"template-{backend}"
+    shutil.rmtree(work, ignore_errors=True)  # what a failed attempt of another worker left
+    work.mkdir()
+    if backend == "sqlite":
+        url, name = "sqlite:///" + str(work / "template.db"), ""
+    else:
+        url, name = _create_pg_database("mp_template")
+    index = str(work / "index")
+    try:
+        _prepare(url, str(work))
+        build_index_template(url, index)  # also empties the change log
+        engine = create_engine(url)
+        _clean(engine)  # the change log's ids restart at 1, as after every test
+        engine.dispose()
+    except BaseException:
+        if name:
+            _drop_pg_database(name)
+        raise
+    data = {"url": url, "name": name, "index": index}
+    info.write_text(json.dumps(data))
+    return data
+
+
+def _drop_templates(shared: Path) -> None:
+    """Drop the run's PostgreSQL template database (at the very end of the run)."""
+    info = shared / "template-postgresql.json"
+    if PG_URL and info.exists():
+        _drop_pg_database(json.loads(info.read_text())["name"])
+
+
+def _worker_order() -> list[str]:
+    """Return the backends in the order this worker takes them (workers start on different ones)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    return BACKENDS[worker % len(BACKENDS):] + BACKENDS[:worker % len(BACKENDS)]
+
+
 @pytest.fixture(scope="session")
-def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Return a migrated database with reference data per backend."""
-    tmp = str(tmp_path_factory.mktemp("db"))
-    urls = {"sqlite": "sqlite:///" + os.path.join(tmp, "test.db")}
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Return the run's template per backend: {"url", "name" (PostgreSQL), "index"} (never modify)."""
+    shared = _shared_dir(tmp_path_factory)
+    found = {}
+    for backend in _worker_order():  # SQLite and PostgreSQL are built at the same time
+        with _file_lock(shared / f"template-{backend}.lock"):
+            found[backend] = _template(backend, shared)
+        register_index_template(backend, found[backend]["index"])
+    return found
+
+
+@pytest.fixture(scope="session")
+def database_urls(templates: dict[str, dict[str, str]],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Return a migrated database with reference data per backend (a copy of the run's template)."""
+    tmp = tmp_path_factory.mktemp("db")
+    urls = {"sqlite": copy_sqlite(templates["sqlite"]["url"], tmp / "test.db")}
     pg_name = None
-    if PG_URL:
-        urls["postgresql"], pg_name = _create_pg_database()
-    for url in urls.values():
-        _prepare(url, tmp)
+    if "postgresql" in templates:
+        # CREATE DATABASE ... TEMPLATE needs the template to itself: one copy at a time.
+        with _file_lock(_shared_dir(tmp_path_factory) / "template-postgresql.lock"):
+            urls["postgresql"], pg_name = _create_pg_database(template=templates["postgresql"]["name"])
     yield urls
     if pg_name:
         _drop_pg_database(pg_name)
 
 
+_USED_SEQUENCES = text("""
+    SELECT ps.schemaname, ps.sequencename, t.relname
+    FROM pg_sequences ps
+    JOIN pg_namespace n ON n.nspname = ps.schemaname
+    JOIN pg_class s ON s.relname = ps.sequencename AND s.relnamespace = n.oid
+    JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')
+    JOIN pg_class t ON t.oid = d.refobjid
+    WHERE ps.last_value IS NOT NULL
+""")
+
+
 def _clean(engine) -> None:
+    """Bring the database back to the template's state: reference data only, ids from 1.
+
+    Only the tables that hold rows are emptied (most tests touch a few of 29), and on
+    PostgreSQL only the sequences used since their last restart are restarted: the state is
+    the one TRUNCATE ... RESTART IDENTITY of every table gave, at a fraction of its cost.
+    """
     tables = [t for t in Base.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    probe = text(" UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
+                                    for t in tables))
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY"))
-        else:
-            for table in reversed(tables):
+        filled = {row[0] for row in conn.execute(probe)}
+        for table in reversed(tables):  # dependants first
+            if table.name in filled:
                 conn.execute(table.delete())
+        if engine.dialect.name == "postgresql":
+            for schema, sequence, owner in conn.execute(_USED_SEQUENCES):
+                if owner not in REFERENCE_TABLES:
+                    conn.execute(text(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART'))
         conn.execute(
             text("UPDATE organisation SET website = NULL, contact_email = NULL "
                  "WHERE website IS NOT NULL OR contact_email IS NOT NULL")
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the modules for `--dist loadfile --no-loadscope-reorder` (make test).
+
+    A module runs on one worker; one long module handed out last keeps the run going while
+    the other workers are idle. So the modules with slow or browser tests come first, then
+    the others with the most tests first (xdist's own order, which would put the few but
+    long slow tests last). Within a module the order stays as collected.
+    """
+    count: dict = {}
+    for item in items:
+        count[item.path] = count.get(item.path, 0) + 1
+    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: (item.path not in heavy, 0 if item.path in heavy else -count[item.path]))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

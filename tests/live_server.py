@@ -3,8 +3,10 @@
 One launcher for every test that needs a real server: `gunicorn()` runs marktplatz.wsgi:app
 either with explicit command-line flags or with the production `gunicorn.conf.py` (configured
 through GUNICORN_* variables), waits until a readiness path answers 200, writes gunicorn's and
-the app's output to a log file, and on exit sends SIGTERM to the server's process group, then
-SIGKILL if it has not stopped.
+the app's output to a log file, and on exit stops the server's whole process group (see `_stop`).
+
+Each server runs in a session of its own; `STARTED_SESSIONS` records them so the session-end
+check in tests/conftest.py can tell whether any of their processes outlived the test.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ CHROMIUM_ARGS = [
 ]
 START_SECONDS = 60
 STOP_SECONDS = 30
+# Session ids (= the leader's pid) of every server process group started by this process.
+STARTED_SESSIONS: set[int] = set()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -93,6 +97,11 @@ class Gunicorn:
             return fh.read()
 
 
+# Every gunicorn would otherwise listen on (and on exit remove) the same control socket,
+# ~/.gunicorn/gunicorn.ctl, including those of test runs beside this one.
+NO_CONTROL_SOCKET = ["--no-control-socket"]
+
+
 def _command(port: int, workers: int, threads: int | None, production_config: bool) -> tuple[list[str], dict]:
     """Return the gunicorn command line and the GUNICORN_* variables gunicorn.conf.py reads."""
     if production_config:
@@ -101,8 +110,8 @@ def _command(port: int, workers: int, threads: int | None, production_config: bo
         if threads is not None:
             settings["GUNICORN_THREADS"] = str(threads)
         return [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-                "marktplatz.wsgi:app"], settings
-    return [sys.executable, "-m", "gunicorn", "--config", "/dev/null", "-b", f"127.0.0.1:{port}",
+                *NO_CONTROL_SOCKET, "marktplatz.wsgi:app"], settings
+    return [sys.executable, "-m", "gunicorn", "--config", "/dev/null", *NO_CONTROL_SOCKET, "-b", f"127.0.0.1:{port}",
             "-w", str(workers), "--threads", str(2 if threads is None else threads), "-k", "gthread",
             "--timeout", "30", "--graceful-timeout", "5", "marktplatz.wsgi:app"], {}
 
@@ -123,17 +132,56 @@ def _wait_ready(server: Gunicorn, ready_path: str) -> None:
         time.sleep(0.2)
 
 
+def living_processes() -> dict[int, tuple[int, int]]:
+    """Return {pid: (parent pid, process group)} of every living (not zombie) process."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process has just gone
+            continue
+        if fields[0] not in ("Z", "X"):
+            found[int(entry)] = (int(fields[1]), int(fields[2]))
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    """Return the pids of the living processes in process group pgid."""
+    return [pid for pid, (_ppid, group) in living_processes().items() if group == pgid]
+
+
+def kill_group(pgid: int, timeout: float = 10) -> None:
+    """SIGKILL every process of group pgid and wait until none is left."""
+    deadline = time.monotonic() + timeout
+    while group_members(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"process group {pgid} survived SIGKILL: {group_members(pgid)}")
+        time.sleep(0.05)
+
+
 def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group (graceful shutdown), then SIGKILL it if it did not stop."""
-    if proc.poll() is not None:
-        return
+    """Stop the server: SIGTERM to the master, then SIGKILL to whatever is left of its group.
+
+    The master stops its workers gracefully. The group is killed even when the master has
+    already exited: processes a worker forked (Whoosh's multiprocessing index writers, which
+    inherit the worker's SIGTERM handler) would otherwise survive their worker and master.
+    """
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
+        if proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        kill_group(proc.pid)
         proc.wait(timeout=10)
 
 
@@ -171,6 +219,7 @@ def gunicorn(database_url: str, tmp: str | Path, *, workers: int = 2, threads: i
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+        STARTED_SESSIONS.add(proc.pid)
         server = Gunicorn(proc, port, log_path, env)
         try:
             _wait_ready(server, ready_path)

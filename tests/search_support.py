@@ -1,7 +1,8 @@
 """Test helpers for search: a reference-data index built once per backend and copied per test.
 
 Building the index of 11,000 municipalities takes a while, so each backend gets one full
-build (the real rebuild code) per test session; each test then copies it into its own
+build (the real rebuild code) per test run, from the template database every worker's test
+database is copied from (tests/conftest.py); each test then copies it into its own
 temporary index directory. The copy is exactly what a rebuild on the clean test database
 produces, because every test starts from the same reference data with an empty change log.
 """
@@ -18,11 +19,8 @@ from marktplatz import create_app
 _TEMPLATES: dict[str, str] = {}
 
 
-def template_for(backend: str, url: str, tmp_root: str) -> str:
-    """Return a reference-data index root for backend, building it on first use."""
-    if backend in _TEMPLATES:
-        return _TEMPLATES[backend]
-    root = os.path.join(tmp_root, f"search-template-{backend}")
+def build_index_template(url: str, root: str) -> None:
+    """Empty the change log of the database at url and build its full index at root."""
     app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": root, "SECRET_KEY": "t"})
     with app.app_context():
         from marktplatz import search
@@ -32,15 +30,26 @@ def template_for(backend: str, url: str, tmp_root: str) -> str:
             conn.execute(text("DELETE FROM change_log"))
         search.rebuild_index()
         get_engine().dispose()
+
+
+def register_index_template(backend: str, root: str) -> None:
+    """Use the index at root (built from the database the backend's test database copies)."""
     _TEMPLATES[backend] = root
-    return root
 
 
-def seed_index(app, template_root: str) -> None:
-    """Copy the template index into app's index directory, positioned at the empty change log."""
+def template_for(backend: str, url: str, tmp_root: str) -> str:
+    """Return a reference-data index root for backend, building it on first use."""
+    if backend not in _TEMPLATES:
+        root = os.path.join(tmp_root, f"search-template-{backend}")
+        build_index_template(url, root)
+        _TEMPLATES[backend] = root
+    return _TEMPLATES[backend]
+
+
+def copy_index(template_root: str, dest: str) -> None:
+    """Copy the template index to dest, positioned at the start of the (empty) change log."""
     from marktplatz.search.index import current_generation, read_position, write_position
 
-    dest = app.config["INDEX_DIR"]
     if os.path.exists(dest):
         shutil.rmtree(dest)
     shutil.copytree(template_root, dest, ignore=shutil.ignore_patterns("*.lock"))
@@ -48,4 +57,9 @@ def seed_index(app, template_root: str) -> None:
     pos = read_position(gen)
     # Test cleanup empties change_log (ids restart at 1); transaction ids only grow.
     write_position(gen, {"id": 0, **({"xmin": pos["xmin"]} if "xmin" in pos else {})})
+
+
+def seed_index(app, template_root: str) -> None:
+    """Copy the template index into app's index directory, positioned at the empty change log."""
+    copy_index(template_root, app.config["INDEX_DIR"])
     app.extensions["marktplatz_search"]["needs_rebuild"] = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.security import check_password_hash
 
 from marktplatz import create_app
 from marktplatz.config import ConfigError
@@ -117,3 +118,19 @@ def test_cli_user_create(runner, session):
 
 # Page and form behaviour does not depend on the database; the database tests run on both.
 pytestmark = pytest.mark.sqlite_only
+
+
+def test_passwords_use_scrypt_unless_testing(tmp_path, monkeypatch):
+    """Outside tests (TESTING unset) accounts get scrypt hashes; only TESTING picks the fast pbkdf2."""
+    from marktplatz.services.accounts import hash_password
+
+    monkeypatch.delenv("MARKTPLATZ_PASSWORD_HASH_METHOD", raising=False)
+    base = {"DATABASE_URL": "sqlite:///" + str(tmp_path / "x.db"), "SECRET_KEY": "x"}
+    for config, prefix in (({"ENV": "production"}, "scrypt:"), ({}, "scrypt:"),
+                           ({"TESTING": True}, "pbkdf2:sha256:1000$")):
+        app = create_app({**base, **config})
+        with app.app_context():
+            hashed = hash_password(f.PASSWORD)
+        assert hashed.startswith(prefix), (config, hashed)
+        assert check_password_hash(hashed, f.PASSWORD) and not check_password_hash(hashed, f.PASSWORD + "x")
+    assert hash_password(f.PASSWORD).startswith("scrypt:")  # no app at all

@@ -13,15 +13,22 @@ from marktplatz.cli.sync import sync_group
 from marktplatz_client import ApiError, MarktplatzClient
 from tests import factories as f
 from tests.live_server import copy_sqlite, gunicorn
+from tests.search_support import copy_index, template_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "publiccode"
 
 
 @pytest.fixture(scope="module")
 def server(database_urls, tmp_path_factory):
-    """Serve a copy of the prepared SQLite database with gunicorn; yield (base URL, token)."""
+    """Serve a copy of the prepared SQLite database with gunicorn; yield (base URL, token).
+
+    The server gets a copy of the prebuilt reference-data index, so its workers do not
+    rebuild one of their own at start-up.
+    """
     tmp = tmp_path_factory.mktemp("gunicorn")
     url = copy_sqlite(database_urls["sqlite"], tmp / "server.db")
+    copy_index(template_for("sqlite", database_urls["sqlite"], str(tmp_path_factory.getbasetemp())),
+               str(tmp / "index"))
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x", "INDEX_DIR": str(tmp / "idx")})
     with app.app_context():
         from marktplatz.core.db import get_engine, get_session

@@ -7,10 +7,12 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..config import PASSWORD_HASH
 from ..models import Network, NetworkCoordinator, Organisation, User, utcnow
 from ..models.user import ROLES
 from .common import flush
@@ -18,6 +20,12 @@ from .errors import Conflict, Forbidden, Invalid
 
 log = logging.getLogger(__name__)
 MIN_PASSWORD = 10
+
+
+def hash_password(password: str) -> str:
+    """Return the hash of password, by the app's PASSWORD_HASH_METHOD (scrypt unless TESTING)."""
+    method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else PASSWORD_HASH
+    return generate_password_hash(password, method=method)
 
 
 def _check_password(password: str, field: str = "password") -> None:
@@ -56,7 +64,7 @@ def create_user(
     user = User(
         email=email,
         name=name.strip(),
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         role=role,
         organisation=organisation,
         session_token=secrets.token_hex(8),
@@ -104,7 +112,7 @@ def change_password(session: Session, user: User, current: str, new: str, repeat
     _check_password(new, "new_password")
     if new != repeat:
         raise Invalid({"repeat_password": ["Die beiden neuen Passwörter stimmen nicht überein."]})
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = hash_password(new)
     user.session_token = secrets.token_hex(8)
     flush(session)
 

@@ -1,7 +1,8 @@
 """Browser test fixtures: a real gunicorn server on a free port with demo data, Chromium, axe-core.
 
-The server runs against a temporary SQLite database prepared like `marktplatz data setup`
-(migrate, reference data, demo content) once per session. axe-core comes from npm at test
+The server runs against a temporary SQLite database prepared by `marktplatz data setup`
+(migrate, reference data, demo content, search index) once per session, starting from a copy
+of the run's reference-data template. axe-core comes from npm at test
 time and is cached under .venv/npm-axe so repeated runs are fast.
 """
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import CHROMIUM, app_env, gunicorn
+from tests.live_server import CHROMIUM, app_env, copy_sqlite, gunicorn
+from tests.search_support import copy_index
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_VERSION = "4.14.1"
@@ -50,8 +52,14 @@ def server_env(server_tmp: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(server_tmp: Path, server_env: dict[str, str]) -> Iterator[str]:
-    """Prepare the database with demo data and serve the app with gunicorn on a free port."""
+def live_server(server_tmp: Path, server_env: dict[str, str], templates) -> Iterator[str]:
+    """Prepare the database with demo data and serve the app with gunicorn on a free port.
+
+    `marktplatz data setup` starts from a copy of the run's reference-data template and its
+    search index, so it loads the demo content and indexes it, not all 11,000 municipalities.
+    """
+    copy_sqlite(templates["sqlite"]["url"], server_tmp / "live.db")
+    copy_index(templates["sqlite"]["index"], str(server_tmp / "index"))
     bindir = Path(sys.executable).parent
     subprocess.run([str(bindir / "marktplatz"), "data", "setup"], env=server_env, check=True,
                    capture_output=True, timeout=600, cwd=ROOT)

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from tests.live_server import CHROMIUM, app_env, gunicorn
+from tests.live_server import CHROMIUM, app_env, copy_sqlite, gunicorn
+from tests.search_support import copy_index
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "marktplatz-demo"
@@ -29,10 +30,15 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Prepare a SQLite demo database and serve it with gunicorn on a free port."""
+def server(tmp_path_factory, templates):
+    """Prepare a SQLite demo database and serve it with gunicorn on a free port.
+
+    `marktplatz data setup` starts from a copy of the run's reference-data template and its
+    search index (see tests/browser/conftest.py).
+    """
     tmp = tmp_path_factory.mktemp("browser")
-    database_url = f"sqlite:///{tmp}/demo.db"
+    database_url = copy_sqlite(templates["sqlite"]["url"], tmp / "demo.db")
+    copy_index(templates["sqlite"]["index"], str(tmp / "index"))
     env = app_env(database_url, tmp, ratelimit=True)
     bin_dir = os.path.dirname(sys.executable)
     subprocess.run([os.path.join(bin_dir, "marktplatz"), "data", "setup"], env=env, check=True,
