@@ -48,4 +48,14 @@ def seed_index(app, template_root: str) -> None:
     pos = read_position(gen)
     # Test cleanup empties change_log (ids restart at 1); transaction ids only grow.
     write_position(gen, {"id": 0, **({"xmin": pos["xmin"]} if "xmin" in pos else {})})
-    app.extensions["marktplatz_search"]["needs_rebuild"] = False
+
+
+def follow() -> int:
+    """Run one round of the worker's index follower in the current app; return the rows applied.
+
+    Web requests never write the index: a test that writes and then searches as someone
+    other than the author (or writes outside a request) lets the worker catch up first.
+    """
+    from marktplatz.cli.worker import index_step
+
+    return index_step()

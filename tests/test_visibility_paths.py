@@ -15,6 +15,7 @@ import pytest
 from werkzeug.routing import BuildError
 
 from . import factories as f
+from .search_support import follow
 
 TITLE = "Geheimregister QX7Z"
 SUMMARY = "Nur fuer Mitglieder K9P2W sichtbar"
@@ -32,6 +33,7 @@ def secret_world(session):
                      description=DESCRIPTION, visibility="network", tags=["QX7Z-Tag"])
     public = f.listing(session, owner, publish_by=coord, title="Öffentlicher Dienst")
     other_net = f.network(session, "anderes", f.LEMGO)
+    follow()  # the index has the secret too, so search pages are really put to the test
     return {
         "net": net, "item": item, "public": public, "owner_org": owner.organisation,
         "member": f.user(session, "officer", f.MANNHEIM),

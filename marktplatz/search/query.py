@@ -57,7 +57,8 @@ class SearchResult:
     page: int = 1
     per_page: int = 20
     suggestions: list[str] = field(default_factory=list)
-    unavailable: bool = False  # the index is being rebuilt: no results for now
+    unavailable: bool = False  # the index cannot answer this request: callers answer from SQL
+    lagging: bool = False  # ... because it has not yet applied the viewer's own last write
 
     @property
     def listing_ids(self) -> list[int]:

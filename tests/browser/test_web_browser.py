@@ -42,6 +42,9 @@ def _approve(server_env: dict[str, str], title: str) -> None:
         assert listing is not None and listing.status == "in_review"
         moderation.approve(session, coord, listing, "Passt.")
         session.close()
+        from marktplatz.cli.worker import index_step
+
+        index_step()  # the worker's round, so the next search finds the approved listing
         get_engine().dispose()
 
 
