@@ -81,7 +81,8 @@ def _searcher(root: str):
 
     After a write the searcher is reopened, not ``refresh()``-ed: whoosh-reloaded 2.7.5's
     refresh reuses the old segment readers, whose deletions are stale, and even adds back
-    segments a merge removed, so an updated listing was found twice.
+    segments a merge removed, so an updated listing was found twice (reopening is cheap, so it
+    stays so with whoosh3).
     """
     gen = current_generation(root)
     if gen is None:
