@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from . import dataset, fts5
+from . import dataset, fts5, index_lag
 from . import httpload as bh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -409,6 +409,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     cf = h.get("change_feed", {})
     add("Änderungsfeed letzte/erste Seite", "<= 1.5", cf.get("last_over_first", "—") if cf.get("available") else "—",
         cf["last_over_first"] <= 1.5 if cf.get("available") else None, "" if cf.get("available") else "API noch nicht vorhanden")
+    lag = r.get("index_lag") or {}
+    add("Index-Verzug p99 unter Last", "<= 2 s", f"{lag['p99_s']} s" if lag.get("p99_s") is not None else "—",
+        lag["p99_s"] <= 2 and not lag.get("not_shown") if lag.get("p99_s") is not None else None,
+        "Schreiben bis Treffer, Worker läuft")
     rss = h.get("worker_rss_mb") or []
     add("RSS je Worker", "<= 250 MB", f"{max(rss)} MB" if rss else "—", max(rss) <= 250 if rss else None)
     return rows
@@ -485,6 +489,13 @@ def markdown(results: dict[str, Any]) -> str:
                   lambda d: " / ".join(str(x) for x in d["http"]["change_feed"].get("worker_rss_mb", []))))
     md.append(row("worker RSS after bulk sync (MB)",
                   lambda d: " / ".join(str(x) for x in d["http"]["sync"].get("worker_rss_mb", []))))
+    md.append("\n### Index lag under load (write acknowledged → found by an anonymous search), worker running\n\n"
+              + head)
+    for p in ("p50", "p90", "p99", "max"):
+        md.append(row(f"lag {p} (s)", lambda d, p=p: d.get("index_lag", {}).get(f"{p}_s", "n/a")))
+    md.append(row("writes measured / not shown in 30 s",
+                  lambda d: f"{d['index_lag']['writes_shown']} / {d['index_lag']['not_shown']}" if "index_lag" in d else "n/a"))
+    md.append(row("reader requests/s meanwhile", lambda d: d.get("index_lag", {}).get("reads_per_s", "n/a")))
     md.append("\n### Targets (largest size measured)\n\n| target | wanted | measured | status | note |\n|---|---|---|---|---|\n")
     for t in results["targets"]:
         md.append(f"| {t['target']} | {t['wanted']} | {t['measured']} | **{t['status']}** | {t['note']} |\n")
@@ -546,6 +557,9 @@ def run(sizes: list[int], seconds: int, rounds: int, feed_seconds: float, sync_b
         r["http"] = bench_http(db_path, index_dir, work, seconds, feed_seconds, sync_batches)
         summary = {k: v.get("rps") for k, v in r["http"].get("endpoints", {}).items()}
         print(f"   http req/s: {summary} rss: {r['http'].get('worker_rss_mb')}", flush=True)
+        # Index lag: gunicorn + `marktplatz worker`, readers and API writers (bench/index_lag.py).
+        r["index_lag"] = index_lag.measure(db_path, index_dir, work, seconds=max(20, 4 * seconds))
+        print(f"   index lag: {r['index_lag']}", flush=True)
         results["by_size"][str(n)] = r
     results["targets"] = targets(results)
     if profile:

@@ -53,9 +53,11 @@ DEFAULTS: dict[str, Any] = {
     # Listing pages kept per process for anonymous readers, valid until the data changes
     # (marktplatz/pagecache.py); 0 switches the cache off.
     "PAGE_CACHE_ENTRIES": 500,
-    # Seconds a search waits for this process's search-index follower (busy after a bulk
-    # sync) before it answers from the index as it is.
-    "SEARCH_FOLLOW_WAIT": 10,
+    # Read-your-writes: seconds a search by someone whose last write the search index has
+    # not applied yet waits for `marktplatz worker` (if it runs) before it answers from SQL.
+    "SEARCH_FRESH_WAIT": 1.0,
+    # Seconds between two rounds of the worker's search-index follower.
+    "SEARCH_POLL_SECONDS": 0.2,
     # Webhooks: a hook is switched off after this many failed deliveries in a row; one
     # delivery is tried at most WEBHOOK_MAX_ATTEMPTS times, backing off from
     # WEBHOOK_RETRY_BASE seconds; a worker holds a claimed delivery for WEBHOOK_LEASE_SECONDS.
@@ -136,7 +138,8 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
 
 # Numeric settings that are durations and may have a fraction ("2.5"); the other numeric
 # settings count something and must be whole numbers.
-_SECONDS = {"OUTBOUND_TIMEOUT", "LOGIN_LOCK_SECONDS", "STATS_CACHE_SECONDS", "SEARCH_FOLLOW_WAIT"}
+_SECONDS = {"OUTBOUND_TIMEOUT", "LOGIN_LOCK_SECONDS", "STATS_CACHE_SECONDS", "SEARCH_FRESH_WAIT",
+            "SEARCH_POLL_SECONDS"}
 
 
 def _check_numbers(config: dict[str, Any]) -> None:
@@ -146,7 +149,7 @@ def _check_numbers(config: dict[str, Any]) -> None:
     traceback in the first request that uses it.
     """
     for name, default in DEFAULTS.items():
-        if isinstance(default, bool) or not isinstance(default, int):
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
             continue
         value = config.get(name)
         seconds = name in _SECONDS

@@ -346,10 +346,8 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
 
     seed_index(app, template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp())))
     yield app
-    from marktplatz import search
     from marktplatz.core.db import get_session
 
-    search.wait_for_follower(app)  # a bulk write's background indexing must not outlive the test
     get_session().close()
     ctx.pop()
     engine = app.extensions["sqlalchemy_engine"]

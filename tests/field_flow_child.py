@@ -40,6 +40,7 @@ catalogue.LISTING_FIELDS = (
 
 # Everything imported from here on derives from the catalogue above.
 from marktplatz import create_app  # noqa: E402
+from marktplatz.cli.worker import index_step  # noqa: E402
 from marktplatz.core.db import get_session  # noqa: E402
 from marktplatz.models import WebhookDelivery  # noqa: E402
 from marktplatz.search.index import listing_doc  # noqa: E402
@@ -120,6 +121,7 @@ def main(url: str, index_dir: str, mail_dir: str, out: str) -> None:
         seen["csv_value"] = rows[0]["foerderprogramm"]
         seen["json_value"] = client.get("/export/eintraege.json").get_json()["eintraege"][0].get("foerderprogramm")
         seen["index_body"] = listing_doc(item)["body"]
+        index_step()  # a round of `marktplatz worker`: the index follows the change log
         found = client.get("/api/v1/listings?q=Quartiersfonds").get_json()["items"]
         seen["search"] = sorted(i["title"] for i in found)
 

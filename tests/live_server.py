@@ -196,7 +196,7 @@ def _commit_test_session() -> None:
 def gunicorn(database_url: str, tmp: str | Path, *, workers: int = 2, threads: int | None = None,
              extra_env: dict[str, str] | None = None, production_config: bool = False,
              ready_path: str = "/anmelden", ratelimit: bool = False,
-             log_path: str | Path | None = None) -> Iterator[Gunicorn]:
+             log_path: str | Path | None = None, index_follower: bool = True) -> Iterator[Gunicorn]:
     """Run gunicorn for marktplatz.wsgi:app on a free 127.0.0.1 port; stop it on exit.
 
     The app gets `app_env(database_url, tmp, ...)` plus MARKTPLATZ_BASE_URL (the server's own
@@ -204,7 +204,8 @@ def gunicorn(database_url: str, tmp: str | Path, *, workers: int = 2, threads: i
     threads is given) and GUNICORN_ACCESSLOG=/dev/null unless extra_env sets it; otherwise
     explicit flags (gthread, `threads` default 2, timeout 30 s, graceful timeout 5 s).
     The server is ready when GET ready_path answers 200. Output goes to log_path
-    (default tmp/gunicorn-<port>.log).
+    (default tmp/gunicorn-<port>.log). index_follower: also run `marktplatz search follow`
+    (the worker's index follower, as `make run` does; same environment and log).
 
     What the calling test wrote in its app context is committed first: the server's
     workers read committed data only, as every other request does.
@@ -221,8 +222,15 @@ def gunicorn(database_url: str, tmp: str | Path, *, workers: int = 2, threads: i
                                 start_new_session=True)
         STARTED_SESSIONS.add(proc.pid)
         server = Gunicorn(proc, port, log_path, env)
+        follower = subprocess.Popen([str(Path(sys.executable).parent / "marktplatz"), "search", "follow"], cwd=ROOT,
+                                    env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True) if index_follower else None
+        if follower is not None:
+            STARTED_SESSIONS.add(follower.pid)
         try:
             _wait_ready(server, ready_path)
             yield server
         finally:
             _stop(proc)
+            if follower is not None:
+                _stop(follower)

@@ -62,4 +62,14 @@ def copy_index(template_root: str, dest: str) -> None:
 def seed_index(app, template_root: str) -> None:
     """Copy the template index into app's index directory, positioned at the empty change log."""
     copy_index(template_root, app.config["INDEX_DIR"])
-    app.extensions["marktplatz_search"]["needs_rebuild"] = False
+
+
+def follow() -> int:
+    """Run one round of the worker's index follower in the current app; return the rows applied.
+
+    Web requests never write the index: a test that writes and then searches as someone
+    other than the author (or writes outside a request) lets the worker catch up first.
+    """
+    from marktplatz.cli.worker import index_step
+
+    return index_step()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from marktplatz.models import Listing, User
 from marktplatz.services.demo import DEMO_PASSWORD, load_demo
 from tests import factories as f
+from tests.search_support import follow
 
 BRUCHSAL = "08215009"  # an ANDI member without a dog-tax listing in the demo
 
@@ -36,6 +37,7 @@ def world(session):
                   summary="Abfall: Straße und Termin wählen.", ozg_ids=[10110], leika_keys=[],
                   description="Müllabfuhr bestellen.")
     draft = f.listing(session, lemgo, None, title="Hundesteuer Lemgo Entwurf")
+    follow()
     return {"net": net, "admin": admin, "coord": coord, "freiburg": freiburg, "mannheim": mannheim,
             "lemgo": lemgo, "a": a, "b": b, "c": c, "draft": draft}
 
@@ -83,6 +85,7 @@ def test_browse_query_sorts_by_newest_and_most_reused(world, client, session):
     from marktplatz.services import reuse as reuse_service
 
     reuse_service.declare_reuse(session, world["lemgo"], world["b"], {"stage": "production"})
+    follow()
     newest = card_ids(client.get("/eintraege?q=hundesteuer&sortierung=neu").get_data(as_text=True))
     assert newest == [world["b"].id, world["a"].id]
     reused = card_ids(client.get("/eintraege?q=hundesteuer&sortierung=nachnutzungen").get_data(as_text=True))
@@ -246,7 +249,7 @@ def test_api_q_respects_visibility_and_other_filters(world, client):
 
 
 def test_api_search_finds_a_bulk_sync_right_after_it(client, session):
-    """The sync answers before indexing; the next search of the process still finds the items."""
+    """The sync answers before indexing; the token's next search still finds the items (read-your-writes)."""
     from marktplatz.services import tokens
 
     officer = f.user(session, ags=f.FREIBURG)
@@ -266,6 +269,7 @@ def test_api_search_finds_a_bulk_sync_right_after_it(client, session):
 def test_api_q_cursor_pages_are_stable(world, client, session):
     """With q the pages run in id order; a listing added meanwhile does not shift the pages."""
     extra = f.listing(session, world["lemgo"], world["admin"], title="Hundesteuer Lemgo")
+    follow()
     expected = sorted([world["a"].id, world["b"].id, extra.id])
     seen: list[int] = []
     url = "/api/v1/listings?q=hundesteuer&limit=1"
@@ -275,6 +279,7 @@ def test_api_q_cursor_pages_are_stable(world, client, session):
         url = body["links"]["next"]
         if len(seen) == 1:
             f.listing(session, world["mannheim"], world["admin"], title="Hundesteuer Nachzügler")
+            follow()
     assert seen[:3] == expected and len(seen) == len(set(seen))
 
 

@@ -257,7 +257,7 @@ def test_a_listing_that_turns_private_is_not_served_from_the_cache(app, client, 
 
 @pytest.mark.parametrize(("name", "value"), [
     ("PAGE_CACHE_ENTRIES", "viele"), ("PAGE_CACHE_ENTRIES", "2.5"), ("PAGE_CACHE_ENTRIES", -1),
-    ("PAGE_CACHE_ENTRIES", True), ("SEARCH_FOLLOW_WAIT", "zehn"), ("STATS_CACHE_SECONDS", "-1"),
+    ("PAGE_CACHE_ENTRIES", True), ("SEARCH_FRESH_WAIT", "zehn"), ("STATS_CACHE_SECONDS", "-1"),
     ("OUTBOUND_TIMEOUT", "nan"), ("TRUSTED_PROXIES", "ja bitte"),
 ])
 def test_numeric_settings_are_validated_at_start(tmp_path, database_urls, name, value):
@@ -276,8 +276,8 @@ def test_page_cache_can_be_switched_off_and_durations_take_fractions(tmp_path, d
 
     base = {"DATABASE_URL": database_urls["sqlite"], "TESTING": True, "SECRET_KEY": "x",
             "INDEX_DIR": str(tmp_path / "ix")}
-    off = create_app({**base, "PAGE_CACHE_ENTRIES": "0", "SEARCH_FOLLOW_WAIT": "2.5"})
-    assert _page_cache(off).maxsize == 0 and off.config["SEARCH_FOLLOW_WAIT"] == 2.5
+    off = create_app({**base, "PAGE_CACHE_ENTRIES": "0", "SEARCH_FRESH_WAIT": "2.5"})
+    assert _page_cache(off).maxsize == 0 and off.config["SEARCH_FRESH_WAIT"] == 2.5
     with off.test_request_context("/"):
         from marktplatz.views.web.pagecache import cached_page
 

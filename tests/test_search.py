@@ -1,9 +1,11 @@
-"""Search: German analysis, visibility, facets, highlights, follower, rebuild, locks."""
+"""Search: German analysis, visibility, facets, highlights, the worker's follower, read-your-writes,
+rebuild, locks."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from marktplatz.services import listings as listing_service
 from marktplatz.services import reuse as reuse_service
 from marktplatz.services.duplicates import find_duplicates
 from tests import factories as f
-from tests.search_support import seed_index, template_for
+from tests.search_support import follow, seed_index, template_for
 
 
 @pytest.fixture
@@ -59,6 +61,7 @@ def world(sapp, session):
     b = f.listing(session, mannheim, admin, title="Hunde-Steuer digital", phase="in_progress")
     c = f.listing(session, lemgo, admin, title="Sperrmüll-Termin online", summary="Abfall: Straße und Termin wählen.",
                   tags=["Abfall", "Sperrmüll"], ozg_ids=[10110], leika_keys=[], description="Müllabfuhr bestellen.")
+    follow()
     return {"net": net, "admin": admin, "coord": coord, "freiburg": freiburg, "mannheim": mannheim,
             "lemgo": lemgo, "a": a, "b": b, "c": c}
 
@@ -103,6 +106,7 @@ def test_title_weighs_more_than_description(sapp, session):
                         description="Auch Wohngeld ist dabei.", tags=[], ozg_ids=[], leika_keys=[])
     in_title = f.listing(session, owner, admin, title="Wohngeld online", summary="Antrag stellen",
                          description="Ein Dienst.", tags=[], ozg_ids=[], leika_keys=[])
+    follow()
     r = search.search_listings(None, "Wohngeld")
     assert r.listing_ids[:2] == [in_title.id, in_body.id]
 
@@ -131,6 +135,7 @@ def test_no_query_leaks_a_listing(sapp, session):
             session.commit()
         made.append(item)
     session.commit()
+    follow()
     viewers = [None, admin, coord, salzuflen, lemgo, freiburg, f.user(session, ags=f.MANNHEIM)]
     queries = ["", "Prozessregister", "hundesteur", "Variante", "online", "99102013000000", "10160",
                "Bad Salzuflen", "Lemgo", '"Hundesteuer Variante"', "Steuer"]
@@ -155,6 +160,7 @@ def test_facets_count_whole_result_set_and_pagination(world, session):
     owner = world["freiburg"]
     for i in range(5):
         f.listing(session, owner, world["admin"], title=f"Hundesteuer Extra {i}", kind="projekt")
+    follow()
     r = search.search_listings(None, "Hundesteuer", per_page=2, page=1)
     assert r.total == 7 and len(r.hits) == 2 and r.pages == 4
     kinds = {v: n for v, _l, n in r.facets["kind"]}
@@ -170,6 +176,7 @@ def test_facets_count_whole_result_set_and_pagination(world, session):
 def test_sort_newest_and_most_reused(world, session):
     reuser = f.user(session, ags=f.KARLSRUHE)
     reuse_service.declare_reuse(session, reuser, world["b"], {"stage": "interested"})
+    follow()
     r = search.search_listings(None, "Hundesteuer", sort="reused")
     assert r.listing_ids[0] == world["b"].id
     newest = search.search_listings(None, "", sort="newest")
@@ -181,6 +188,7 @@ def test_highlights_escape_html_but_mark_terms(sapp, session):
     owner = f.user(session, ags=f.FREIBURG)
     f.listing(session, owner, admin, title="Wohngeld <script>alert(1)</script>",
               summary="Wohngeld & <b>Mietzuschuss</b> beantragen")
+    follow()
     hit = search.search_listings(None, "Wohngeld").hits[0]
     assert "<script>" not in hit.title_html and "&lt;script&gt;" in hit.title_html
     assert "<mark>Wohngeld</mark>" in hit.title_html
@@ -191,16 +199,19 @@ def test_changes_follow_through_the_change_log(world, session):
     a = world["a"]
     listing_service.update_listing(session, world["freiburg"], a, {"title": "Katzenregister"}, None, partial=True)
     session.commit()
+    assert a.id not in ids(search.search_listings(None, "Katzenregister"))  # web processes never write the index
+    assert follow() >= 1
     assert world["a"].id in ids(search.search_listings(None, "Katzenregister"))
     assert a.id not in ids(search.search_listings(None, "Hundesteueranmeldung"))
     listing_service.archive_listing(session, world["mannheim"], world["b"])
     session.commit()
+    follow()
     # Archived stays visible for those who could see it; the index knows the new status.
     r = search.search_listings(world["mannheim"], "hundesteur")
     assert world["b"].id in ids(r)
 
 
-def test_search_works_while_another_process_holds_the_follow_lock(world, session):
+def test_worker_round_skips_while_another_process_holds_the_follow_lock(world, session):
     from marktplatz.search.index import current_generation
 
     gen = current_generation(search.index_dir())
@@ -209,11 +220,13 @@ def test_search_works_while_another_process_holds_the_follow_lock(world, session
     try:
         listing_service.update_listing(session, world["freiburg"], world["a"], {"title": "Katzenregister"}, None, partial=True)
         session.commit()
-        r = search.search_listings(None, "Katzenregister")  # does not wait, does not fail
+        assert follow() == 0  # does not wait, does not fail: the holder applies the rows
+        r = search.search_listings(None, "Katzenregister")
         assert r.total == 0
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+    assert follow() >= 1
     assert search.search_listings(None, "Katzenregister").total == 1
 
 
@@ -227,10 +240,12 @@ def test_whoosh_writer_lock_never_reaches_the_user(world, session, client):
     try:
         listing_service.update_listing(session, world["freiburg"], world["a"], {"title": "Katzenregister"}, None, partial=True)
         session.commit()
+        assert follow() == 0  # the worker's round gives up on the writer lock quietly
         resp = client.get("/eintraege?q=hundesteuer")
         assert resp.status_code == 200
     finally:
         writer.cancel()
+    assert follow() >= 1
     assert search.search_listings(None, "Katzenregister").total == 1
 
 
@@ -291,8 +306,10 @@ def test_corrupt_index_is_detected_and_rebuilt(world):
             with open(os.path.join(gen, name), "wb") as fh:
                 fh.write(b"garbage")
     assert check(search.index_dir()) is not None
-    assert world["a"].id in ids(search.search_listings(None, "hundesteur"))
+    assert search.search_listings(None, "hundesteur").unavailable  # a web process does not rebuild
+    follow()  # the worker does
     assert check(search.index_dir()) is None
+    assert world["a"].id in ids(search.search_listings(None, "hundesteur"))
 
 
 def test_duplicate_report(world, session):
@@ -316,6 +333,7 @@ def test_paging_a_broad_relevance_search_returns_each_listing_once(sapp, session
     admin = f.user(session, "admin", ags=None)
     owner = f.user(session, ags=f.FREIBURG)
     made = {f.listing(session, owner, admin, title=f"Hundesteuer Variante {n}").id for n in range(14)}
+    follow()
     seen: list[int] = []
     for page in range(1, 6):
         seen += search.search_listings(admin, "Hundesteuer", {}, "relevance", page, 3).listing_ids
@@ -377,6 +395,7 @@ def test_a_listing_updated_again_and_again_is_found_once(world, session):
     for n in range(3):
         listing.summary = f"Runde {n}: Langlaeufer-Test."
         session.commit()
+        follow()
         assert search.search_listings(None, "Langlaeufer").listing_ids == [listing.id]
         assert search.search_listings(None, "Langlaeufer").total == 1
 
@@ -416,31 +435,118 @@ def test_a_catch_up_applies_what_was_committed_when_it_started(world, session, s
     rows, _pos = sindex.pending_changes(engine, sindex.read_position(sindex.current_generation(root)))
     assert [r.listing_id for r in rows] == written, "the catch-up chased a write committed after it started"
     assert world["a"].id in ids(search.search_listings(None, "Katzenregister"))
-    assert written[0] in ids(search.search_listings(None, "Papageienregister"))  # the next one applies it
+    assert written[0] not in ids(search.search_listings(None, "Papageienregister"))
+    assert follow() == 1  # the worker's next round applies it
+    assert written[0] in ids(search.search_listings(None, "Papageienregister"))
 
 
-def test_a_write_that_finds_the_index_busy_is_applied_by_the_follower(world, session, sapp, client):
-    """A write request whose catch-up finds the index locked (another catch-up that may have
-    started before the write committed) hands it to the follower, which applies it once free."""
-    from marktplatz.search import index as sindex
+def _token(session, user):
     from marktplatz.services import tokens
 
-    _t, secret = tokens.create_token(session, world["freiburg"], world["freiburg"].organisation, "CMS",
-                                     ["read", "write"])
+    _t, secret = tokens.create_token(session, user, user.organisation, "CMS", ["read", "write"])
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_a_write_that_finds_the_index_busy_is_applied_by_the_next_worker_round(world, session, sapp, client):
+    """A worker round that finds the index locked (another catch-up that may have started
+    before the write committed) leaves the rows to the next round, which applies them."""
+    from marktplatz.search import index as sindex
+
+    headers = _token(session, world["freiburg"])
     root = search.index_dir()
     gen = sindex.current_generation(root)
+    engine = sapp.extensions["sqlalchemy_engine"]
     fd = os.open(os.path.join(gen, "follow.lock"), os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        resp = client.post("/api/v1/listings", json=f.listing_data(title="Wellensittichregister"),
-                           headers={"Authorization": f"Bearer {secret}"})
+        resp = client.post("/api/v1/listings", json=f.listing_data(title="Wellensittichregister"), headers=headers)
         assert resp.status_code == 201
-        assert sapp.extensions["marktplatz_search"]["follower"] is not None, "nobody took over the write"
+        assert follow() == 0
+        assert sindex.pending_changes(engine, sindex.read_position(gen))[0] != []
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-    assert search.wait_for_follower(sapp, timeout=30)
-    # Applied by the follower, not by a search's own catch-up: nothing is pending any more.
-    engine = sapp.extensions["sqlalchemy_engine"]
+    assert follow() >= 1
     rows, _pos = sindex.pending_changes(engine, sindex.read_position(gen))
     assert rows == []
+
+
+def _cards(html: str) -> set[int]:
+    import re
+
+    return {int(x) for x in re.findall(r'data-listing-id="(\d+)"', html)}
+
+
+def test_the_author_sees_a_write_before_the_worker_ran(world, session, client):
+    """Read-your-writes through the API: the index lags (no worker round), yet the author's
+    next search shows the write; others see the index as it is until the worker catches up."""
+    a = world["a"]
+    headers = _token(session, world["freiburg"])
+    resp = client.patch(f"/api/v1/listings/{a.id}", json={"title": "Zqlesewort Hundesteuer"}, headers=headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert a.id not in ids(search.search_listings(None, "Zqlesewort"))  # the index has not applied it
+    body = client.get("/api/v1/listings?q=zqlesewort", headers=headers).json
+    assert [i["id"] for i in body["items"]] == [a.id]  # the author: answered from SQL
+    assert client.get("/api/v1/listings?q=zqlesewort").json["items"] == []  # anonymous: the index as it is
+    assert follow() >= 1
+    assert [i["id"] for i in client.get("/api/v1/listings?q=zqlesewort").json["items"]] == [a.id]
+    assert a.id in ids(search.search_listings(None, "Zqlesewort"))
+
+
+def test_the_signed_in_author_sees_an_edit_in_the_browse_search(world, session, client, auth):
+    """Read-your-writes through the web UI: an edited draft shows in its author's next search."""
+    draft = f.listing(session, world["freiburg"], None, title="Hundesteuer Entwurf Freiburg")
+    follow()
+    auth.login(world["freiburg"].email)
+    form = {"kind": "dienst", "title": "Zqentwurfwort Hundesteuer", "summary": "Hunde online an- und abmelden.",
+            "description": "Text", "tags": "Hundesteuer", "ozg_ids": ["10160"], "leika_keys": ["99102013000000"],
+            "phase": "live", "reifegrad": "3", "reifegrad_model": "1.1", "visibility": "public",
+            "aktion": "speichern", "version": str(draft.version)}
+    resp = client.post(f"/eintraege/{draft.slug}/bearbeiten", data=form)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-2000:]
+    session.expire_all()
+    author = session.get(type(world["freiburg"]), world["freiburg"].id)
+    found = search.search_listings(author, "Zqentwurfwort")
+    assert found.unavailable and found.lagging  # the index lags behind the author's write
+    html = client.get("/eintraege?q=Zqentwurfwort").get_data(as_text=True)
+    assert draft.id in _cards(html)
+    assert "Suchindex wird gerade neu aufgebaut" not in html  # no rebuild notice for a short lag
+    follow()
+    assert search.search_listings(author, "Zqentwurfwort").listing_ids == [draft.id]
+
+
+def test_a_lagging_author_waits_for_a_live_worker_then_answers_from_sql(world, session, client, sapp):
+    """While the worker is alive (it marked itself so) but has not applied the author's write,
+    the search waits at most SEARCH_FRESH_WAIT seconds, then falls back; with the worker down
+    (no mark) it falls back at once."""
+    from marktplatz.search.index import BEAT, beat
+
+    headers = _token(session, world["freiburg"])
+    assert client.patch(f"/api/v1/listings/{world['a'].id}", json={"title": "Zqwartewort"},
+                        headers=headers).status_code == 200
+    sapp.config["SEARCH_FRESH_WAIT"] = 1.5
+    beat_file = os.path.join(search.index_dir(), BEAT)
+    os.utime(beat_file, (time.time() - 60, time.time() - 60))  # the worker's last round: a minute ago
+    started = time.monotonic()
+    assert [i["id"] for i in client.get("/api/v1/listings?q=zqwartewort", headers=headers).json["items"]] == [
+        world["a"].id]
+    assert time.monotonic() - started < 1.5  # the worker is down: no waiting
+    beat(search.index_dir())  # the worker is alive but does not get round to it
+    started = time.monotonic()
+    assert [i["id"] for i in client.get("/api/v1/listings?q=zqwartewort", headers=headers).json["items"]] == [
+        world["a"].id]
+    assert time.monotonic() - started >= 1.5
+
+
+def test_with_the_index_gone_and_no_worker_pages_still_answer(world, session, client):
+    """Worker down and index lost: the browse search and the API answer from SQL."""
+    import shutil
+
+    shutil.rmtree(search.index_dir())
+    html = client.get("/eintraege?q=Hundesteuer").get_data(as_text=True)
+    assert {world["a"].id} <= _cards(html) and "Suchindex wird gerade neu aufgebaut" in html
+    body = client.get("/api/v1/listings?q=Hundesteuer").json
+    assert world["a"].id in {i["id"] for i in body["items"]}
+    assert client.get("/suche/vorschlaege?q=Hundest").status_code == 200
+    follow()  # the worker rebuilds it
+    assert world["a"].id in ids(search.search_listings(None, "hundesteur"))

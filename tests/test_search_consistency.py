@@ -19,7 +19,7 @@ from marktplatz.services import listings as listing_service
 from marktplatz.services import moderation
 from tests import factories as f
 from tests.live_server import gunicorn
-from tests.search_support import seed_index, template_for
+from tests.search_support import follow, seed_index, template_for
 
 
 @pytest.fixture
@@ -121,9 +121,12 @@ def test_two_app_servers_with_separate_index_dirs(sapp, session, tmp_path, datab
     owner = f.user(session, ags=f.FREIBURG)
     item = f.listing(session, owner, admin, title="Hundesteuer Zweitserver")
     assert Organisation
+    follow()
     assert search.search_listings(None, "Zweitserver").listing_ids == [item.id]
     with other.app_context():
         assert search.index_dir() == other_dir
+        assert search.search_listings(None, "Zweitserver").listing_ids == []  # its own follower has not run
+        follow()  # each index directory has its follower (`marktplatz search follow`)
         assert search.search_listings(None, "Zweitserver").listing_ids == [item.id]
         from marktplatz.core.db import get_session
 
@@ -131,11 +134,14 @@ def test_two_app_servers_with_separate_index_dirs(sapp, session, tmp_path, datab
     listing_service.update_listing(session, owner, item, {"title": "Katzensteuer Zweitserver"}, None, partial=True)
     session.commit()
     with other.app_context():
+        follow()
         assert search.search_listings(None, "Katzensteuer").listing_ids == [item.id]
         from marktplatz.core.db import get_engine, get_session
 
         get_session().close()
         get_engine().dispose()
+    assert search.search_listings(None, "Katzensteuer").listing_ids == []
+    follow()
     assert search.search_listings(None, "Katzensteuer").listing_ids == [item.id]
 
 
@@ -158,6 +164,7 @@ def test_postgres_commit_out_of_id_order_is_not_skipped(sapp, session, backend, 
         s1.commit()
         second = _raw_listing(s2, org, "Reihenfolge zwei" if not t2_first_xid else "Reihenfolge drei")
         s2.commit()
+        follow()
         assert set(search.search_listings(None, "Reihenfolge").listing_ids) == {first.id, second.id}
         s1.close()
         s2.close()
@@ -170,10 +177,12 @@ def test_postgres_commit_out_of_id_order_is_not_skipped(sapp, session, backend, 
         ids = s1.scalar(text("SELECT min(id) FROM change_log"))
         s2.commit()
         # T1 still runs: whatever the index shows now, it must not move past T1's change.
-        search.search_listings(None, "Reihenfolge")
+        follow()
+        follow()
         assert first.id not in search.search_listings(None, "Reihenfolge").listing_ids
         s1.commit()
         assert ids is not None
+        follow()
         found = set(search.search_listings(None, "Reihenfolge").listing_ids)
         assert found == {first.id, second.id}
     finally:
@@ -191,8 +200,10 @@ def test_a_long_transaction_elsewhere_does_not_hide_committed_writes(sapp, sessi
             idle.execute(text("SELECT pg_current_xact_id()"))  # an older transaction stays open
         made = _raw_listing(writer, org, "Langlaeufer")
         writer.commit()
+        follow()
         assert search.search_listings(None, "Langlaeufer").listing_ids == [made.id]
         idle.commit()
+        follow()
         # Once xmin passes, the row is not applied a second time; still exactly one hit.
         assert search.search_listings(None, "Langlaeufer").listing_ids == [made.id]
     finally:

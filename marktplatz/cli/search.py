@@ -1,4 +1,4 @@
-"""`marktplatz search ...`: rebuild the index, catch up, show its state."""
+"""`marktplatz search ...`: rebuild the index, catch up, follow the change log, show its state."""
 
 from __future__ import annotations
 
@@ -36,6 +36,27 @@ def catch_up_cmd() -> None:
     from ..search import catch_up
 
     click.echo(f"{catch_up()} Änderungen übernommen.")
+
+
+@search_group.command("follow")
+@with_appcontext
+def follow_cmd() -> None:
+    """Keep the index following the change log (what `marktplatz worker` does besides its queue).
+
+    For an app server with an index directory of its own, beside the one the worker follows.
+    """
+    import logging
+    import signal
+    import threading
+
+    from .worker import follow_index
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s search-follow %(levelname)s %(message)s")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_a: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_a: stopping.set())
+    app = current_app._get_current_object()
+    follow_index(app, stopping, float(app.config["SEARCH_POLL_SECONDS"]))
 
 
 @search_group.command("status")

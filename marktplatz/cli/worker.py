@@ -1,14 +1,20 @@
-"""Background worker: delivers due webhooks and sends e-mail digests (`marktplatz worker`)."""
+"""Background worker (`marktplatz worker`, started by `make run` beside gunicorn).
+
+It keeps the search index following the change log (web processes only read the index)
+and delivers due webhooks and e-mail digests. The index follower runs in its own thread a
+few times a second, so a slow webhook endpoint never holds the index back.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from typing import Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ..core.db import get_session
@@ -17,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def run_once() -> dict[str, int]:
-    """Do one round of work in the current app context; return what was done."""
+    """Deliver due webhooks and send digests in the current app context; return what was done."""
     from ..services import mail, webhooks
 
     session = get_session()
@@ -30,21 +36,54 @@ def run_once() -> dict[str, int]:
     return {"webhooks": delivered, "digests": digests}
 
 
+def index_step() -> int:
+    """One round of the index follower: rebuild a missing or outdated index, apply new
+    change-log rows, mark the worker alive; return how many rows were applied."""
+    from .. import search
+
+    return search.worker_step()
+
+
+def follow_index(app: Flask, stopping: threading.Event, interval: float) -> None:
+    """Run index_step every interval seconds until stopping is set (the follower thread)."""
+    with app.app_context():
+        while not stopping.is_set():
+            started = time.monotonic()
+            try:
+                applied = index_step()
+                if applied:
+                    log.debug("search index: %d change-log rows applied", applied)
+            except Exception:  # noqa: BLE001 - index_step logs its own failures; keep following
+                log.exception("search index round failed")
+            finally:
+                get_session().close()
+            stopping.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
 @click.command("worker")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
-@click.option("--once", is_flag=True, help="Do one round and exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between webhook/digest rounds.")
+@click.option("--once", is_flag=True, help="Do one round (index, webhooks, digests) and exit.")
 @with_appcontext
 def worker_command(interval: float, once: bool) -> None:
-    """Deliver webhooks and send e-mail digests from the database queue."""
+    """Follow the change log into the search index; deliver webhooks and e-mail digests."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    stopping = {"flag": False}
+    if once:
+        applied = index_step()
+        done = run_once()
+        log.info("round done: %s", {"index_rows": applied, **done})
+        return
+    stopping = threading.Event()
 
     def _stop(*_args: Any) -> None:
-        stopping["flag"] = True
+        stopping.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    while True:
+    app = current_app._get_current_object()
+    follower = threading.Thread(target=follow_index, args=(app, stopping, float(app.config["SEARCH_POLL_SECONDS"])),
+                                name="search-follow", daemon=True)
+    follower.start()
+    while not stopping.is_set():
         try:
             done = run_once()
             if any(done.values()):
@@ -52,10 +91,5 @@ def worker_command(interval: float, once: bool) -> None:
         except Exception:  # noqa: BLE001 - a bad round (e.g. database restart) must not end the worker
             log.exception("worker round failed")
             get_session().rollback()
-        if once or stopping["flag"]:
-            break
-        deadline = time.monotonic() + interval
-        while time.monotonic() < deadline and not stopping["flag"]:
-            time.sleep(0.2)
-        if stopping["flag"]:
-            break
+        stopping.wait(interval)
+    follower.join(60)

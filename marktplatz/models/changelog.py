@@ -1,4 +1,4 @@
-"""The change log the change feed and the search follower read, and the follower's state."""
+"""The change log the change feed and the search worker read, and small key/value state."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class ChangeLog(Base):
 
 
 class SearchState(Base):
-    """Key/value state of background followers (e.g. the search index position per directory)."""
+    """Key/value state; "search.wrote.<user id>" holds the change-log position of a user's last
+    write, so that user's searches show it (read-your-writes, see marktplatz.search)."""
 
     __tablename__ = "kv_state"
 

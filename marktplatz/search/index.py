@@ -3,13 +3,14 @@
 Layout of INDEX_DIR::
 
     CURRENT            name of the live generation (replaced atomically with os.replace)
+    worker.beat        touched by `marktplatz worker` after each round (its mtime says it runs)
     gen-<time>-<pid>/  a Whoosh index plus position.json (the applied change-log position)
                        and follow.lock (held while one process applies changes)
 
 The database is the source of truth. Every change writes a change_log row in the same
-transaction; each process catches its index directory up from that table before a search
-and after each write request. Applying a change re-reads the entity from the database, so
-applying a row twice is harmless and a crash at any point never loses an update for good.
+transaction; the worker catches the index directory up from that table a few times a
+second (web processes only read). Applying a change re-reads the entity from the database,
+so applying a row twice is harmless and a crash at any point never loses an update for good.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select, text
@@ -329,6 +331,72 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
     return list(rows), new
 
 
+def has_applied(root: str, mark: dict[str, Any]) -> bool:
+    """Return whether the live generation has applied the change-log row of mark.
+
+    mark is {"id": ...} on SQLite (ids commit in order) and {"txid": ...} on PostgreSQL
+    (see pending_changes: every row of a transaction below xmin, or in "early", is applied).
+    A missing or unreadable position counts as not applied.
+    """
+    gen = current_generation(root)
+    if gen is None:
+        return False
+    try:
+        pos = read_position(gen)
+    except (OSError, ValueError):
+        return False
+    if mark.get("txid") is not None and "xmin" in pos:
+        txid = int(mark["txid"])
+        return txid < int(pos["xmin"]) or txid in pos.get("early", [])
+    return int(pos.get("id", 0)) >= int(mark.get("id", 0))
+
+
+def unapplied(engine: Engine, pos: dict[str, Any]) -> tuple[int, float | None]:
+    """Return how many committed change-log rows pos has not applied and the oldest one's age (s)."""
+    from datetime import datetime
+
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            count, oldest = conn.execute(
+                text("SELECT COUNT(*), MIN(created_at) FROM change_log WHERE id > :p AND txid >= :x "
+                     "AND NOT (txid = ANY(:a))"),
+                {"p": int(pos.get("id", 0)), "x": int(pos.get("xmin", 0)), "a": [int(t) for t in pos.get("early", [])]},
+            ).one()
+        else:
+            count, oldest = conn.execute(
+                text("SELECT COUNT(*), MIN(created_at) FROM change_log WHERE id > :p"), {"p": int(pos.get("id", 0))}
+            ).one()
+    if not count or oldest is None:
+        return 0, None
+    if isinstance(oldest, str):  # SQLite returns the stored text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+
+
+BEAT = "worker.beat"
+
+
+def beat(root: str) -> None:
+    """Mark the index worker alive (touch root/worker.beat)."""
+    os.makedirs(root, exist_ok=True)
+    path = os.path.join(root, BEAT)
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        with open(path, "w", encoding="utf-8"):
+            pass
+
+
+def worker_seen(root: str) -> float | None:
+    """Return seconds since the index worker last marked itself alive (None: never)."""
+    try:
+        return max(0.0, time.time() - os.stat(os.path.join(root, BEAT)).st_mtime)
+    except OSError:
+        return None
+
+
 # --------------------------------------------------------------------------- applying
 
 
@@ -351,7 +419,7 @@ def _targets(rows: Iterable[Any], session: Session) -> tuple[set[int], set[int],
 def apply_rows(writer: Any, session: Session, rows: list[Any], pause: Callable[[], None] | None = None) -> int:
     """Re-index every entity the change rows name; return how many documents changed.
 
-    pause, if given, is called before each listing document (a background follower yields there).
+    pause, if given, is called before each listing document (tests write concurrently there).
     """
     listing_ids, org_ids, _ = _targets(rows, session)
     n = 0
@@ -386,9 +454,8 @@ def catch_up(root: str, engine: Engine, session_factory: Callable[[], Session],
     """Apply pending change-log rows to the live generation; skip quietly if another process is at it.
 
     Applies what was committed when it started, not what arrives meanwhile: under a steady
-    stream of writes a catch-up must end (every write request catches up for itself, and a
-    search waits for nothing else). pause is handed to apply_rows (called before each
-    listing document).
+    stream of writes a catch-up must end, so the worker's next round (a fraction of a second
+    later) takes the rest. pause is handed to apply_rows (called before each listing document).
     """
     gen = current_generation(root)
     result = CatchUp()

@@ -57,7 +57,8 @@ class SearchResult:
     page: int = 1
     per_page: int = 20
     suggestions: list[str] = field(default_factory=list)
-    unavailable: bool = False  # the index is being rebuilt: no results for now
+    unavailable: bool = False  # the index cannot answer this request: callers answer from SQL
+    lagging: bool = False  # ... because it has not yet applied the viewer's own last write
 
     @property
     def listing_ids(self) -> list[int]:
@@ -80,7 +81,8 @@ def _searcher(root: str):
 
     After a write the searcher is reopened, not ``refresh()``-ed: whoosh-reloaded 2.7.5's
     refresh reuses the old segment readers, whose deletions are stale, and even adds back
-    segments a merge removed, so an updated listing was found twice.
+    segments a merge removed, so an updated listing was found twice (reopening is cheap, so it
+    stays so with whoosh3).
     """
     gen = current_generation(root)
     if gen is None:

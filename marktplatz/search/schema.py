@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from . import _compat
 from .analysis import german_analyzer, ngram_analyzer, plain_analyzer
-
-_compat.apply()
 
 
 def build_schema() -> Schema:

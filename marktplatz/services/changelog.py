@@ -75,13 +75,18 @@ def _collect(session: Session, rows: list[dict[str, Any]], now: Any) -> None:
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     conn = session.connection()
-    stmt = insert(ChangeLog.__table__)
+    table = ChangeLog.__table__
+    stmt = insert(table)
     if conn.dialect.name == "postgresql":
         # The writing transaction id lets feed readers hold back rows of transactions that
         # are still running and might commit with a smaller id (see services/changes.py).
         stmt = stmt.values(txid=func.pg_current_xact_id().cast(Text).cast(BigInteger))
-    conn.execute(stmt, rows)
+    written = conn.execute(stmt.returning(table.c.id, table.c.txid), rows).all()
     session.info["changelog_written"] = True
+    # The position of this transaction's last row: once the search index has applied it, a
+    # search by the writer shows the write (see search.remember_write).
+    last = max(written, key=lambda r: r.id)
+    session.info["changelog_last"] = {"id": int(last.id), "txid": None if last.txid is None else int(last.txid)}
 
 
 def _row(kind: str, entity_id: int, op: str, org_id: int | None, listing_id: int | None, now: Any) -> dict[str, Any]:

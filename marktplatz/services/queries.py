@@ -119,20 +119,29 @@ def _reuse_count():
     )
 
 
-def listing_query(user: Any, filters: dict[str, Any]):
-    """Return a select() of published listings visible to user matching filters."""
-    q = select(Listing).where(listing_visibility_filter(user), PUBLISHED)
+def text_condition(text: str):
+    """Return the plain SQL match of a search text (used while the search index cannot answer)."""
+    term = f"%{text.lower()}%"
+    return or_(
+        func.lower(Listing.title).like(term),
+        func.lower(Listing.summary).like(term),
+        func.lower(Listing.technologies).like(term),
+        func.lower(Listing.platform).like(term),
+    )
+
+
+def listing_query(user: Any, filters: dict[str, Any], published_only: bool = True):
+    """Return a select() of published listings visible to user matching filters.
+
+    published_only=False keeps every listing user may see (drafts of their own
+    municipality too), as a search through the index does.
+    """
+    q = select(Listing).where(listing_visibility_filter(user))
+    if published_only:
+        q = q.where(PUBLISHED)
     f = filters
     if f.get("q"):
-        term = f"%{f['q'].lower()}%"
-        q = q.where(
-            or_(
-                func.lower(Listing.title).like(term),
-                func.lower(Listing.summary).like(term),
-                func.lower(Listing.technologies).like(term),
-                func.lower(Listing.platform).like(term),
-            )
-        )
+        q = q.where(text_condition(f["q"]))
     if f.get("art"):
         q = q.where(Listing.kind == f["art"])
     if f.get("land") or f.get("kreis"):
@@ -178,10 +187,11 @@ def listing_query(user: Any, filters: dict[str, Any]):
 
 
 def search_listings(
-    session: Session, user: Any, filters: dict[str, Any], sort: str = "neu", page: int = 1, size: int = 20
+    session: Session, user: Any, filters: dict[str, Any], sort: str = "neu", page: int = 1, size: int = 20,
+    published_only: bool = True,
 ) -> Page:
-    """Return one page of the listings matching filters, sorted."""
-    q = listing_query(user, filters)
+    """Return one page of the listings matching filters, sorted (see listing_query)."""
+    q = listing_query(user, filters, published_only)
     total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     order = {
         "neu": (Listing.published_at.desc(), Listing.id.desc()),

@@ -43,6 +43,9 @@ def _approve(server_env: dict[str, str], title: str) -> None:
         moderation.approve(session, coord, listing, "Passt.")
         session.commit()  # this helper is the edge of its unit of work
         session.close()
+        from marktplatz.cli.worker import index_step
+
+        index_step()  # the worker's round, so the next search finds the approved listing
         get_engine().dispose()
 
 

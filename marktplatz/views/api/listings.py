@@ -23,7 +23,7 @@ from ...models import (
 from ...permissions import listing_visibility_filter
 from ...schemas.listing import ListingSchema, ReuseSchema, StatusUpdateSchema
 from ...services import listings as listing_service
-from ...services import publiccode
+from ...services import publiccode, queries
 from ...services import reuse as reuse_service
 from ...services.duplicates import find_duplicates
 from ...services.errors import Invalid
@@ -71,9 +71,14 @@ LOAD_OPTIONS = (
 MAX_TEXT_MATCHES = 10_000
 
 
-def text_matches(user: Any, q: str) -> list[int]:
-    """Return the ids of the listings user may see that match q in the search index."""
-    return search.matching_listing_ids(user, q, limit=MAX_TEXT_MATCHES)
+def text_matches(user: Any, q: str) -> Any:
+    """Return the condition selecting the listings that match q: their ids from the search
+    index, or the plain SQL match while the index cannot answer (missing, or behind the
+    caller's own last write)."""
+    ids = search.matching_listing_ids(user, q, limit=MAX_TEXT_MATCHES)
+    if ids is None:
+        return queries.text_condition(q)
+    return Listing.id.in_(ids)
 
 
 def text_facets(user: Any, q: str, restrict: list[int] | None) -> dict[str, dict[str, int]]:
@@ -116,7 +121,7 @@ def list_listings(args: dict[str, Any]):
     q = select(Listing).where(listing_visibility_filter(user))
     text = (args.get("q") or "").strip()
     if text:
-        q = q.where(Listing.id.in_(text_matches(user, text)))
+        q = q.where(text_matches(user, text))
     for field in ("kind", "status", "phase", "external_id", "reuse_offered"):
         if args.get(field) is not None:
             q = q.where(getattr(Listing, field) == args[field])

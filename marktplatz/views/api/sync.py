@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import current_app, request
 
-from ... import search
 from ...core.db import get_session
 from ...core.outbound import Policy
 from ...services import publiccode
@@ -35,10 +34,6 @@ def sync(data: dict[str, Any]):
     """Upsert up to 500 listings of the token's municipality keyed by external_id."""
     p = require_scope("write")
     result = sync_listings(get_session(), p.user, p.user.organisation, data["items"], data["full_sync"])
-    # Up to 500 listings take longer to index than to write: the answer does not wait for
-    # the search index, which catches up in the background (and before this process's
-    # next search).
-    search.defer_catch_up()
     return result
 
 

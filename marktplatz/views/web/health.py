@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import time
@@ -11,8 +10,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, select, text
 
+from ... import search
 from ...core.db import get_session
-from ...models import ChangeLog, SearchState, WebhookDelivery, utcnow
+from ...models import ChangeLog, WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -38,30 +38,28 @@ def _queue() -> dict[str, Any]:
     return {"webhook_pending": int(pending or 0), "oldest_due_seconds": age}
 
 
-def _change_log() -> dict[str, Any]:
-    """Report the newest change-log id and how far each follower (kv_state position) lags."""
-    session = get_session()
-    head = session.scalar(select(func.max(ChangeLog.id))) or 0
-    followers: dict[str, int] = {}
-    for key, value in session.execute(select(SearchState.key, SearchState.value)):
-        try:
-            position = int(str(value).strip())
-        except ValueError:
-            continue
-        followers[key] = max(0, head - position)
-    return {"head": head, "lag": followers}
+def _change_log(lag: dict[str, Any]) -> dict[str, Any]:
+    """Report the newest change-log id and how many of its rows the search index lacks."""
+    head = get_session().scalar(select(func.max(ChangeLog.id))) or 0
+    return {"head": head, "lag": {"search_index": lag["rows"]}}
 
 
-def _index() -> dict[str, Any] | None:
-    """Report the search index directory when the search package exists."""
-    if importlib.util.find_spec("marktplatz.search") is None:
-        return None
+def _index(lag: dict[str, Any]) -> dict[str, Any]:
+    """Report the search index directory, its lag behind the change log and the worker.
+
+    lag_rows: committed change-log rows the index has not applied (None: no usable index);
+    lag_seconds: age of the oldest of them; worker_seen_seconds: since `marktplatz worker`
+    last finished a round (None: never), large while the worker is down.
+    """
     path = current_app.config.get("INDEX_DIR") or ""
     exists = os.path.isdir(path)
     return {
         "exists": exists,
         "writable": exists and os.access(path, os.W_OK),
         "files": len(os.listdir(path)) if exists else 0,
+        "lag_rows": lag["rows"],
+        "lag_seconds": lag["seconds"],
+        "worker_seen_seconds": lag["worker_seen_seconds"],
     }
 
 
@@ -72,7 +70,8 @@ def healthz():
     try:
         body["database"] = _database()
         body["queue"] = _queue()
-        body["change_log"] = _change_log()
+        lag = search.index_lag()
+        body["change_log"] = _change_log(lag)
     except Exception as err:  # noqa: BLE001 - any database failure means "unhealthy"
         try:
             get_session().rollback()
@@ -86,9 +85,7 @@ def healthz():
         resp.headers["Retry-After"] = "30"
         resp.headers["Cache-Control"] = "no-store"
         return resp
-    index = _index()
-    if index is not None:
-        body["index"] = index
+    body["index"] = _index(lag)
     resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp

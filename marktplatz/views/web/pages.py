@@ -142,13 +142,15 @@ def listings():
         sort = "relevanz" if q else "neu"
     page = _int(request.args.get("seite"), 1, 100_000) or 1
     counts = suggestions = None
-    index_unavailable = False
+    index_unavailable = use_sql = False
     if q:
         flt = search_filters(session, filters)
         found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, page_size)
-        # While a lost index is rebuilt, fall back to the plain database search below.
-        index_unavailable = found.unavailable
-    if q and not index_unavailable:
+        # While a lost index is rebuilt, or while it lags behind the viewer's own last write,
+        # fall back to the plain database search below (the notice only for a rebuild).
+        use_sql = found.unavailable
+        index_unavailable = found.unavailable and not found.lagging
+    if q and not use_sql:
         if page > found.pages:
             page = found.pages
             found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, page_size)
@@ -166,7 +168,9 @@ def listings():
     else:
         if sort not in queries.SORTS:
             sort = "neu"
-        page_ = queries.search_listings(session, current_user, filters, sort, page, page_size)
+        # Standing in for the index, the SQL search shows what the index would (own drafts too).
+        page_ = queries.search_listings(session, current_user, filters, sort, page, page_size,
+                                        published_only=not q)
         result = queries.Page([(lst, None) for lst in page_.items], page_.total, page_.page, page_.size)
     active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
     return render_template(

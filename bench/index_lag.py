@@ -1,0 +1,210 @@
+"""Index lag under load: from a committed write to the search index showing it.
+
+gunicorn (gunicorn.conf.py, 2 workers) and `marktplatz worker` run as in production. Reader
+threads load the search, browse, listing and API pages; writer threads each rename a public
+listing through the API (PATCH, token of its municipality) and, once the write is
+acknowledged (committed), poll an anonymous `GET /api/v1/listings?q=<new word>` every
+10 ms until the listing is found. Anonymous searches are answered by the index only (no
+read-your-writes fallback), so the time until the hit is the index lag.
+
+    python -m bench.index_lag                      # 10,000 listings, 60 s
+    python -m bench.index_lag --listings 2000 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from . import dataset
+from . import httpload as bh
+
+POLL = 0.01  # seconds between two looks for the written word
+GIVE_UP = 30.0  # seconds after which a write counts as not shown
+
+
+def pct(values: list[float], p: float) -> float:
+    """Return the p-th percentile (nearest rank) of values."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+def _writers_setup(db_path: str, index_dir: str, writers: int) -> list[tuple[str, list[int]]]:
+    """Return, per writer, a write token of one of the municipalities with the most public
+    listings and up to 20 of those listings (no two writers share a listing)."""
+    from sqlalchemy import select
+
+    from marktplatz.core.db import get_session
+    from marktplatz.models import Organisation, User
+    from marktplatz.services import accounts, tokens
+
+    with sqlite3.connect(db_path) as con:
+        orgs = [r[0] for r in con.execute(
+            "SELECT organisation_id FROM listing WHERE status='published' AND visibility='public' "
+            "GROUP BY organisation_id ORDER BY COUNT(*) DESC, organisation_id LIMIT ?", (writers,))]
+        ids = {o: [r[0] for r in con.execute(
+            "SELECT id FROM listing WHERE status='published' AND visibility='public' AND organisation_id = ? "
+            "ORDER BY id LIMIT 20", (o,))] for o in orgs}
+    app = dataset.make_app(db_path, index_dir)
+    out = []
+    with app.app_context():
+        session = get_session()
+        admin = session.scalar(select(User).where(User.email == "bench-admin@marktplatz.example"))
+        if admin is None:
+            admin = accounts.create_user(session, "bench-admin@marktplatz.example", "Benchmark", "x" * 20, "admin")
+        for o in orgs:
+            _t, secret = tokens.create_token(session, admin, session.get(Organisation, o), "Index lag",
+                                             ["read", "write"])
+            out.append((secret, ids[o]))
+        session.close()
+    return out
+
+
+def _request(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw[:1] in (b"{", b"[") else None
+    except urllib.error.HTTPError as err:
+        return err.code, None
+
+
+def _wait_for_worker(base: str, timeout: float = 600) -> dict[str, Any]:
+    """Wait until the worker has run and the index has caught up (it may build the index first)."""
+    deadline = time.monotonic() + timeout
+    body: Any = None
+    while time.monotonic() < deadline:
+        _status, body = _request(base + "/healthz")
+        index = (body or {}).get("index") or {}
+        if index.get("worker_seen_seconds") is not None and index.get("lag_rows") == 0:
+            return body
+        time.sleep(0.5)
+    raise RuntimeError(f"the worker did not catch up: {body}")
+
+
+def measure(db_path: str, index_dir: str, work: str, seconds: float = 60, readers: int = 8,
+            writers: int = 2) -> dict[str, Any]:
+    """Run the load for `seconds` and return the lag figures (seconds) and the load reached."""
+    from .run import QUERIES, env_for
+
+    setup = _writers_setup(db_path, index_dir, writers)
+    env = env_for(db_path, index_dir)
+    log_path = os.path.join(work, "index-lag.log")
+    with sqlite3.connect(db_path) as con:
+        slugs = [r[0] for r in con.execute(
+            "SELECT slug FROM listing WHERE status='published' AND visibility='public' ORDER BY id LIMIT 200")]
+    pages = ([f"/eintraege?q={urllib.parse.quote_plus(q)}" for q in QUERIES] + [f"/eintraege/{s}" for s in slugs[:50]]
+             + ["/eintraege", "/api/v1/listings", "/api/v1/listings?q=Hundesteuer"])
+    with open(log_path, "ab") as log, bh.gunicorn("marktplatz.wsgi:app", env, log_path) as (base, _master):
+        worker = subprocess.Popen([os.path.join(bh.BIN, "marktplatz"), "worker"], cwd=bh.ROOT, env=env,
+                                  stdout=log, stderr=log)
+        try:
+            _wait_for_worker(base)
+            stop = threading.Event()
+            lags: list[float] = []
+            missed: list[str] = []
+            reads = [0]
+            errors: list[int] = []
+            lock = threading.Lock()
+
+            def read(seed: int) -> None:
+                rng = random.Random(seed)
+                while not stop.is_set():
+                    status, _body = _request(base + rng.choice(pages))
+                    with lock:
+                        reads[0] += 1
+                        if status != 200:
+                            errors.append(status)
+
+            def write(k: int) -> None:
+                n = 0
+                token, mine = setup[k]
+                while not stop.is_set():
+                    n += 1
+                    word = f"zqlag{k}x{n}"
+                    lid = mine[n % len(mine)]
+                    status, _body = _request(f"{base}/api/v1/listings/{lid}", "PATCH",
+                                             {"title": f"Hundesteuer {word}"}, token)
+                    if status != 200:
+                        missed.append(f"write {status}")
+                        time.sleep(0.5)
+                        continue
+                    acked = time.monotonic()
+                    while time.monotonic() - acked < GIVE_UP:
+                        _status, body = _request(f"{base}/api/v1/listings?q={word}&limit=5")
+                        if any(item.get("id") == lid for item in (body or {}).get("items", [])):
+                            with lock:
+                                lags.append(time.monotonic() - acked)
+                            break
+                        time.sleep(POLL)
+                    else:
+                        missed.append(word)
+
+            threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
+            threads += [threading.Thread(target=write, args=(k,)) for k in range(len(setup))]
+            load_before = os.getloadavg()[0]
+            started = time.monotonic()
+            for t in threads:
+                t.start()
+            time.sleep(seconds)
+            stop.set()
+            for t in threads:
+                t.join(GIVE_UP + 30)
+            elapsed = time.monotonic() - started
+            load_after = os.getloadavg()[0]
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    out: dict[str, Any] = {"seconds": round(elapsed, 1), "readers": readers, "writers": writers,
+                           "writes_shown": len(lags), "not_shown": len(missed), "reads_per_s": round(reads[0] / elapsed, 1),
+                           "read_errors": len(errors), "loadavg_1min": [round(load_before, 1), round(load_after, 1)]}
+    if lags:
+        out.update({"p50_s": round(pct(lags, 50), 3), "p90_s": round(pct(lags, 90), 3),
+                    "p99_s": round(pct(lags, 99), 3), "max_s": round(max(lags), 3)})
+    return out
+
+
+def main() -> int:
+    """Build (or reuse) a dataset, measure, print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--listings", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--readers", type=int, default=8)
+    parser.add_argument("--writers", type=int, default=2)
+    args = parser.parse_args()
+    from .run import RESULTS
+
+    work = os.path.join(RESULTS, "work")
+    db_path, _stats = dataset.build(work, args.listings)
+    index_dir = os.path.join(work, f"index-lag-{args.listings}")
+    # dataset.build made a new database: an index of an earlier one would hold positions of
+    # another change log. The worker builds a fresh one before the load starts.
+    shutil.rmtree(index_dir, ignore_errors=True)
+    result = measure(db_path, index_dir, work, args.seconds, args.readers, args.writers)
+    result["listings"] = args.listings
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
