@@ -23,6 +23,7 @@ from werkzeug.routing import BuildError
 from marktplatz.services import listings, moderation, reuse, webhooks
 
 from . import factories as f
+from .search_support import follow
 
 CANARIES = {  # name -> (marker, title)
     "draft": ("Q7DRAFTZ", "Vertraulich Entwurf Alpha"),
@@ -93,6 +94,7 @@ def canaries(session):
     declared = reuse.declare_reuse(session, member, items["members"], {"stage": "interested"})
     hook = webhooks.create_webhook(session, owner, owner.organisation, "https://example.org/hook", "s" * 32)
     session.commit()
+    follow()  # the index holds every canary: search, facets and suggestions are put to the test
     return {
         "items": items, "dup": dup, "net": net, "owner_org": owner.organisation, "reuse": declared,
         "hook": hook, "viewers": {
