@@ -122,25 +122,20 @@ def worker_step() -> int:
 
 
 def remember_write(session: Any, user_id: int, mark: dict[str, int]) -> None:
-    """Store mark (the change-log position of user_id's last committed write) and commit.
+    """Store mark (the change-log position of user_id's write) in the request's unit of work.
 
-    Called by the edges after a request whose writes committed; searches by that user then
-    make sure the index shows them (see the module docstring).
+    Called by the edges at the end of a request that wrote change-log rows, before its
+    commit; searches by that user then make sure the index shows them (see the module
+    docstring). One upsert statement, so two parallel requests of one author never clash.
     """
-    key = WRITE_KEY.format(user_id)
-    row = session.get(SearchState, key)
-    value = json.dumps(mark, separators=(",", ":"))
-    if row is None:
-        session.add(SearchState(key=key, value=value))
-    elif row.value != value:
-        row.value = value
+    table = SearchState.__table__
+    values = {"key": WRITE_KEY.format(user_id), "value": json.dumps(mark, separators=(",", ":"))}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        return
-    try:
-        session.commit()
-    except Exception:  # noqa: BLE001 - losing the mark only costs the author a stale search
-        session.rollback()
-        log.warning("could not remember the last write of user %s", user_id)
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values(**values)
+    session.execute(stmt.on_conflict_do_update(index_elements=[table.c.key], set_={"value": values["value"]}))
 
 
 def _last_write(user: Any) -> dict[str, int] | None:

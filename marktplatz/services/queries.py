@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -35,6 +35,7 @@ from ..models import (
     listing_ozg,
 )
 from ..permissions import listing_visibility_filter, viewer_scope
+from .listing_query import ListingQuery, statement
 
 # Aggregates shown on every start and browse page are cached briefly per visibility class:
 # at 100,000 listings they cost hundreds of milliseconds, and a number that is up to
@@ -70,143 +71,6 @@ def _cached(name: str, session: Session, user: Any, compute: Any) -> Any:
 
 PUBLISHED = Listing.status == ListingStatus.PUBLISHED.value
 ONLINE_REUSE_STAGES = ("production", "pilot")
-
-SORTS = {
-    "neu": "Neueste zuerst",
-    "aktualisiert": "Zuletzt aktualisiert",
-    "titel": "Titel A–Z",
-    "nachnutzungen": "Meiste Nachnutzungen",
-}
-
-# Empty filters: the keys parse_filters() in views/web.py fills.
-FILTER_KEYS = (
-    "q", "art", "land", "kreis", "netzwerk", "themenfeld", "ozg", "phase", "reifegrad",
-    "lizenz", "nachnutzung",
-)
-
-
-@dataclass
-class Page:
-    """One page of results with its paging numbers."""
-
-    items: list[Any]
-    total: int
-    page: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        """Return the number of pages."""
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_prev(self) -> bool:
-        """Tell whether there is a previous page."""
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        """Tell whether there is a next page."""
-        return self.page < self.pages
-
-
-def _reuse_count():
-    return (
-        select(func.count(Reuse.id))
-        .where(Reuse.listing_id == Listing.id, Reuse.stage != "discontinued")
-        .correlate(Listing)
-        .scalar_subquery()
-    )
-
-
-def text_condition(text: str):
-    """Return the plain SQL match of a search text (used while the search index cannot answer)."""
-    term = f"%{text.lower()}%"
-    return or_(
-        func.lower(Listing.title).like(term),
-        func.lower(Listing.summary).like(term),
-        func.lower(Listing.technologies).like(term),
-        func.lower(Listing.platform).like(term),
-    )
-
-
-def listing_query(user: Any, filters: dict[str, Any], published_only: bool = True):
-    """Return a select() of published listings visible to user matching filters.
-
-    published_only=False keeps every listing user may see (drafts of their own
-    municipality too), as a search through the index does.
-    """
-    q = select(Listing).where(listing_visibility_filter(user))
-    if published_only:
-        q = q.where(PUBLISHED)
-    f = filters
-    if f.get("q"):
-        q = q.where(text_condition(f["q"]))
-    if f.get("art"):
-        q = q.where(Listing.kind == f["art"])
-    if f.get("land") or f.get("kreis"):
-        org_cond = []
-        if f.get("land"):
-            org_cond.append(Organisation.land_code == f["land"])
-        if f.get("kreis"):
-            org_cond.append(or_(Organisation.kreis_key == f["kreis"], Organisation.key == f["kreis"]))
-        q = q.where(
-            exists(select(Organisation.id).where(Organisation.id == Listing.organisation_id, *org_cond))
-        )
-    if f.get("netzwerk"):
-        q = q.where(
-            exists(
-                select(NetworkMembership.id)
-                .join(Network, Network.id == NetworkMembership.network_id)
-                .where(NetworkMembership.organisation_id == Listing.organisation_id, Network.slug == f["netzwerk"])
-            )
-        )
-    if f.get("ozg"):
-        q = q.where(
-            exists(select(listing_ozg.c.listing_id).where(
-                listing_ozg.c.listing_id == Listing.id, listing_ozg.c.ozg_id == f["ozg"]
-            ))
-        )
-    if f.get("themenfeld"):
-        q = q.where(
-            exists(
-                select(listing_ozg.c.listing_id)
-                .join(OzgLeistung, OzgLeistung.id == listing_ozg.c.ozg_id)
-                .where(listing_ozg.c.listing_id == Listing.id, OzgLeistung.themenfeld_id == f["themenfeld"])
-            )
-        )
-    if f.get("phase"):
-        q = q.where(Listing.phase == f["phase"])
-    if f.get("reifegrad") is not None:
-        q = q.where(Listing.reifegrad >= f["reifegrad"])
-    if f.get("lizenz"):
-        q = q.where(Listing.licence == f["lizenz"])
-    if f.get("nachnutzung"):
-        q = q.where(Listing.reuse_offered.is_(True))
-    return q
-
-
-def search_listings(
-    session: Session, user: Any, filters: dict[str, Any], sort: str = "neu", page: int = 1, size: int = 20,
-    published_only: bool = True,
-) -> Page:
-    """Return one page of the listings matching filters, sorted (see listing_query)."""
-    q = listing_query(user, filters, published_only)
-    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    order = {
-        "neu": (Listing.published_at.desc(), Listing.id.desc()),
-        "aktualisiert": (Listing.updated_at.desc(), Listing.id.desc()),
-        "titel": (func.lower(Listing.title), Listing.id),
-        "nachnutzungen": (_reuse_count().desc(), Listing.published_at.desc(), Listing.id.desc()),
-    }.get(sort, (Listing.published_at.desc(), Listing.id.desc()))
-    pages = max(1, -(-total // size))
-    page = min(max(page, 1), pages)
-    items = list(
-        session.scalars(
-            q.options(selectinload(Listing.reuses)).order_by(*order).offset((page - 1) * size).limit(size)
-        )
-    )
-    return Page(items, total, page, size)
 
 
 def filter_options(session: Session, user: Any) -> dict[str, Any]:
@@ -622,8 +486,8 @@ def dashboard(session: Session, user: Any) -> dict[str, Any]:
 
 def feed_listings(session: Session, user: Any, network_slug: str | None = None, ozg_id: int | None = None, limit: int = 50) -> list[Listing]:
     """Return the newest published listings for a feed, optionally per network or OZG-Leistung."""
-    filters: dict[str, Any] = {"netzwerk": network_slug, "ozg": ozg_id}
-    q = listing_query(user, filters).order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit)
+    q = statement(ListingQuery(viewer=user, network=network_slug, ozg_id=ozg_id))
+    q = q.order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit)
     return list(session.scalars(q))
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Flask, g
 
+from ..core.db import is_failed
+
 
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
@@ -33,9 +35,10 @@ def init_app(app: Flask) -> None:
     def _remember_write(response):
         # Read-your-writes: remember the change-log position of what this request committed,
         # for its author; their next search waits for the index or answers from SQL.
+        # Runs before the unit of work commits (core/db registers its hook first, so it runs last).
         session = g.get("db_session")
         mark = session.info.pop("changelog_last", None) if session is not None else None
-        if mark is not None and response.status_code < 400:
+        if mark is not None and response.status_code < 400 and not is_failed():
             author = _author()
             if author is not None:
                 from .. import search

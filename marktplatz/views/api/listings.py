@@ -12,21 +12,16 @@ from sqlalchemy.orm import selectinload
 from ... import search
 from ...core.db import get_session
 from ...models import (
-    LeikaLeistung,
     Listing,
-    ListingTag,
-    Organisation,
     StatusUpdate,
-    listing_leika,
-    listing_ozg,
 )
-from ...permissions import listing_visibility_filter
 from ...schemas.listing import ListingSchema, ReuseSchema, StatusUpdateSchema
+from ...services import listing_query, publiccode
 from ...services import listings as listing_service
-from ...services import publiccode, queries
 from ...services import reuse as reuse_service
 from ...services.duplicates import find_duplicates
 from ...services.errors import Invalid
+from ...services.listing_query import ListingQuery
 from ...services.sync import listing_input
 from . import mergepatch, problems
 from .common import (
@@ -77,7 +72,7 @@ def text_matches(user: Any, q: str) -> Any:
     caller's own last write)."""
     ids = search.matching_listing_ids(user, q, limit=MAX_TEXT_MATCHES)
     if ids is None:
-        return queries.text_condition(q)
+        return listing_query.text_condition(q)
     return Listing.id.in_(ids)
 
 
@@ -118,28 +113,16 @@ def _get(listing_id: int) -> Listing:
 def list_listings(args: dict[str, Any]):
     """List the listings the caller may see, with filters, full-text q and optional facets."""
     user = current_user_or_none()
-    q = select(Listing).where(listing_visibility_filter(user))
     text = (args.get("q") or "").strip()
+    query = ListingQuery(viewer=user, published_only=False, **{
+        name: args.get(name) for name in ("kind", "status", "phase", "external_id", "reuse_offered", "ags",
+                                          "ozg_id", "leika_key", "tag")})
+    q = listing_query.statement(query)  # the text is matched through the index below
     if text:
         q = q.where(text_matches(user, text))
-    for field in ("kind", "status", "phase", "external_id", "reuse_offered"):
-        if args.get(field) is not None:
-            q = q.where(getattr(Listing, field) == args[field])
-    if args.get("ags"):
-        q = q.where(Listing.organisation_id.in_(select(Organisation.id).where(Organisation.ags == args["ags"])))
-    if args.get("ozg_id") is not None:
-        q = q.where(Listing.id.in_(select(listing_ozg.c.listing_id).where(listing_ozg.c.ozg_id == args["ozg_id"])))
-    if args.get("leika_key"):
-        q = q.where(Listing.id.in_(
-            select(listing_leika.c.listing_id).join(LeikaLeistung, LeikaLeistung.id == listing_leika.c.leika_id)
-            .where(LeikaLeistung.key == args["leika_key"])))
-    if args.get("tag"):
-        q = q.where(Listing.id.in_(select(ListingTag.listing_id).where(func.lower(ListingTag.tag) == args["tag"].lower())))
     facets = None
     if text:
-        narrowed = any(args.get(k) is not None for k in (
-            "kind", "status", "phase", "external_id", "reuse_offered", "ags", "ozg_id", "leika_key", "tag"))
-        restrict = list(get_session().scalars(q.with_only_columns(Listing.id))) if narrowed else None
+        restrict = list(get_session().scalars(q.with_only_columns(Listing.id))) if query.narrowed else None
         facets = text_facets(user, text, restrict)
     elif args.get("facets"):
         facets = {}

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ... import search
 from ...core.db import get_session
 from ...models import Listing, Network, Organisation, Reuse
 from ...models.listing import KINDS, PHASES, REUSE_STAGES
-from ...permissions import listing_visibility_filter
-from ...services import networks, queries
+from ...services import listing_query, networks, queries
+from ...services.listing_query import ListingQuery
 from ...services.listings import get_listing
 from ...services.reuse import is_following
 from .pagecache import cached_page
@@ -46,7 +46,7 @@ def _int(value: str | None, low: int | None = None, high: int | None = 2**31 - 1
 
 def parse_filters(args) -> dict[str, Any]:
     """Read the browse filters from query args; unknown or malformed values are dropped."""
-    filters: dict[str, Any] = {key: None for key in queries.FILTER_KEYS}
+    filters: dict[str, Any] = {key: None for key in FILTER_KEYS}
     filters["q"] = (args.get("q") or "").strip()[:200] or None
     if args.get("art") in KINDS:
         filters["art"] = args["art"]
@@ -71,37 +71,31 @@ def parse_filters(args) -> dict[str, Any]:
     return filters
 
 
+# The browse page's German URL parameters and sorts, and what they mean in a ListingQuery.
+FILTER_KEYS = (
+    "q", "art", "land", "kreis", "netzwerk", "themenfeld", "ozg", "phase", "reifegrad",
+    "lizenz", "nachnutzung",
+)
+SORTS = {
+    "neu": "Neueste zuerst",
+    "aktualisiert": "Zuletzt aktualisiert",
+    "titel": "Titel A–Z",
+    "nachnutzungen": "Meiste Nachnutzungen",
+}
 # With a search term the browse page ranks through the search index; its sorts differ.
 SEARCH_SORTS = {"relevanz": "Relevanz", "neu": "Neueste zuerst", "nachnutzungen": "Meiste Nachnutzungen"}
-_INDEX_SORT = {"relevanz": "relevance", "neu": "newest", "nachnutzungen": "reused"}
+SORT_NAMES = {"relevanz": "relevance", "neu": "newest", "aktualisiert": "updated", "titel": "title",
+              "nachnutzungen": "reused"}
 
 
-def search_filters(session, filters: dict[str, Any]) -> dict[str, Any]:
-    """Translate the browse filters into the search index's filters."""
-    out: dict[str, Any] = {}
-    if filters.get("art"):
-        out["kind"] = filters["art"]
-    if filters.get("land"):
-        out["land"] = filters["land"]
-    if filters.get("netzwerk"):
-        net_id = session.scalar(select(Network.id).where(Network.slug == filters["netzwerk"]))
-        out["network"] = str(net_id or 0)
-    if filters.get("themenfeld"):
-        out["themenfeld"] = str(filters["themenfeld"])
-    if filters.get("phase"):
-        out["phase"] = filters["phase"]
-    if filters.get("reifegrad") is not None:
-        out["reifegrad_min"] = filters["reifegrad"]
-    if filters.get("lizenz"):
-        out["licence"] = filters["lizenz"]
-    if filters.get("nachnutzung"):
-        out["reuse_offered"] = "ja"
-    if filters.get("kreis"):
-        out["organisation_ids"] = set(session.scalars(select(Organisation.id).where(
-            or_(Organisation.kreis_key == filters["kreis"], Organisation.key == filters["kreis"]))))
-    if filters.get("ozg"):
-        out["ozg_id"] = filters["ozg"]
-    return out
+def listing_query_from(filters: dict[str, Any], sort: str, page: int, size: int) -> ListingQuery:
+    """Return the ListingQuery the browse page's (German) filters ask for."""
+    return ListingQuery(
+        viewer=current_user, text=filters["q"], kind=filters["art"], land=filters["land"], kreis=filters["kreis"],
+        network=filters["netzwerk"], themenfeld_id=filters["themenfeld"], ozg_id=filters["ozg"],
+        phase=filters["phase"], min_reifegrad=filters["reifegrad"], licence=filters["lizenz"],
+        reuse_offered=True if filters["nachnutzung"] else None, published_only=not filters["q"],
+        sort=SORT_NAMES[sort], page=page, size=size)
 
 
 def facet_counts(session, facets: dict[str, list[tuple[str, str, int]]]) -> dict[str, dict[Any, int]]:
@@ -136,42 +130,21 @@ def listings():
     session = get_session()
     filters = parse_filters(request.args)
     q = filters["q"]
-    sorts = SEARCH_SORTS if q else queries.SORTS
+    sorts = SEARCH_SORTS if q else SORTS
     sort = request.args.get("sortierung") or ("relevanz" if q else "neu")
     if sort not in sorts:
         sort = "relevanz" if q else "neu"
     page = _int(request.args.get("seite"), 1, 100_000) or 1
+    found = listing_query.browse(session, listing_query_from(filters, sort, page, page_size))
+    result = found.page
     counts = suggestions = None
-    index_unavailable = use_sql = False
-    if q:
-        flt = search_filters(session, filters)
-        found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, page_size)
-        # While a lost index is rebuilt, or while it lags behind the viewer's own last write,
-        # fall back to the plain database search below (the notice only for a rebuild).
-        use_sql = found.unavailable
-        index_unavailable = found.unavailable and not found.lagging
-    if q and not use_sql:
-        if page > found.pages:
-            page = found.pages
-            found = search.search_listings(current_user, q, flt, _INDEX_SORT[sort], page, page_size)
-        # The index may lag behind a change of state or visibility: every hit is checked
-        # against the database with the same policy before it is shown.
-        rows = {
-            lst.id: lst for lst in session.scalars(select(Listing).where(
-                Listing.id.in_(found.listing_ids), listing_visibility_filter(current_user)))
-        }
-        items = [(rows[h.listing_id], h) for h in found.hits if h.listing_id in rows]
-        result = queries.Page(items, found.total, page, page_size)
+    if found.from_index:
         counts = facet_counts(session, found.facets)
         suggestions = _suggestions(session, q)
-        suggestions["spelling"] = found.suggestions
-    else:
-        if sort not in queries.SORTS:
-            sort = "neu"
-        # Standing in for the index, the SQL search shows what the index would (own drafts too).
-        page_ = queries.search_listings(session, current_user, filters, sort, page, page_size,
-                                        published_only=not q)
-        result = queries.Page([(lst, None) for lst in page_.items], page_.total, page_.page, page_.size)
+        suggestions["spelling"] = found.spelling
+    elif sort not in SORTS:
+        sort = "neu"
+    index_unavailable = found.index_unavailable
     active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
     return render_template(
         "listings/list.html",
