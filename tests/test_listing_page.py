@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, select
 
 from marktplatz.models import Listing
-from marktplatz.services import listings, queries, reuse
+from marktplatz.services import listing_pages, listings, reuse
 from marktplatz.views.web import templating
 
 from . import factories as f
@@ -134,7 +134,7 @@ def test_page_loader_matches_lazy_loading(app, session, world):
     lazy = snapshot(session.scalar(select(Listing).where(Listing.id == item.id)))
     session.expunge_all()
     loaded = session.scalar(select(Listing).where(Listing.id == item.id))
-    queries.load_listing_page(session, loaded)
+    listing_pages.load_listing_page(session, loaded)
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, *_args) -> None:
@@ -322,20 +322,20 @@ def test_similar_listings_are_cached_until_the_data_changes_and_never_leak(sessi
     shared = f.listing(session, world["member"], publish_by=world["coord"], title="Netzwerk Hund V1W2",
                        visibility="network")
     owner = world["owner"]
-    assert shared in queries.similar_listings(session, owner, page)
+    assert shared in listing_pages.similar_listings(session, owner, page)
     statements = []
     engine = session.get_bind()
     listen = lambda *a: statements.append(a[2])  # noqa: E731 - (conn, cursor, statement, ...)
     event.listen(engine, "before_cursor_execute", listen)
     try:
-        assert shared in queries.similar_listings(session, owner, page)
+        assert shared in listing_pages.similar_listings(session, owner, page)
     finally:
         event.remove(engine, "before_cursor_execute", listen)
     assert not any("own_ozg" in s for s in statements), "the cached answer walked the OZG listings again"
 
     newer = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer neu X3Y4")
-    assert newer in queries.similar_listings(session, owner, page)
+    assert newer in listing_pages.similar_listings(session, owner, page)
 
     networks.remove_member(session, world["coord"], world["net"], world["member"].organisation_id)
     session.expire_all()
-    assert shared not in queries.similar_listings(session, owner, page)
+    assert shared not in listing_pages.similar_listings(session, owner, page)

@@ -256,7 +256,7 @@ class ReuseSchema(Schema):
 
 # The open-data export (CSV and JSON) in the column order its users read; the columns of
 # fields declared later follow at the end, so positional CSV readers keep working. Columns
-# without a field (id, url, kommune, ...) are filled by services.queries.export_row.
+# without a field (id, url, kommune, ...) are filled by services.listing_pages.export_row.
 _EXPORT_ORDER = (
     "id", "url", "art", "titel", "kurzbeschreibung", "kommune", "ags", "land", "phase",
     "reifegrad", "reifegrad_modell", "ozg_ids", "leika_schluessel", "lizenz",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ...core.db import get_session
 from ...models import Network
 from ...schemas.listing import EXPORT_COLUMNS
-from ...services import queries
+from ...services import catalogue, listing_pages
 from ...services.listings import get_listing
 
 bp = Blueprint("feeds", __name__)
@@ -61,7 +61,7 @@ def _listing_entries(items) -> list[dict[str, Any]]:
 @bp.route("/feeds/eintraege.atom")
 def all_listings():
     """Atom feed of the newest published listings."""
-    items = queries.feed_listings(get_session(), current_user)
+    items = listing_pages.feed_listings(get_session(), current_user)
     return _atom("Marktplatz: neue Einträge", url_for("feeds.all_listings", _external=True), _listing_entries(items))
 
 
@@ -72,7 +72,7 @@ def network_listings(slug: str):
     net = session.scalar(select(Network).where(Network.slug == slug))
     if net is None:
         abort(404)
-    items = queries.feed_listings(session, current_user, network_slug=slug)
+    items = listing_pages.feed_listings(session, current_user, network_slug=slug)
     return _atom(f"Marktplatz: neue Einträge im Netzwerk {net.name}", request.base_url, _listing_entries(items))
 
 
@@ -80,10 +80,10 @@ def network_listings(slug: str):
 def ozg_listings(ozg_id: int):
     """Atom feed of the newest published listings for an OZG-Leistung."""
     session = get_session()
-    ozg = queries.get_ozg(session, ozg_id)
+    ozg = catalogue.get_ozg(session, ozg_id)
     if ozg is None:
         abort(404)
-    items = queries.feed_listings(session, current_user, ozg_id=ozg_id)
+    items = listing_pages.feed_listings(session, current_user, ozg_id=ozg_id)
     return _atom(f"Marktplatz: neue Einträge zu „{ozg.name}“", request.base_url, _listing_entries(items))
 
 
@@ -115,7 +115,7 @@ def _base_url() -> str:
 @bp.route("/export/eintraege.json")
 def export_json():
     """Export all public published listings as JSON with the data licence."""
-    rows = [queries.export_row(item, _base_url()) for item in queries.export_listings(get_session())]
+    rows = [listing_pages.export_row(item, _base_url()) for item in listing_pages.export_listings(get_session())]
     body = {
         "lizenz": DATA_LICENCE,
         "lizenz_url": DATA_LICENCE_URL,
@@ -133,7 +133,7 @@ def export_json():
 @bp.route("/export/eintraege.csv")
 def export_csv():
     """Export all public published listings as CSV (UTF-8, semicolon) with the data licence."""
-    rows = [queries.export_row(item, _base_url()) for item in queries.export_listings(get_session())]
+    rows = [listing_pages.export_row(item, _base_url()) for item in listing_pages.export_listings(get_session())]
     out = io.StringIO()
     out.write(f"# Lizenz: {ATTRIBUTION}\n")
     writer = csv.DictWriter(out, fieldnames=_empty_fields(), delimiter=";", lineterminator="\n")

@@ -12,7 +12,8 @@ from ... import search
 from ...core.db import get_session
 from ...models import Listing, Network, Organisation, Reuse
 from ...models.listing import KINDS, PHASES, REUSE_STAGES
-from ...services import listing_query, networks, queries
+from ...services import catalogue, listing_pages, listing_query, municipalities, networks
+from ...services import dashboard as dashboard_service
 from ...services.listing_query import ListingQuery
 from ...services.listings import get_listing
 from ...services.reuse import is_following
@@ -28,9 +29,9 @@ def index():
     session = get_session()
     return render_template(
         "index.html",
-        stats=queries.home_stats(session, current_user),
-        latest=queries.latest_listings(session, current_user),
-        themenfelder=queries.themenfelder(session),
+        stats=listing_pages.home_stats(session, current_user),
+        latest=listing_pages.latest_listings(session, current_user),
+        themenfelder=catalogue.themenfelder(session),
     )
 
 
@@ -156,10 +157,10 @@ def listings():
         counts=counts,
         suggestions=suggestions,
         index_unavailable=index_unavailable,
-        options=queries.filter_options(session, current_user),
+        options=listing_pages.filter_options(session, current_user),
         kinds=KINDS,
         phases=PHASES,
-        ozg=queries.get_ozg(session, filters["ozg"]) if filters["ozg"] else None,
+        ozg=catalogue.get_ozg(session, filters["ozg"]) if filters["ozg"] else None,
     )
 
 
@@ -177,7 +178,7 @@ def _suggestions(session, q: str) -> dict[str, Any]:
 def render_listing(listing: Listing, status: int = 200, **extra: Any):
     """Render a listing page with the viewer's actions; extra carries form errors and input."""
     session = get_session()
-    queries.load_listing_page(session, listing)
+    listing_pages.load_listing_page(session, listing)
     own_reuse = None
     if getattr(current_user, "organisation_id", None):
         own_reuse = session.scalar(
@@ -185,7 +186,7 @@ def render_listing(listing: Listing, status: int = 200, **extra: Any):
         )
     context = {
         "listing": listing,
-        "similar": queries.similar_listings(session, current_user, listing),
+        "similar": listing_pages.similar_listings(session, current_user, listing),
         "following": is_following(session, current_user, listing),
         "own_reuse": own_reuse,
         "stages": REUSE_STAGES,
@@ -218,10 +219,10 @@ def municipality(key: str):
     return render_template(
         "municipality.html",
         org=org,
-        items=queries.municipality_listings(session, current_user, org),
-        reuses=queries.municipality_reuses(session, current_user, org),
-        networks=queries.municipality_networks(session, org),
-        coverage=queries.coverage(session, current_user, org),
+        items=municipalities.municipality_listings(session, current_user, org),
+        reuses=municipalities.municipality_reuses(session, current_user, org),
+        networks=municipalities.municipality_networks(session, org),
+        coverage=municipalities.coverage(session, current_user, org),
     )
 
 
@@ -233,10 +234,10 @@ def ozg_index():
     tf = _int(request.args.get("themenfeld"), 1)
     return render_template(
         "ozg/index.html",
-        tree=queries.ozg_catalogue(session, current_user, term, tf),
+        tree=catalogue.ozg_catalogue(session, current_user, term, tf),
         term=term,
         themenfeld=tf,
-        themenfelder=queries.themenfelder(session),
+        themenfelder=catalogue.themenfelder(session),
     )
 
 
@@ -244,10 +245,10 @@ def ozg_index():
 def ozg_detail(ozg_id: int):
     """Show an OZG-Leistung with the who-does-what matrix."""
     session = get_session()
-    ozg = queries.get_ozg(session, ozg_id)
+    ozg = catalogue.get_ozg(session, ozg_id)
     if ozg is None:
         abort(404)
-    rows = queries.ozg_matrix(session, current_user, ozg_id)
+    rows = catalogue.ozg_matrix(session, current_user, ozg_id)
     return render_template(
         "ozg/detail.html",
         ozg=ozg,
@@ -273,7 +274,7 @@ def dashboard():
     session = get_session()
     return render_template(
         "dashboard.html",
-        data=queries.dashboard(session, current_user),
+        data=dashboard_service.dashboard(session, current_user),
         stages=REUSE_STAGES,
         invitations=networks.invitations_for(session, current_user),
     )

@@ -11,8 +11,8 @@ from ...core.db import get_session
 from ...models import Listing, ListingStatus, Reuse
 from ...models.listing import KINDS
 from ...models.listing_fields import LISTING_FIELDS
+from ...services import catalogue
 from ...services import listings as listing_service
-from ...services import queries
 from ...services import reuse as reuse_service
 from ...services.common import require
 from ...services.duplicates import DuplicateReport, find_duplicates
@@ -43,13 +43,13 @@ def _picker(values: dict[str, Any]) -> dict[str, Any]:
     session = get_session()
     ozg_ids = [int(v) for v in values.get("ozg_ids", []) if str(v).isdigit()]
     leika_keys = [v for v in values.get("leika_keys", []) if str(v).isdigit()]
-    selected_ozg, selected_leika = queries.catalogue_by_ids(session, ozg_ids, leika_keys)
+    selected_ozg, selected_leika = catalogue.catalogue_by_ids(session, ozg_ids, leika_keys)
     term = (request.form.get("katalog_suche") or "").strip()[:100] if request.method == "POST" else ""
     found_ozg: list[Any] = []
     found_leika: list[Any] = []
     searched = request.form.get("aktion") == "katalog_suchen"
     if searched:
-        found_ozg, found_leika = queries.catalogue_search(session, term)
+        found_ozg, found_leika = catalogue.catalogue_search(session, term)
         found_ozg = [o for o in found_ozg if o.id not in ozg_ids]
         found_leika = [lk for lk in found_leika if lk.key not in leika_keys]
     return {
