@@ -104,6 +104,10 @@ def catch_up() -> int:
         return _catch_up(index_dir(), _engine(), _sessions()).applied_rows
     except (OperationalError, InterfaceError) as err:
         log.warning("search catch-up skipped, database unavailable (%s)", err.__class__.__name__)
+    except FileNotFoundError:
+        # The index directory went away under the catch-up (deleted by an operator, or
+        # swapped by a rebuild elsewhere): the next round finds it missing and rebuilds.
+        log.warning("search index %s vanished during a catch-up; the next round rebuilds it", index_dir())
     except Exception:  # noqa: BLE001 - the next round catches up
         log.exception("search catch-up failed; will retry")
     return 0
