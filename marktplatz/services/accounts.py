@@ -117,6 +117,12 @@ def change_password(session: Session, user: User, current: str, new: str, repeat
     flush(session)
 
 
+def end_sessions(session: Session, user: User) -> None:
+    """End every session of the user (sign-out): cookies issued before stop working."""
+    user.session_token = secrets.token_hex(8)
+    flush(session)
+
+
 def load_user(session: Session, ident: str) -> Any:
     """Return the active user for a session identifier 'id:token', or None."""
     try:

@@ -71,7 +71,9 @@ def login():
 
 @bp.route("/abmelden", methods=["POST"])
 def logout():
-    """Sign the user out."""
+    """Sign the user out and end the session on the server (a copied cookie stops working)."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(get_session(), current_user._get_current_object())
     logout_user()
     session.clear()
     flash("Sie sind abgemeldet.", "info")
