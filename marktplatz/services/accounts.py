@@ -17,9 +17,9 @@ from ..models import Network, NetworkCoordinator, Organisation, User, utcnow
 from ..models.user import ROLES
 from .common import flush
 from .errors import Conflict, Forbidden, Invalid
+from .passwords import problems as password_problems
 
 log = logging.getLogger(__name__)
-MIN_PASSWORD = 10
 
 
 def hash_password(password: str) -> str:
@@ -28,9 +28,8 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method)
 
 
-def _check_password(password: str, field: str = "password") -> None:
-    if len(password or "") < MIN_PASSWORD:
-        raise Invalid({field: [f"Das Passwort muss mindestens {MIN_PASSWORD} Zeichen lang sein."]})
+def _password_errors(password: str, email: str, organisation: Organisation | None) -> list[str]:
+    return password_problems(password, email, organisation.name if organisation is not None else "")
 
 
 def create_user(
@@ -55,8 +54,8 @@ def create_user(
         errors["organisation"] = ["Digitalbeauftragte gehören zu einer Kommune."]
     if role == "coordinator" and not networks:
         errors["networks"] = ["Koordinatorinnen und Koordinatoren brauchen mindestens ein Netzwerk."]
-    if len(password or "") < MIN_PASSWORD:
-        errors["password"] = [f"Das Passwort muss mindestens {MIN_PASSWORD} Zeichen lang sein."]
+    if found := _password_errors(password, email, organisation):
+        errors["password"] = found
     if errors:
         raise Invalid(errors)
     if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
@@ -109,7 +108,8 @@ def change_password(session: Session, user: User, current: str, new: str, repeat
     """Change the password after checking the current one; ends other sessions."""
     if not check_password_hash(user.password_hash, current or ""):
         raise Invalid({"current_password": ["Das aktuelle Passwort stimmt nicht."]})
-    _check_password(new, "new_password")
+    if found := _password_errors(new, user.email, user.organisation):
+        raise Invalid({"new_password": found})
     if new != repeat:
         raise Invalid({"repeat_password": ["Die beiden neuen Passwörter stimmen nicht überein."]})
     user.password_hash = hash_password(new)
