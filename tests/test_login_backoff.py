@@ -140,3 +140,13 @@ def test_old_failures_are_forgotten(app, client, session):
     session.commit()
     assert _login(client, user.email, WRONG).status_code == 422
     assert _login(client, user.email, f.PASSWORD).status_code == 302
+
+
+def test_forgotten_failures_are_deleted(app, client, session):
+    """Rows of failures older than LOGIN_FORGET_SECONDS are removed by the next failure."""
+    _login(client, "alt@example.org", WRONG, ip="203.0.113.20")
+    session.execute(update(LoginThrottle).values(last_failure_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    _login(client, "neu@example.org", WRONG, ip="203.0.113.21")
+    session.expire_all()
+    assert len(session.scalars(select(LoginThrottle)).all()) == 2  # only the new address and client

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -156,6 +156,9 @@ def authenticate(session: Session, email: str, password: str, client_ip: str | N
     else:
         valid = check_password_hash(user.password_hash, password or "") and bool(user.active)
     if not valid:
+        # Forgotten rows go, so the table holds only the failures of the last LOGIN_FORGET_SECONDS.
+        session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < forget_before,
+                                                    LoginThrottle.key.not_in(list(limits))))
         for key, limit in limits.items():
             row = _throttle_row(session, key, rows.get(key))
             if row.last_failure_at < forget_before:
