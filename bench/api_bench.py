@@ -42,7 +42,7 @@ def prepare(url: str, tmp: Path) -> str:
             load_reference(session)
         org = session.scalar(select(Organisation).where(Organisation.ags == "08311000"))
         user = session.scalar(select(User).where(User.email == "bench@example.org")) or accounts.create_user(
-            session, "bench@example.org", "Bench", "bench-password-1", "officer", org)
+            session, "bench@example.org", "Bench", "Lasttest-Schluessel-42", "officer", org)
         secret = tokens.create_token(session, user, org, f"bench {time.time()}", ["read", "write"])[1]
         session.commit()
         session.close()

@@ -39,8 +39,16 @@ DEFAULTS: dict[str, Any] = {
     # Password hashing (a werkzeug method); unset means scrypt, or FAST_TEST_PASSWORD_HASH
     # when TESTING is true (tests create hundreds of accounts; production always hashes slowly).
     "PASSWORD_HASH_METHOD": None,
+    # Sign-in backoff (never a lock-out): after LOGIN_MAX_FAILURES failed sign-ins for one
+    # e-mail address, or LOGIN_IP_MAX_FAILURES from one client address, each further failure
+    # opens a wait (LOGIN_DELAY_SECONDS, doubling, at most LOGIN_DELAY_MAX_SECONDS) during which
+    # sign-ins are answered "Bitte warten" unchecked; after it the right password works.
+    # Failures older than LOGIN_FORGET_SECONDS are forgotten.
     "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_LOCK_SECONDS": 300,
+    "LOGIN_IP_MAX_FAILURES": 50,
+    "LOGIN_DELAY_SECONDS": 2,
+    "LOGIN_DELAY_MAX_SECONDS": 60,
+    "LOGIN_FORGET_SECONDS": 900,
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -138,8 +146,8 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
 
 # Numeric settings that are durations and may have a fraction ("2.5"); the other numeric
 # settings count something and must be whole numbers.
-_SECONDS = {"OUTBOUND_TIMEOUT", "LOGIN_LOCK_SECONDS", "STATS_CACHE_SECONDS", "SEARCH_FRESH_WAIT",
-            "SEARCH_POLL_SECONDS"}
+_SECONDS = {"OUTBOUND_TIMEOUT", "LOGIN_DELAY_SECONDS", "LOGIN_DELAY_MAX_SECONDS", "LOGIN_FORGET_SECONDS",
+            "STATS_CACHE_SECONDS", "SEARCH_FRESH_WAIT", "SEARCH_POLL_SECONDS"}
 
 
 def _check_numbers(config: dict[str, Any]) -> None:

@@ -447,14 +447,15 @@ def test_security_headers_on_every_get_route(app, client):
         assert resp.headers.get("Referrer-Policy") in ("strict-origin-when-cross-origin", "no-referrer", "same-origin"), url
 
 
-def test_account_locked_after_repeated_failures(app, client, session):
-    """After LOGIN_MAX_FAILURES wrong passwords even the right one is refused for a while."""
+def test_account_waits_after_repeated_failures(app, client, session):
+    """After LOGIN_MAX_FAILURES wrong passwords even the right one waits for a while (see test_login_backoff)."""
+    app.config["LOGIN_DELAY_SECONDS"] = 30
     officer = f.user(session, "officer", f.FREIBURG)
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         assert client.post("/anmelden", data={"email": officer.email, "password": "falsch-falsch"}).status_code == 422
     resp = client.post("/anmelden", data={"email": officer.email, "password": f.PASSWORD})
-    assert resp.status_code == 422
-    assert "Zu viele fehlgeschlagene Anmeldeversuche" in resp.get_data(as_text=True)
+    assert resp.status_code == 429
+    assert "Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie" in resp.get_data(as_text=True)
 
 
 def test_login_rate_limited_per_ip(app, client):

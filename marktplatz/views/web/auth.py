@@ -19,7 +19,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ...core.db import get_session, keep_despite_error_status
 from ...core.extensions import limiter, login_manager
 from ...services import accounts
-from ...services.errors import Forbidden, Invalid
+from ...services.errors import Invalid, TooManyAttempts
 
 bp = Blueprint("auth", __name__)
 
@@ -42,6 +42,7 @@ def login():
     """Show the sign-in form and sign the user in."""
     errors: dict[str, list[str]] = {}
     email = ""
+    waiting = False
     if request.method == "POST":
         email = request.form.get("email", "")
         user = None
@@ -50,11 +51,12 @@ def login():
                 get_session(),
                 email,
                 request.form.get("password", ""),
-                current_app.config["LOGIN_MAX_FAILURES"],
-                current_app.config["LOGIN_LOCK_SECONDS"],
+                request.remote_addr,
+                accounts.LoginPolicy.from_config(current_app.config),
             )
-        except Forbidden as err:
+        except TooManyAttempts as err:
             errors = {"password": [err.message]}
+            waiting = True
         else:
             if user is None:
                 keep_despite_error_status()  # the failure counter must stick
@@ -65,13 +67,16 @@ def login():
             login_user(user, remember=False)
             flash(f"Willkommen, {user.name}!", "success")
             return redirect(_safe_next(request.args.get("next")))
-    status = 422 if errors else 200
+    # flask-limiter sets Retry-After on its own (its window); the wait is named in the message.
+    status = 429 if waiting else 422 if errors else 200
     return render_template("auth/login.html", errors=errors, email=email), status
 
 
 @bp.route("/abmelden", methods=["POST"])
 def logout():
-    """Sign the user out."""
+    """Sign the user out and end the session on the server (a copied cookie stops working)."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(get_session(), current_user._get_current_object())
     logout_user()
     session.clear()
     flash("Sie sind abgemeldet.", "info")

@@ -139,12 +139,23 @@ def export_csv():
     writer = csv.DictWriter(out, fieldnames=_empty_fields(), delimiter=";", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("ja" if v is True else "nein" if v is False else v) for k, v in row.items()})
+        writer.writerow({k: _csv_cell("ja" if v is True else "nein" if v is False else v) for k, v in row.items()})
     resp = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
     resp.headers["Content-Type"] = "text/csv; charset=utf-8"
     resp.headers["Content-Disposition"] = 'attachment; filename="marktplatz-eintraege.csv"'
     resp.headers["Link"] = f'<{DATA_LICENCE_URL}>; rel="license"'
     return resp
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """Return value safe to open in a spreadsheet: text that could start a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _empty_fields() -> list[str]:
