@@ -1,4 +1,4 @@
-"""No cheap request stalls the site: every query expansion is bounded.
+"""No cheap request stalls the site: every query expansion is bounded, search is rate-limited.
 
 The bounds are asserted, not times: how many index terms a hostile query expands to in
 the reference-data index (11,000 municipalities with AGS, ARS and postcodes).
@@ -59,3 +59,18 @@ def test_short_prefixes_are_not_expanded(app):
     """A last word shorter than MIN_PREFIX letters is matched exactly, not as a prefix."""
     assert search.query_expansion("a", "suggest") <= 40
     assert search.query_expansion("Kita a", "suggest") <= 80
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("url", ["/suche/vorschlaege?q=Freib", "/eintraege?q=Freiburg", "/api/v1/listings?q=Freiburg"])
+def test_search_is_rate_limited_per_client(app, client, url):
+    """Past SEARCH_RATELIMIT search and autocomplete answer 429; another client still gets through."""
+    key = "SUGGEST_RATELIMIT" if "vorschlaege" in url else "SEARCH_RATELIMIT"
+    app.config[key] = "3/minute"
+    codes = [client.get(url).status_code for _ in range(4)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429, codes
+    other = client.get(url, environ_overrides={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 200
+    # Pages without a search term are not counted against the search limit.
+    plain = url.split("?")[0] if "vorschlaege" not in url else "/eintraege"
+    assert client.get(plain).status_code == 200
