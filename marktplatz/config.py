@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_ATTEMPTS": 8,
     "WEBHOOK_RETRY_BASE": 30,
     "WEBHOOK_LEASE_SECONDS": 300,
+    # Per-client rate limits (flask-limiter syntax) of requests that search: the browse page
+    # and the API list with q=, and the autocomplete (which asks once per typed letter).
+    "SEARCH_RATELIMIT": "60/minute",
+    "SUGGEST_RATELIMIT": "120/minute",
     # REST API: rate limits (flask-limiter syntax) and the OpenAPI document (flask-smorest).
     "API_RATELIMIT_PER_TOKEN": "600/minute",
     "API_RATELIMIT_PER_IP": "1200/minute",

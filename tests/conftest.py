@@ -335,6 +335,10 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
             "MAIL_DIR": str(tmp_path / "mail"),
             "SECRET_KEY": "test-secret",
             "RATELIMIT_ENABLED": True,
+            # Tests search far more often than a person; tests/test_query_bounds.py sets
+            # these low to see the limits work.
+            "SEARCH_RATELIMIT": "100000/minute",
+            "SUGGEST_RATELIMIT": "100000/minute",
             "STATS_CACHE_SECONDS": 0,
         }
     )

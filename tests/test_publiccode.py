@@ -187,3 +187,51 @@ def test_cursor_round_trip(parts):
 
 # Page and form behaviour does not depend on the database; the database tests run on both.
 pytestmark = pytest.mark.sqlite_only
+
+
+# --------------------------------------------------------------------------- hostile YAML
+
+LAUGHS = "\n".join(
+    ['publiccodeYmlVersion: "0.4"', 'name: lol', 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    + ["categories: [*i]"]  # str() of this category in the error message built 10^9 strings
+) + "\n"
+
+
+def _only_file_error(raw: str) -> str:
+    with pytest.raises(Invalid) as err:
+        publiccode.parse(raw)
+    assert list(err.value.errors) == ["publiccode.yml"], err.value.errors
+    return err.value.errors["publiccode.yml"][0]
+
+
+def test_billion_laughs_is_refused():
+    """A few hundred bytes of nested aliases (10^9 elements once expanded) are refused before
+    anything is built, with a German error on the file."""
+    assert len(LAUGHS) < 600
+    assert "Verweise" in _only_file_error(LAUGHS)
+
+
+@pytest.mark.parametrize("raw,line", [("name: &n x\nother: *n\n", 2), ("base: &b {a: 1}\nitem:\n  <<: *b\n  c: 2\n", 3)])
+def test_yaml_aliases_are_refused(raw, line):
+    """Every alias is refused, merge keys too (they need one); the line is named."""
+    message = _only_file_error(raw)
+    assert "nicht erlaubt" in message and f"Zeile {line}" in message
+
+
+def test_yaml_node_count_and_depth_are_bounded():
+    """A file of more than MAX_NODES nodes, or nested deeper than MAX_DEPTH, is refused."""
+    flat = "name: x\nlist: [" + ",".join(["0"] * publiccode.MAX_NODES) + "]\n"
+    assert "Elemente" in _only_file_error(flat)
+    deep = "name: x\nnest: " + "[" * (publiccode.MAX_DEPTH + 5) + "]" * (publiccode.MAX_DEPTH + 5) + "\n"
+    assert "verschachtelt" in _only_file_error(deep)
+    ok = "name: x\nlist: [" + ",".join(["0"] * 1000) + "]\n"
+    assert publiccode.load_yaml(ok)["list"] == [0] * 1000
+
+
+def test_errors_never_print_a_parsed_structure():
+    """A field error names a list or mapping by its kind, not by str() of its content."""
+    big = [[["lol"] * 50] * 50]
+    with pytest.raises(Invalid) as err:
+        publiccode.validate({"publiccodeYmlVersion": "0.4", "name": "x", "categories": big})
+    assert err.value.errors["categories[0]"] == ["Unbekannte Kategorie '(eine Liste)'."]

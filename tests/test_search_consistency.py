@@ -50,7 +50,8 @@ def test_gunicorn_workers_writers_and_a_killed_worker_lose_nothing(sapp, session
     # The production gunicorn.conf.py with four workers, ready once the search page answers.
     with gunicorn(database_urls[backend], tmp_path, workers=4, production_config=True,
                   ready_path="/eintraege?q=test", ratelimit=True,
-                  extra_env={"MARKTPLATZ_INDEX_DIR": sapp.config["INDEX_DIR"]}) as server:
+                  extra_env={"MARKTPLATZ_INDEX_DIR": sapp.config["INDEX_DIR"],
+                             "MARKTPLATZ_SEARCH_RATELIMIT": "100000/minute"}) as server:
         base = server.url
         maker = sapp.extensions["sqlalchemy_sessionmaker"]
 

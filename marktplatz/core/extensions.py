@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -11,6 +14,17 @@ from flask_wtf import CSRFProtect
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def _no_search_term() -> bool:
+    return not (request.args.get("q") or "").strip()
+
+
+def search_limit(setting: str) -> Callable[[Any], Any]:
+    """Limit a route per client to the config setting's rate (flask-limiter syntax) whenever
+    the request carries a search term q (searching costs far more than a plain page)."""
+    return limiter.limit(lambda: current_app.config[setting], key_func=get_remote_address,
+                         exempt_when=_no_search_term, override_defaults=False)
 
 
 def init_app(app: Flask) -> None:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FACETS", "FACET_TITLES", "SORTS", "Hit", "SearchResult", "catch_up", "index_dir", "index_lag",
-    "init_app", "matching_listing_ids", "rebuild_index", "remember_write", "search_listings",
+    "init_app", "matching_listing_ids", "query_expansion", "rebuild_index", "remember_write", "search_listings",
     "similar_listings", "suggest", "worker_step",
 ]
 
@@ -301,3 +301,21 @@ def _setup_hook() -> None:
         click.echo("Baue den Suchindex ...")
         rebuild_index(only_if_unusable=True)
     catch_up()
+
+
+def query_expansion(q: str, kind: str = "search") -> int:
+    """Return how many index terms the query of q expands to in the live index.
+
+    kind is "search" (the browse page, the API's q=), "suggest" (autocomplete) or "spell"
+    ("Meinten Sie": the indexed words compared). For tests and benchmarks: the bound on
+    this number is what keeps a cheap request cheap.
+    """
+    from . import query
+
+    searcher = query._searcher(index_dir())
+    if searcher is None:
+        return 0
+    if kind == "spell":
+        return query.spelling_candidates(searcher, q)
+    built = query.suggest_query(q) if kind == "suggest" else query.build_query(q)
+    return query.expanded_terms(searcher.reader(), built)

@@ -20,6 +20,7 @@ unchanged segments, so a write only costs the rebuilding of the small new segmen
 from __future__ import annotations
 
 import heapq
+import itertools
 import re
 import threading
 import weakref
@@ -30,6 +31,17 @@ from typing import Any
 
 from whoosh import query as Q
 
+# Bounds of query expansion: no query reads more than MAX_QUERY_TERMS index terms.
+MIN_PREFIX = 3  # letters a word needs before autocomplete expands it as a prefix
+MAX_EXPANSION = 50  # index terms one prefix expands to (per field)
+MAX_FUZZY = 16  # index terms one fuzzy term ("Meinten Sie", typo tolerance) expands to
+MAX_QUERY_WORDS = 8  # words of a query that are searched (the rest are ignored)
+MAX_WORD_CHARS = 40  # letters of a word that are searched
+MAX_GRAMS = 12  # n-grams of one word that are matched (compound parts)
+MAX_WORD_TERMS = 4  # stems (or compound parts) of one word that are searched
+# Index terms a whole query may stand for (the words beyond this budget are ignored);
+# query.build_query counts a prefix as MAX_EXPANSION and a fuzzy term as MAX_FUZZY terms.
+MAX_QUERY_TERMS = 400
 SCORE_ALL = 150  # most documents scored per query (scoring costs ~0.2 ms per document)
 _DENSE = 8  # walk the presorted order when at least 1/_DENSE of a segment matches
 _LRU = 1024  # cached query-node bitmaps per segment
@@ -263,7 +275,7 @@ def reader_cache(reader: Any, name: str) -> dict[Any, Any]:
 
 
 class FuzzyTerm(Q.FuzzyTerm):
-    """Whoosh's FuzzyTerm with the term expansion cached per reader.
+    """Whoosh's FuzzyTerm with the term expansion capped at MAX_FUZZY and cached per reader.
 
     Expanding a typo walks the term dictionary in Python (tens of ms per field on a large
     index); the same words are searched again and again, so each reader remembers them.
@@ -274,8 +286,40 @@ class FuzzyTerm(Q.FuzzyTerm):
         key = (self.fieldname, self.text, self.maxdist, self.prefixlength)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = list(super()._btexts(ixreader))
+            found = cache[key] = list(itertools.islice(super()._btexts(ixreader), MAX_FUZZY))
         return found
+
+
+class Prefix(Q.Prefix):
+    """Whoosh's Prefix, expanded to at most MAX_EXPANSION terms (the first in term order).
+
+    An empty or short prefix would otherwise stand for every term of the field: "0" in
+    the codes field is 17,000 AGS, ARS and postcodes, several seconds of matching.
+    """
+
+    def _btexts(self, ixreader: Any) -> list[bytes]:
+        if len(self.text) < MIN_PREFIX or self.text.isdigit():  # too short, or a code: exact only
+            btext = ixreader.schema[self.fieldname].to_bytes(self.text) if self.text else b""
+            return [btext] if btext and (self.fieldname, btext) in ixreader else []
+        return list(itertools.islice(super()._btexts(ixreader), MAX_EXPANSION))
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:  # noqa: D102
+        return Q.PatternQuery.matcher(self, searcher, context)  # never Every() for ""
+
+
+def term_cost(q: Q.Query) -> int:
+    """Return the most index terms q can stand for (prefixes and fuzzy terms at their caps)."""
+    if isinstance(q, FuzzyTerm):
+        return MAX_FUZZY
+    if isinstance(q, Prefix):
+        return MAX_EXPANSION
+    if isinstance(q, Q.MultiTerm):
+        raise TypeError(f"unbounded query {q!r}: use engine.Prefix or engine.FuzzyTerm")
+    if isinstance(q, Q.Phrase):
+        return len(q.words)
+    if isinstance(q, Q.CompoundQuery):
+        return sum(term_cost(sub) for sub in q.subqueries)
+    return 1
 
 
 # --------------------------------------------------------------------------- tiers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import logging
 import re
 import threading
@@ -125,9 +126,14 @@ def _close(searcher: Any) -> None:
 
 
 def _word_query(word: str) -> Q.Query | None:
-    """Return the query for one user word: stems, fuzzy stems, n-grams and exact codes."""
-    stems = terms(_DE, word)
-    plain = terms(_PLAIN, word)
+    """Return the query for one user word: stems, fuzzy stems, n-grams and exact codes.
+
+    Bounded (engine.MAX_*): the first MAX_WORD_CHARS letters, MAX_WORD_TERMS stems and
+    compound parts, MAX_GRAMS n-grams; fuzzy terms expand to at most MAX_FUZZY words.
+    """
+    word = word[: engine.MAX_WORD_CHARS]
+    stems = terms(_DE, word)[: engine.MAX_WORD_TERMS]
+    plain = terms(_PLAIN, word)[: engine.MAX_WORD_TERMS]
     if not stems and not plain:
         return None
     subs: list[Q.Query] = []
@@ -141,7 +147,7 @@ def _word_query(word: str) -> Q.Query | None:
             subs.append(engine.FuzzyTerm("summary", st, boost=0.7, maxdist=dist, prefixlength=2))
     for p in plain:
         if len(p) >= 4 and not p.isdigit():
-            grams = ngrams(p)
+            grams = ngrams(p)[: engine.MAX_GRAMS]
             subs.append(engine.PartMatch([Q.Term("title_ng", g) for g in grams], boost=3.0))
         subs.append(Q.Term("codes", p, boost=8.0))
         subs.append(Q.Term("tags", p, boost=3.0))
@@ -150,26 +156,45 @@ def _word_query(word: str) -> Q.Query | None:
     return Q.Or(subs)
 
 
-def build_query(q: str) -> Q.Query:
-    """Turn the user's text into a Whoosh query (every word must match somewhere)."""
+def build_query(q: str, budget: int = engine.MAX_QUERY_TERMS) -> Q.Query:
+    """Turn the user's text into a Whoosh query (every word must match somewhere).
+
+    At most MAX_QUERY_WORDS words (a phrase counts as one) and budget index terms
+    (engine.term_cost) are searched; further words are ignored, so no query text, however
+    long, makes a query that reads more of the index.
+    """
     q = (q or "").strip()
     if not q:
         return Q.Every()
+    budget -= 1  # the exact-name term below
     parts: list[Q.Query] = []
+
+    def add(part: Q.Query | None) -> bool:
+        nonlocal budget
+        if part is None:
+            return True
+        if len(parts) >= engine.MAX_QUERY_WORDS:
+            return False
+        cost = engine.term_cost(part)
+        if cost > budget:
+            return False
+        budget -= cost
+        parts.append(part)
+        return True
+
     for phrase in _PHRASE_RE.findall(q):
-        words = terms(_DE, phrase)
+        words = terms(_DE, phrase[: engine.MAX_WORD_CHARS * engine.MAX_QUERY_WORDS])[: engine.MAX_QUERY_WORDS]
         if len(words) > 1:
-            parts.append(Q.Or([Q.Phrase("title", words, boost=5.0), Q.Phrase("summary", words, boost=2.0),
-                               Q.Phrase("body", words)]))
-        elif words:
-            wq = _word_query(phrase)
-            if wq is not None:
-                parts.append(wq)
+            part: Q.Query | None = Q.Or([Q.Phrase("title", words, boost=5.0),
+                                         Q.Phrase("summary", words, boost=2.0), Q.Phrase("body", words)])
+        else:
+            part = _word_query(phrase) if words else None
+        if not add(part):
+            break
     rest = _PHRASE_RE.sub(" ", q)
-    for word in rest.split():
-        wq = _word_query(word)
-        if wq is not None:
-            parts.append(wq)
+    for word in rest.split()[: engine.MAX_QUERY_WORDS * 4]:
+        if not add(_word_query(word)):
+            break
     whole = fold(q.replace('"', "")).strip()
     if not parts:
         return Q.NullQuery
@@ -382,6 +407,19 @@ def matching_listing_ids(session: Session, root: str, user: Any, q: str, filters
     return [hit["obj_id"] for hit in results]
 
 
+def _within(searcher: Any, fieldname: str, word: str) -> set[str]:
+    """Return at most MAX_FUZZY indexed words within 1 edit of word (2 for 8+ letters) sharing
+    its first two letters."""
+    maxdist = 2 if len(word) >= 8 else 1
+    found: set[str] = set()
+    for leaf, _offset in searcher.leaf_searchers():
+        left = engine.MAX_FUZZY - len(found)
+        if left <= 0:
+            break
+        found.update(itertools.islice(leaf.reader().terms_within(fieldname, word, maxdist, prefix=2), left))
+    return found
+
+
 def _closest_word(searcher: Any, fieldname: str, word: str) -> str | None:
     """Return the indexed word to suggest for word: itself when indexed, else the most frequent
     word within 1 edit (2 for words of 8+ letters) sharing its first two letters.
@@ -397,10 +435,7 @@ def _closest_word(searcher: Any, fieldname: str, word: str) -> str | None:
     cache = engine.reader_cache(reader, "_marktplatz_spell")
     if (fieldname, word) in cache:
         return cache[fieldname, word]
-    maxdist = 2 if len(word) >= 8 else 1
-    found: set[str] = set()
-    for leaf, _offset in searcher.leaf_searchers():
-        found.update(leaf.reader().terms_within(fieldname, word, maxdist, prefix=2))
+    found = _within(searcher, fieldname, word)
     best = min(found, key=lambda w: (-(reader.frequency(fieldname, w) or 1), w)) if found else None
     cache[fieldname, word] = best
     return best
@@ -410,8 +445,8 @@ def did_you_mean(searcher: Any, q: str) -> list[str]:
     """Return a corrected spelling of q from the indexed words, if one exists."""
     corrected = []
     changed = False
-    for word in q.split():
-        plain = terms(_PLAIN, word)
+    for word in q.split()[: engine.MAX_QUERY_WORDS]:
+        plain = terms(_PLAIN, word[: engine.MAX_WORD_CHARS])
         if not plain:
             continue
         w = plain[-1]
@@ -422,6 +457,48 @@ def did_you_mean(searcher: Any, q: str) -> list[str]:
         else:
             corrected.append(w)
     return [" ".join(corrected)] if changed else []
+
+
+def suggest_query(q: str) -> Q.Query:
+    """Return the autocomplete query of q: the words before the last as typed, the last as a prefix."""
+    words = q.split()[: engine.MAX_QUERY_WORDS]
+    last = terms(_PLAIN, words[-1][: engine.MAX_WORD_CHARS]) if words else []
+    if not last:
+        return Q.NullQuery
+    head = " ".join(words[:-1])
+    stem = last[-1]
+    # engine.Prefix expands MIN_PREFIX+ letters to at most MAX_EXPANSION terms; shorter words
+    # and digit codes (AGS, ARS, postcode, LeiKa key, OZG-ID) only match exactly.
+    prefix = Q.Or([engine.Prefix("spell", stem), engine.Prefix("org_exact", stem), engine.Prefix("codes", stem)])
+    budget = engine.MAX_QUERY_TERMS - engine.term_cost(prefix)
+    if head:
+        return Q.And([build_query(head, budget), prefix])
+    return Q.Or([prefix, build_query(words[-1], budget)])
+
+
+def spelling_candidates(searcher: Any, q: str) -> int:
+    """Return how many indexed words "Meinten Sie" compares for q (the work it does)."""
+    count = 0
+    for word in q.split()[: engine.MAX_QUERY_WORDS]:
+        plain = terms(_PLAIN, word[: engine.MAX_WORD_CHARS])
+        if not plain or len(plain[-1]) < 4 or searcher.reader().doc_frequency("spell_public", plain[-1]):
+            continue  # as in _closest_word: known and very short words are not corrected
+        count += len(_within(searcher, "spell_public", plain[-1]))
+    return count
+
+
+def expanded_terms(reader: Any, query: Any) -> int:
+    """Return the number of index terms query stands for once its prefixes, wildcards and
+    fuzzy terms are expanded over reader (what matching it reads)."""
+    if isinstance(query, Q.MultiTerm):
+        return len(set(query._btexts(reader)))
+    if isinstance(query, Q.Phrase):
+        return len(query.words)
+    if isinstance(query, Q.CompoundQuery):
+        return sum(expanded_terms(reader, sub) for sub in query.subqueries)
+    if hasattr(query, "child"):
+        return expanded_terms(reader, query.child)
+    return 0 if query is Q.NullQuery or isinstance(query, (Q.Every, Q.NullQuery.__class__)) else 1
 
 
 def suggest(session: Session, root: str, user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
@@ -437,9 +514,7 @@ def suggest(session: Session, root: str, user: Any, q: str, limit: int = 5) -> d
     last = terms(_PLAIN, words[-1])
     if not last:
         return out
-    head = " ".join(words[:-1])
-    prefix = Q.Or([Q.Prefix("spell", last[-1]), Q.Prefix("org_exact", last[-1]), Q.Prefix("codes", last[-1])])
-    base = Q.And([build_query(head), prefix]) if head else Q.Or([prefix, build_query(words[-1])])
+    base = suggest_query(q)
     vis = visibility_filter(session, user)
     for kind, key in (("listing", "listings"), ("org", "organisations"), ("ozg", "ozg")):
         flt = vis if kind == "listing" else Q.Term("doc_type", kind)

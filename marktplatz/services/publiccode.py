@@ -103,6 +103,72 @@ class _Errors:
         self.errors.setdefault(path, []).append(message)
 
 
+MAX_NODES = 20_000  # YAML nodes (scalars, lists, mappings) of one file; real files have < 500
+MAX_DEPTH = 40  # nesting of lists and mappings
+
+
+class _Refused(yaml.YAMLError):
+    """A document the bounded loader does not read (an alias, too many or too deep nodes)."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader refusing aliases and documents of more than MAX_NODES nodes.
+
+    An alias (*name) repeats the node its anchor (&name) names: nine lines of aliases make a
+    billion-element structure ("billion laughs"). Refused while composing, before anything
+    is built.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused("YAML-Verweise (*name auf einen Anker &name) sind nicht erlaubt", event.start_mark)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _Refused(f"Die Datei hat mehr als {MAX_NODES} Elemente", event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"Die Datei ist tiefer als {MAX_DEPTH} Ebenen verschachtelt", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _label(value: Any, limit: int) -> str:
+    """Return a short text naming an untrusted parsed value (never str() of a whole structure)."""
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**limit else "(eine Zahl)"
+    if isinstance(value, list):
+        return "(eine Liste)"
+    if isinstance(value, dict):
+        return "(eine Zuordnung)"
+    return "(" + type(value).__name__ + ")"
+
+
+def safe_load(text: str) -> Any:
+    """Parse YAML with the bounded loader (aliases refused, at most MAX_NODES nodes)."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_yaml(text: str | bytes) -> dict[str, Any]:
     """Parse YAML text into a mapping or raise Invalid."""
     if isinstance(text, bytes):
@@ -115,7 +181,10 @@ def load_yaml(text: str | bytes) -> dict[str, Any]:
     if len(text) > MAX_BYTES:
         raise Invalid({"publiccode.yml": [f"Die Datei ist größer als {MAX_BYTES // 1024} KB."]})
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
+    except _Refused as err:
+        where = f" (Zeile {err.mark.line + 1})" if err.mark is not None else ""
+        raise Invalid({"publiccode.yml": [f"{err.message}{where}."]}) from err
     except (yaml.YAMLError, ValueError, RecursionError) as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (Zeile {mark.line + 1})" if mark is not None else ""
@@ -164,7 +233,7 @@ def validate(data: dict[str, Any]) -> list[str]:
     else:
         for i, cat in enumerate(categories):
             if not isinstance(cat, str) or cat not in CATEGORIES:
-                e.add(f"categories[{i}]", f"Unbekannte Kategorie {str(cat)[:60]!r}.")
+                e.add(f"categories[{i}]", f"Unbekannte Kategorie {_label(cat, 60)!r}.")
     status = data.get("developmentStatus")
     if status is None:
         e.add("developmentStatus", "Pflichtangabe fehlt.")
@@ -223,9 +292,9 @@ def _validate_description(e: _Errors, desc: Any, strict_length: bool = True,
         return
     has_long = has_features = False
     for lang, body in desc.items():
-        path = f"description.{lang}"
+        path = f"description.{_label(lang, 20)}"
         if not valid_language(lang):
-            e.add(path, f"{str(lang)[:20]!r} ist kein gültiger Sprachcode (BCP 47).")
+            e.add(path, f"{_label(lang, 20)!r} ist kein gültiger Sprachcode (BCP 47).")
             continue
         if not isinstance(body, dict):
             e.add(path, "Erwartet wird eine Zuordnung.")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from ... import search
 from ...core.db import get_session
+from ...core.extensions import search_limit
 from ...models import (
     Listing,
     StatusUpdate,
@@ -107,6 +108,7 @@ def _get(listing_id: int) -> Listing:
 
 
 @blp.route("")
+@search_limit("SEARCH_RATELIMIT")
 @blp.etag
 @blp.arguments(ListingArgs, location="query")
 @blp.response(200, ListingPageSchema)

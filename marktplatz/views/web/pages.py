@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ... import search
 from ...core.db import get_session
+from ...core.extensions import search_limit
 from ...models import Listing, Network, Organisation, Reuse
 from ...models.listing import KINDS, PHASES, REUSE_STAGES
 from ...services import catalogue, listing_pages, listing_query, municipalities, networks
@@ -125,6 +126,7 @@ def facet_counts(session, facets: dict[str, list[tuple[str, str, int]]]) -> dict
 
 
 @bp.route("/eintraege")
+@search_limit("SEARCH_RATELIMIT")
 def listings():
     """Browse the listings the viewer may see; a search term ranks through the index with facets."""
     page_size = current_app.config["PAGE_SIZE"]

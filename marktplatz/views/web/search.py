@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ...core.db import get_session
+from ...core.extensions import search_limit
 from ...models import Listing, Network, Organisation
 from ...search import suggest
 
@@ -42,6 +43,7 @@ def search_page():
 
 
 @bp.route("/suche/vorschlaege")
+@search_limit("SUGGEST_RATELIMIT")
 def suggestions():
     """Return autocomplete entries as JSON: listings, municipalities and OZG-Leistungen."""
     q = request.args.get("q", "").strip()[:100]
