@@ -193,7 +193,7 @@ pytestmark = pytest.mark.sqlite_only
 
 LAUGHS = "\n".join(
     ['publiccodeYmlVersion: "0.4"', 'name: lol', 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    + [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
     + ["categories: [*i]"]  # str() of this category in the error message built 10^9 strings
 ) + "\n"
 
