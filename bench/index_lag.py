@@ -67,6 +67,7 @@ def _writers_setup(db_path: str, index_dir: str, writers: int) -> list[tuple[str
             _t, secret = tokens.create_token(session, admin, session.get(Organisation, o), "Index lag",
                                              ["read", "write"])
             out.append((secret, ids[o]))
+        session.commit()  # this setup is the edge of its unit of work
         session.close()
     return out
 
