@@ -49,8 +49,16 @@ def _spdx():
     return get_spdx_licensing()
 
 
+_SPDX_CHARS = re.compile(r"[A-Za-z0-9.+\-:() ]+")  # ids, LicenseRef-/DocumentRef-, operators
+
+
 def _spdx_normalised(value: str) -> str | None:
-    info = _spdx().validate(value)
+    if not _SPDX_CHARS.fullmatch(value):  # control characters, "·" and the like are no SPDX
+        return None
+    try:
+        info = _spdx().validate(value)
+    except Exception:  # noqa: BLE001 - license_expression raises several types on odd input
+        return None
     if info.errors or not info.normalized_expression:
         return None
     return str(info.normalized_expression)

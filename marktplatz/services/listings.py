@@ -119,8 +119,9 @@ def create_listing(
         listing.slug = unique_slug(session, Listing, slugify(f"{clean['title']} {org.short_name}"))
     if duplicate_override_reason:
         listing.duplicate_override_reason = duplicate_override_reason.strip()[:2000]
-    _check_external_id(session, listing)
-    session.flush()
+    with session.no_autoflush:  # the check's query must not flush the new row into the clash it looks for
+        _check_external_id(session, listing)
+    flush(session)
     audit.record(session, user, "listing.created", listing)
     flush(session)
     log.info("listing %s created by user %s", listing.id, user.id)
@@ -130,9 +131,11 @@ def create_listing(
 def _check_external_id(session: Session, listing: Listing) -> None:
     if not listing.external_id:
         return
+    # A new listing has its organisation object but no organisation_id before the flush.
+    org_id = listing.organisation_id if listing.organisation_id is not None else listing.organisation.id
     other = session.scalar(
         select(Listing.id).where(
-            Listing.organisation_id == listing.organisation_id,
+            Listing.organisation_id == org_id,
             Listing.external_id == listing.external_id,
             Listing.id != (listing.id or -1),
         )

@@ -43,6 +43,11 @@ def _bad_data(err: Exception) -> Response:
     return problem(422, Invalid.title, "Die Eingabe enthält Werte, die nicht gespeichert werden können.")
 
 
+def _too_deep(_err: RecursionError) -> Response:
+    log.info("rejected too deeply nested API input on %s", request.path)
+    return problem(400, "Bad Request", "Die JSON-Daten sind zu tief verschachtelt.")
+
+
 def _db_down(err: OperationalError) -> Response:
     log.error("database unavailable on %s: %s", request.path, type(err.orig).__name__)
     return problem(503, "Service Unavailable", "Die Datenbank ist nicht erreichbar.", headers={"Retry-After": "30"})
@@ -65,4 +70,5 @@ def install(bp: Blueprint) -> None:
     bp.register_error_handler(OverflowError, _bad_data)
     bp.register_error_handler(UnicodeError, _bad_data)
     bp.register_error_handler(OperationalError, _db_down)
+    bp.register_error_handler(RecursionError, _too_deep)
     bp.register_error_handler(Exception, _unexpected)

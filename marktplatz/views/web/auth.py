@@ -30,8 +30,12 @@ def _load_user(ident: str):
 
 
 def _safe_next(target: str | None) -> str:
-    """Return target if it is a local path, else the start page (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Return target if it is a local path, else the start page (no open redirects).
+
+    Control characters (CR/LF, NUL) are refused: they would split or end the Location header.
+    """
+    if (target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
+            and not any(ord(c) < 32 or ord(c) == 127 for c in target) and "\\" not in target):
         return target
     return url_for("web.index")
 
