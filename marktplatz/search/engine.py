@@ -88,8 +88,12 @@ _shared_lock = threading.Lock()
 def _shared_for(reader: Any) -> _Shared:
     """Return the shared cache of reader's segment (same segment and deletions: same cache)."""
     try:
-        # Segment ids are random and segments immutable but for deletions, which the counts see.
-        key: tuple[Any, ...] | None = (reader.segment().segment_id(), reader.doc_count_all(), reader.doc_count())
+        # Segments are immutable but for deletions, which only grow within one index folder,
+        # so the counts see them there. The folder is part of the key: a copied index holds
+        # segments with the same ids whose deletions differ (test indexes, restored backups).
+        folder = getattr(getattr(reader, "_storage", None), "folder", None)
+        key: tuple[Any, ...] | None = (folder, reader.segment().segment_id(), reader.doc_count_all(),
+                                       reader.doc_count())
     except Exception:  # noqa: BLE001 - not a plain segment reader: keep a private cache
         key = None
     if key is None:
