@@ -91,7 +91,9 @@ def _shared_for(reader: Any) -> _Shared:
         # Segments are immutable but for deletions, which only grow within one index folder,
         # so the counts see them there. The folder is part of the key: a copied index holds
         # segments with the same ids whose deletions differ (test indexes, restored backups).
-        folder = getattr(getattr(reader, "_storage", None), "folder", None)
+        storage = getattr(reader, "_storage", None)
+        storage = getattr(storage, "b", storage)  # a compound segment overlays the folder's storage
+        folder = getattr(storage, "folder", None)
         key: tuple[Any, ...] | None = (folder, reader.segment().segment_id(), reader.doc_count_all(),
                                        reader.doc_count())
     except Exception:  # noqa: BLE001 - not a plain segment reader: keep a private cache
