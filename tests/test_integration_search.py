@@ -232,9 +232,9 @@ def test_api_q_uses_search_index_with_facets(world, client):
     """q is answered by the index (typo tolerant, compounds) and returns facets."""
     body = client.get("/api/v1/listings?q=hundesteur").json
     assert {i["id"] for i in body["items"]} == {world["a"].id, world["b"].id}
-    assert body["facets"]["kind"] == {"dienst": 2}
-    assert body["facets"]["land"] == {"08": 2}
-    assert body["facets"]["reuse_offered"] == {"ja": 1, "nein": 1}
+    assert body["facets"]["kind"] == [{"code": "dienst", "name": "Dienst", "count": 2}]
+    assert body["facets"]["land"] == [{"code": "08", "name": "Baden-Württemberg", "count": 2}]
+    assert {(e["code"], e["count"]) for e in body["facets"]["reuse_offered"]} == {("ja", 1), ("nein", 1)}
     steuer = client.get("/api/v1/listings?q=Steuer").json
     assert {i["id"] for i in steuer["items"]} == {world["a"].id, world["b"].id}
 
@@ -245,7 +245,8 @@ def test_api_q_respects_visibility_and_other_filters(world, client):
     assert world["draft"].id not in [i["id"] for i in body["items"]]
     body = client.get("/api/v1/listings?q=hundesteuer&phase=in_progress").json
     assert [i["id"] for i in body["items"]] == [world["b"].id]
-    assert body["facets"]["phase"] == {"in_progress": 1}
+    assert [(e["code"], e["name"], e["count"]) for e in body["facets"]["phase"]] == [
+        ("in_progress", "In Umsetzung", 1)]
 
 
 def test_api_search_finds_a_bulk_sync_right_after_it(client, session):

@@ -27,10 +27,27 @@ def search_limit(setting: str) -> Callable[[Any], Any]:
                          exempt_when=_no_search_term, override_defaults=False)
 
 
+RETRY_AFTER_STATUSES = (429, 503)
+
+
+def _retry_after_only_when_waiting(response: Any) -> Any:
+    """Drop Retry-After except on 429 and 503 (RFC 9110 § 10.2.3).
+
+    flask-limiter, with its headers enabled, sets Retry-After (the end of the rate window)
+    on every response of a limited route, a 200 included; clients then wait for nothing.
+    """
+    if response.status_code not in RETRY_AFTER_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Bind the extensions to the app."""
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Registered before the limiter: after_request functions run in reverse order, so this
+    # one sees the limiter's headers.
+    app.after_request(_retry_after_only_when_waiting)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -10,7 +10,6 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from ...core.extensions import csrf
-from ...services.errors import Invalid
 from .common import JSON_TYPES, principal, require_scope
 from .problems import problem
 from .schemas import ProblemSchema
@@ -18,7 +17,6 @@ from .schemas import ProblemSchema
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-
 
 
 def _webargs_errors(data: dict[str, Any]) -> dict[str, Any]:
@@ -57,18 +55,31 @@ class MarktplatzApi(Api):
     def handle_http_exception(self, error: HTTPException):  # noqa: D102
         data = getattr(error, "data", None) or {}
         headers = dict(data.get("headers") or {})
-        if error.code == 429 or error.code == 405:
+        code = error.code or 500
+        if code in (405, 429, 503):
             headers.update({k: v for k, v in error.get_headers() if k in ("Retry-After", "Allow")})
-        errors = _webargs_errors(data) if error.code == 422 else None
-        if error.code == 422:
-            title = Invalid.title
-            detail = "Bitte die Angaben in errors prüfen."
-        else:
-            title = error.name
-            detail = data.get("message") or error.description or ""
-            if error.code == 429:
-                detail = "Zu viele Anfragen. Bitte nach Retry-After Sekunden erneut versuchen."
-        return problem(error.code or 500, title, detail, errors, headers)
+        slug = None
+        errors = None
+        detail = ""
+        if code == 422:
+            errors = _webargs_errors(data)
+        elif code == 400 and _is_json_error(error, data):
+            slug = "invalid-json"
+        elif code == 415 and error.description != UnsupportedMediaType.description:
+            detail = error.description or ""  # our own German text from _check_content_type
+        elif code == 412:
+            slug = "precondition-failed"
+        return problem(code, None, detail, errors, headers, slug=slug)
+
+
+def _is_json_error(error: HTTPException, data: dict[str, Any]) -> bool:
+    """Tell whether a 400 comes from a body that is not JSON (webargs or Flask's get_json)."""
+    if isinstance(data.get("exc"), ValueError):  # JSONDecodeError, UnicodeDecodeError
+        return True
+    messages = data.get("messages") or {}
+    if isinstance(messages, dict) and "json" in messages:
+        return True
+    return "JSON" in (error.description or "")
 
 
 API_BLUEPRINTS: set[str] = set()
@@ -109,12 +120,13 @@ def init_app(app: Flask) -> None:
     api.spec.options["security"] = [{}, {"bearerAuth": []}]
     app.extensions["marktplatz_api"] = api
 
-    from . import catalogue, changes, docs, listings, municipalities, reuses, sync
+    from . import catalogue, changes, docs, listings, municipalities, openapi, reuses, sync
 
     for mod in (municipalities, catalogue, listings, reuses, changes, sync):
         api.register_blueprint(mod.blp)
         API_BLUEPRINTS.add(mod.blp.name)
         csrf.exempt(mod.blp)  # bearer tokens, no cookies: CSRF does not apply
+    openapi.complete(api, app)
     app.register_blueprint(docs.bp)
     app.before_request(_check_content_type)
     app.before_request(_authenticate)

@@ -10,6 +10,8 @@ from flask import current_app, g, request, url_for
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 from flask_smorest.etag import _get_etag_ctx
+from flask_smorest.exceptions import NotModified, PreconditionFailed
+from flask_smorest.utils import resolve_schema_instance
 from sqlalchemy import Select
 
 from ...core.db import get_session
@@ -22,22 +24,32 @@ JSON_TYPES = ("application/json",)
 
 
 class ApiBlueprint(Blueprint):
-    """A flask-smorest blueprint whose If-Match is optional (412 only on a mismatch).
+    """A flask-smorest blueprint with RFC 9110 ETag comparison and an optional If-Match.
 
     flask-smorest answers 428 when a PUT/PATCH/DELETE lacks If-Match; sync clients that do
     not track ETags must still be able to write, so the precondition is checked only when
-    the client sends one.
+    the client sends one. If-None-Match compares weakly (§ 13.1.2): a proxy that compresses
+    (nginx with gzip) turns every ETag into W/"...", and the client sends that back.
+    If-Match compares strongly (§ 13.1.1): a weak tag never matches there.
     """
 
     def _check_precondition(self) -> None:
         return None
 
+    def _check_not_modified(self, etag: str) -> None:
+        if request.method in self.METHODS_CHECKING_NOT_MODIFIED and request.if_none_match.contains_weak(etag):
+            raise NotModified
+
     def check_etag(self, etag_data: Any, etag_schema: Any = None) -> None:
-        """Compare If-Match with the current representation when the client sent one."""
-        if not request.if_match:
-            _get_etag_ctx()["etag_checked"] = True
+        """Compare If-Match strongly with the current representation when the client sent one."""
+        ctx = _get_etag_ctx()
+        ctx["etag_checked"] = True
+        if not request.if_match or not self._is_etag_enabled():
             return
-        super().check_etag(etag_data, etag_schema)
+        if etag_schema is not None:
+            etag_data = resolve_schema_instance(etag_schema).dump(etag_data)
+        if not request.if_match.contains(self._generate_etag(etag_data)):
+            raise PreconditionFailed
 
 
 def accepts(*types: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -11,15 +11,41 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
+from .problems import PROBLEM_TYPES
+
 bp = Blueprint("api_docs", __name__)
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
+SECTIONS = {"schemas": "schemas", "parameters": "parameters", "responses": "responses"}
+
+
 def _resolve(spec: dict[str, Any], obj: Any) -> Any:
+    """Return obj with a $ref (to a schema, parameter or response) replaced by its target."""
     if isinstance(obj, dict) and "$ref" in obj:
-        name = obj["$ref"].rsplit("/", 1)[-1]
-        return spec.get("components", {}).get("schemas", {}).get(name, {}) | {"_name": name}
+        _, section, name = obj["$ref"].rsplit("/", 2)
+        return spec.get("components", {}).get(SECTIONS.get(section, section), {}).get(name, {}) | {"_name": name}
     return obj
+
+
+def _fields(spec: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Return the top-level field names of schema (of its items for a list)."""
+    schema = _resolve(spec, schema)
+    if schema.get("type") == "array":
+        schema = _resolve(spec, schema.get("items") or {})
+    return list((schema.get("properties") or {}).keys())
+
+
+def _responses(spec: dict[str, Any], op: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for code, raw in sorted(op.get("responses", {}).items()):
+        resp = _resolve(spec, raw)
+        shapes = []
+        for ctype, media in (resp.get("content") or {}).items():
+            schema = _resolve(spec, media.get("schema") or {})
+            shapes.append({"type": ctype, "name": schema.get("_name", ""), "fields": _fields(spec, schema)})
+        out.append({"code": code, "description": resp.get("description", ""), "content": shapes})
+    return out
 
 
 @bp.route("/api/v1/docs")
@@ -32,13 +58,14 @@ def docs():
             op = ops.get(method)
             if not op:
                 continue
-            params = [p for p in op.get("parameters", []) + ops.get("parameters", []) if isinstance(p, dict)]
+            params = [_resolve(spec, p) for p in op.get("parameters", []) + ops.get("parameters", [])]
+            params = [p for p in params if isinstance(p, dict) and p.get("name")]
             body = op.get("requestBody", {}).get("content", {})
             body_schemas = []
             for ctype, media in body.items():
                 schema = _resolve(spec, media.get("schema", {}))
                 body_schemas.append({"type": ctype, "name": schema.get("_name", schema.get("type", "")),
-                                     "fields": sorted((schema.get("properties") or {}).keys())})
+                                     "fields": _fields(spec, schema)})
             tag = (op.get("tags") or ["API"])[0]
             groups.setdefault(tag, []).append(
                 {
@@ -48,8 +75,9 @@ def docs():
                     "description": op.get("description", ""),
                     "params": params,
                     "body": body_schemas,
-                    "responses": sorted(op.get("responses", {}).items()),
+                    "responses": _responses(spec, op),
                 }
             )
     tags = {t["name"]: t.get("description", "") for t in spec.get("tags", [])}
-    return render_template("tokens/api_docs.html", spec=spec, groups=groups, tags=tags)
+    return render_template("tokens/api_docs.html", spec=spec, groups=groups, tags=tags,
+                           problem_types=list(PROBLEM_TYPES.values()))

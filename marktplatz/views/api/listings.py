@@ -16,6 +16,7 @@ from ...models import (
     Listing,
     StatusUpdate,
 )
+from ...models.listing import KINDS, PHASES, STATUSES
 from ...schemas.listing import ListingSchema, ReuseSchema, StatusUpdateSchema
 from ...services import listing_query, publiccode
 from ...services import listings as listing_service
@@ -77,11 +78,29 @@ def text_matches(user: Any, q: str) -> Any:
     return Listing.id.in_(ids)
 
 
-def text_facets(user: Any, q: str, restrict: list[int] | None) -> dict[str, dict[str, int]]:
-    """Return the search facet counts of q, over restrict when other filters narrowed it."""
+Facets = dict[str, list[dict[str, Any]]]
+FACET_LABELS = {"kind": KINDS, "status": STATUSES, "phase": PHASES}
+
+
+def text_facets(user: Any, q: str, restrict: list[int] | None) -> Facets:
+    """Return the search facets of q (code, German name, count), over restrict when other
+    filters narrowed it."""
     filters = {"listing_ids": restrict} if restrict is not None else {}
     found = search.search_listings(user, q, filters, "relevance", 1, 1)
-    return {name: {value: count for value, _label, count in entries} for name, entries in found.facets.items()}
+    return {name: [{"code": str(value), "name": str(label), "count": count} for value, label, count in entries]
+            for name, entries in found.facets.items()}
+
+
+def column_facets(q: Any) -> Facets:
+    """Return the kind, status and phase facets of the listings q selects, largest first."""
+    facets: Facets = {}
+    sub = q.subquery()
+    for name, labels in FACET_LABELS.items():
+        col = sub.c[name]
+        rows = get_session().execute(select(col, func.count()).group_by(col)).all()
+        entries = [{"code": str(k), "name": labels.get(k, str(k)), "count": n} for k, n in rows if k is not None]
+        facets[name] = sorted(entries, key=lambda e: (-e["count"], e["code"]))
+    return facets
 
 
 def duplicate_candidates(session: Any, user: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -127,12 +146,7 @@ def list_listings(args: dict[str, Any]):
         restrict = list(get_session().scalars(q.with_only_columns(Listing.id))) if query.narrowed else None
         facets = text_facets(user, text, restrict)
     elif args.get("facets"):
-        facets = {}
-        sub = q.subquery()
-        for name in ("kind", "status", "phase"):
-            col = sub.c[name]
-            rows = get_session().execute(select(col, func.count()).group_by(col)).all()
-            facets[name] = {str(k): n for k, n in rows if k is not None}
+        facets = column_facets(q)
     page = id_page(q.options(*LOAD_OPTIONS), Listing, args, "api_listings.list_listings")
     if facets is not None:
         page["facets"] = facets
@@ -287,7 +301,8 @@ def duplicate_check(data: dict[str, Any]):
 
 
 @blp.route("/<int:listing_id>/publiccode.yml")
-@blp.response(200, description="publiccode.yml (YAML)", content_type="application/yaml")
+@blp.doc(responses={200: {"description": "publiccode.yml (YAML)",
+                          "content": {"application/yaml": {"schema": {"type": "string"}}}}})
 def export_publiccode(listing_id: int):
     """Export a listing as a valid publiccode.yml."""
     listing = _get(listing_id)

@@ -167,9 +167,13 @@ class _ListingOut(_Base):
     published_at = fields.DateTime(allow_none=True)
     archived_at = fields.DateTime(allow_none=True)
     allowed_actions = fields.Method(
-        "_actions", metadata={"description": "Was der aufrufende Token jetzt mit dem Eintrag tun darf "
+        "_actions", metadata={"type": "array", "items": {"type": "string"}, "example": ["archive", "submit"],
+                              "description": "Was der aufrufende Token jetzt mit dem Eintrag tun darf "
                                              "(submit, archive, restore, ...)."})
-    links = fields.Method("_links")
+    links = fields.Method("_links", metadata={
+        "type": "object", "description": "Absolute Links: self (dieser Eintrag), publiccode (publiccode.yml)",
+        "example": {"self": "https://marktplatz.example/api/v1/listings/42",
+                    "publiccode": "https://marktplatz.example/api/v1/listings/42/publiccode.yml"}})
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         """Read a field as the catalogue says (tags and codes from their rows), others by name."""
@@ -194,8 +198,8 @@ class _ListingOut(_Base):
 
     def _links(self, obj: Any) -> dict[str, str]:
         return {
-            "self": url_for("api_listings.get_listing", listing_id=obj.id),
-            "publiccode": url_for("api_listings.export_publiccode", listing_id=obj.id),
+            "self": url_for("api_listings.get_listing", listing_id=obj.id, _external=True),
+            "publiccode": url_for("api_listings.export_publiccode", listing_id=obj.id, _external=True),
         }
 
 
@@ -226,10 +230,22 @@ class ListingArgs(PageArgs):
                        "(kind, land, network, themenfeld, phase, reifegrad, licence, reuse_offered)"})
 
 
+class FacetEntrySchema(_Base):
+    """One value of a facet: its code, its German name and how many listings carry it."""
+
+    code = fields.Str(metadata={"example": "dienst"})
+    name = fields.Str(metadata={"example": "Dienst"})
+    count = fields.Int(metadata={"example": 14})
+
+
 class ListingPageSchema(page_schema(ListingOutSchema, "ListingPageBase")):  # type: ignore[misc]
     """A page of listings, optionally with facet counts."""
 
-    facets = fields.Dict(keys=fields.Str(), values=fields.Dict(keys=fields.Str(), values=fields.Int()))
+    facets = fields.Dict(keys=fields.Str(), values=fields.List(fields.Nested(FacetEntrySchema)), metadata={
+        "example": {"kind": [{"code": "dienst", "name": "Dienst", "count": 14}],
+                    "status": [{"code": "published", "name": "Veröffentlicht", "count": 14}]},
+        "description": "Je Facette (kind, status, phase; mit q auch land, network, themenfeld, reifegrad, "
+                       "licence, reuse_offered) ihre Werte mit Code, Name und Anzahl"})
 
 
 class StatusUpdateOutSchema(_Base):
@@ -382,11 +398,26 @@ class PubliccodeResultSchema(_Base):
     warnings = fields.List(fields.Str())
 
 
+def _problem_types() -> str:
+    from .problems import PROBLEM_TYPES
+
+    return "; ".join(f"{p.uri} ({p.status}: {p.title})" for p in PROBLEM_TYPES.values())
+
+
+def _problem_uris() -> list[str]:
+    from .problems import PROBLEM_TYPES
+
+    return [p.uri for p in PROBLEM_TYPES.values()]
+
+
 class ProblemSchema(_Base):
     """An RFC 9457 problem document with per-field errors."""
 
-    type = fields.Str()
-    title = fields.Str()
-    status = fields.Int()
-    detail = fields.Str()
-    errors = fields.Dict()
+    type = fields.Str(metadata={"enum": _problem_uris(),
+                                "description": "Stabiler Bezeichner der Fehlerart: " + _problem_types()})
+    title = fields.Str(metadata={"description": "Kurztitel der Fehlerart (deutsch)"})
+    status = fields.Int(metadata={"description": "HTTP-Status"})
+    detail = fields.Str(metadata={"description": "Was genau nicht stimmt (deutsch)"})
+    errors = fields.Dict(keys=fields.Str(), metadata={
+        "description": "Bei 422: je Feld die Fehlermeldungen (deutsch)",
+        "example": {"kind": ["Erlaubt ist einer der Werte: dienst, komponente, projekt."]}})
