@@ -79,6 +79,7 @@ TARGET: dict[str, str] = {
     "network.view_dashboard": "network",
     "flag.resolve": "listing",
     "user.create": "none",
+    "feedback.view": "none",
 }
 
 _OWNER = {"officer_owner": "own", "officer_other": "other", "admin": ALL}
@@ -119,6 +120,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "network.view_dashboard": _COORD,
     "flag.resolve": _COORD,
     "user.create": _ADMIN,
+    "feedback.view": _ADMIN,
 }
 
 

@@ -58,6 +58,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "network.view_dashboard": frozenset({"coordinator", "admin"}),
     "flag.resolve": frozenset({"reviewer", "admin"}),  # obj: the flagged Listing
     "user.create": frozenset({"admin"}),
+    "feedback.view": frozenset({"admin"}),  # obj: None; the accessibility feedback
 }
 
 

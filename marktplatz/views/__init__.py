@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         auth,
         feeds,
         health,
+        legal,
         moderation,
         networks,
         notifications,
@@ -27,7 +28,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (pages, auth, publish, feeds, networks, moderation, notifications, webhooks, tokens,
-                   search, health):
+                   search, health, legal):
         app.register_blueprint(module.bp)
     api.init_app(app)
 
