@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         auth,
         feeds,
         health,
+        invitations,
         legal,
         moderation,
         networks,
@@ -28,7 +29,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (pages, auth, publish, feeds, networks, moderation, notifications, webhooks, tokens,
-                   search, health, legal):
+                   search, health, legal, invitations):
         app.register_blueprint(module.bp)
     api.init_app(app)
 

@@ -116,7 +116,7 @@ def _typed_address() -> str:
     return "reset:" + (request.form.get("email", "") or "").strip().lower()[:254]
 
 
-def _private(resp):
+def private_page(resp):
     """Keep a page whose URL holds a token out of caches and Referer headers."""
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
@@ -158,7 +158,7 @@ def reset_password(token: str):
     try:
         user = accounts.user_for_reset(db, current_app.config, token)
     except Invalid as err:
-        return _private(current_app.make_response(
+        return private_page(current_app.make_response(
             (render_template("auth/reset.html", link_error=err.errors["token"][0]), 400)))
     if request.method == "POST":
         try:
@@ -173,6 +173,6 @@ def reset_password(token: str):
             flash("Ihr neues Passwort gilt. Alle bisherigen Anmeldungen sind beendet. Bitte melden Sie sich an.",
                   "success")
             return redirect(url_for("auth.login", email=user.email))
-    return _private(current_app.make_response(
+    return private_page(current_app.make_response(
         (render_template("auth/reset.html", errors=errors, user=user), 422 if errors else 200)))
 
