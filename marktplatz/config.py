@@ -30,6 +30,16 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "MAIL_FROM": "marktplatz@localhost",
     "BASE_URL": "http://127.0.0.1:5000",
+    # Legal pages (Impressum, Datenschutz, Barrierefreiheit): a folder with impressum.md,
+    # datenschutz.md and barrierefreiheit.md written by the operator. Unset: the example
+    # texts shipped in marktplatz/data/legal/, marked as examples on every page.
+    "LEGAL_DIR": None,
+    # Who receives the feedback of the accessibility statement by e-mail (comma-separated
+    # addresses); unset: every active admin. Admins also see it under /barrierefreiheit/rueckmeldungen.
+    "FEEDBACK_MAIL_TO": "",
+    # Lifetimes of the signed links sent by e-mail, in seconds.
+    "PASSWORD_RESET_SECONDS": 3600,
+    "INVITATION_SECONDS": 7 * 24 * 3600,
     # Outbound HTTP (webhooks, publiccode.yml fetch): hosts or networks allowed even when
     # private or loopback; a comma-separated list such as "127.0.0.1,10.0.0.0/8".
     "OUTBOUND_ALLOWLIST": "",

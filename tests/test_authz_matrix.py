@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import current_app
 from flask_login import AnonymousUserMixin
 from sqlalchemy import select
 
@@ -40,7 +41,7 @@ from marktplatz.models import (
     utcnow,
 )
 from marktplatz.permissions import PERMISSIONS, can
-from marktplatz.services import listings, moderation, networks, reuse, tokens
+from marktplatz.services import invitations, listings, moderation, networks, reuse, tokens
 from marktplatz.services.errors import DomainError, Forbidden
 
 from . import factories as f
@@ -79,6 +80,9 @@ TARGET: dict[str, str] = {
     "network.view_dashboard": "network",
     "flag.resolve": "listing",
     "user.create": "none",
+    "feedback.view": "none",
+    "user.invite": "organisation",
+    "user.invite_any_role": "none",
 }
 
 _OWNER = {"officer_owner": "own", "officer_other": "other", "admin": ALL}
@@ -119,6 +123,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "network.view_dashboard": _COORD,
     "flag.resolve": _COORD,
     "user.create": _ADMIN,
+    "feedback.view": _ADMIN,
+    # Colleagues of the own municipality, officers of a member of a coordinated network.
+    "user.invite": {**_OWNER, **_COORD},
+    "user.invite_any_role": _ADMIN,
 }
 
 
@@ -290,6 +298,10 @@ SERVICE_CALLS: list[tuple[str, str, str, Callable[..., Any]]] = [
      lambda s, u, t: networks.respond_to_invitation(s, u, t.id, accept=True)),
     ("decline_invitation", "invitation.respond", "-",
      lambda s, u, t: networks.respond_to_invitation(s, u, t.id, accept=False)),
+    ("invite_officer", "user.invite", "-",
+     lambda s, u, org: invitations.invite(s, current_app.config, u, {"email": "eingeladen@example.org",
+                                                                     "name": "Eingeladen", "ags": org.ags},
+                                          lambda token: token)),
 ]
 
 

@@ -119,6 +119,8 @@ def _values(arg: str, w: dict) -> list:
         return [w["reuse"].id]
     if arg == "hook_id":
         return [w["hook"].id]
+    if arg == "token":  # signed e-mail links (password reset, invitation): a forged one
+        return ["ungueltiger-token"]
     raise AssertionError(f"no canary values for URL parameter {arg!r}: add them to _values")
 
 

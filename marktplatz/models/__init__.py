@@ -4,6 +4,7 @@ from .audit import AuditEvent
 from .base import Base, utcnow
 from .catalogue import Lebenslage, LeikaLeistung, OzgLeistung, Themenfeld
 from .changelog import ChangeLog, SearchState
+from .feedback import AccessibilityFeedback
 from .listing import (
     Flag,
     Follow,
@@ -26,7 +27,7 @@ from .user import User
 from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
+    "AccessibilityFeedback", "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
     "Lebenslage", "LeikaLeistung", "Listing", "LoginThrottle", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
     "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "OzgFollow", "OzgLeistung", "Reuse",
     "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",

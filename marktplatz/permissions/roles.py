@@ -58,6 +58,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "network.view_dashboard": frozenset({"coordinator", "admin"}),
     "flag.resolve": frozenset({"reviewer", "admin"}),  # obj: the flagged Listing
     "user.create": frozenset({"admin"}),
+    # Invitations: an officer invites colleagues of their municipality, a coordinator officers
+    # of a member municipality (obj: the Organisation); only an admin invites other roles.
+    "user.invite": frozenset({"owner", "coordinator", "admin"}),
+    "user.invite_any_role": frozenset({"admin"}),  # obj: None
+    "feedback.view": frozenset({"admin"}),  # obj: None; the accessibility feedback
 }
 
 

@@ -7,8 +7,12 @@ import hashlib
 import logging
 import math
 import secrets
+import smtplib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -21,8 +25,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..config import PASSWORD_HASH
 from ..models import LoginThrottle, Network, NetworkCoordinator, Organisation, User, utcnow
 from ..models.user import ROLES
+from . import audit, signed_links
 from .common import flush
 from .errors import Conflict, Invalid, TooManyAttempts
+from .mail import send_message
 from .passwords import problems as password_problems
 
 log = logging.getLogger(__name__)
@@ -208,4 +214,73 @@ def load_user(session: Session, ident: str) -> Any:
         return None
     if user is None or not user.active or not secrets.compare_digest(user.session_token or "", token):
         return None
+    return user
+
+
+def _password_fingerprint(user: User) -> str:
+    """Return a digest of what a reset changes, so a reset link works once (and not after a change)."""
+    return hashlib.sha256(f"{user.id}|{user.email}|{user.password_hash}".encode()).hexdigest()[:32]
+
+
+def request_password_reset(session: Session, config: Mapping[str, Any], email: str,
+                           link: Callable[[str], str]) -> None:
+    """E-mail a signed, single-use reset link to the active account of email, if there is one.
+
+    The caller answers the same whether or not the address is known. link turns a token into
+    the absolute URL of the reset page (services build no URLs).
+    """
+    email = (email or "").strip().lower()
+    user = session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
+    if user is None or not user.active:
+        log.info("password reset asked for an address without an active account")
+        return
+    token = signed_links.sign(config, "password-reset", {"u": user.id, "f": _password_fingerprint(user)})
+    minutes = int(config["PASSWORD_RESET_SECONDS"]) // 60
+    msg = EmailMessage()
+    msg["To"] = user.email
+    msg["Subject"] = "Marktplatz: Passwort zurücksetzen"
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = make_msgid(domain="marktplatz")
+    msg.set_content("\n".join([
+        f"Guten Tag {user.name},", "",
+        "für Ihr Konto auf dem Marktplatz kommunaler Digitalisierung wurde ein neues Passwort angefordert.",
+        f"Mit diesem Link legen Sie es fest (gültig {minutes} Minuten, nur einmal verwendbar):", "",
+        link(token), "",
+        "Wenn Sie das nicht angefordert haben, ignorieren Sie diese E-Mail; Ihr Passwort bleibt unverändert.", "",
+    ]))
+    audit.record(session, None, "user.password_reset_requested", user)
+    flush(session)
+    try:
+        send_message(config, msg)
+    except (OSError, smtplib.SMTPException) as err:
+        log.error("password reset mail for user %s not sent: %s", user.id, type(err).__name__)
+
+
+def user_for_reset(session: Session, config: Mapping[str, Any], token: str) -> User:
+    """Return the user a valid, unused reset token belongs to; raise Invalid otherwise."""
+    payload = signed_links.unsign(config, "password-reset", token, config["PASSWORD_RESET_SECONDS"])
+    user_id = payload.get("u")
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active or not secrets.compare_digest(
+            str(payload.get("f", "")), _password_fingerprint(user)):
+        raise Invalid({"token": ["Dieser Link wurde schon benutzt oder ist ungültig. Bitte fordern Sie einen neuen an."]})
+    return user
+
+
+def reset_password(session: Session, config: Mapping[str, Any], token: str, new: str, repeat: str) -> User:
+    """Set a new password through a reset link; ends every session of the user.
+
+    The token is bound to the old password hash, so it stops working once used. Sign-in
+    itself is left to the login form and its backoff.
+    """
+    user = user_for_reset(session, config, token)
+    if found := _password_errors(new, user.email, user.organisation):
+        raise Invalid({"new_password": found})
+    if new != repeat:
+        raise Invalid({"repeat_password": ["Die beiden Passwörter stimmen nicht überein."]})
+    user.password_hash = hash_password(new)
+    user.session_token = secrets.token_hex(8)
+    audit.record(session, user, "user.password_reset", user)
+    flush(session)
+    log.info("password of user %s reset by link", user.id)
     return user

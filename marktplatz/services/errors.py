@@ -79,6 +79,13 @@ class Conflict(DomainError):
     title = "Konflikt"
 
 
+class Unavailable(DomainError):
+    """A service the change needs (such as the mail server) cannot be reached just now."""
+
+    status = 503
+    title = "Vorübergehend nicht verfügbar"
+
+
 class Invalid(DomainError):
     """Input failed validation; errors maps field names to lists of messages."""
 

@@ -16,6 +16,8 @@ def init_app(app: Flask) -> None:
         auth,
         feeds,
         health,
+        invitations,
+        legal,
         moderation,
         networks,
         notifications,
@@ -27,7 +29,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (pages, auth, publish, feeds, networks, moderation, notifications, webhooks, tokens,
-                   search, health):
+                   search, health, legal, invitations):
         app.register_blueprint(module.bp)
     api.init_app(app)
 
