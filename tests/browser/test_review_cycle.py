@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.live_server import CHROMIUM, app_env, copy_sqlite, gunicorn
 from tests.search_support import copy_index
@@ -78,7 +79,7 @@ def _login(browser, base: str, email: str):
     page.get_by_label("Passwort").fill(PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
     page.wait_for_load_state()
-    assert "Willkommen" in page.content()
+    expect(page.locator("body")).to_contain_text("Willkommen")
     return ctx, page
 
 
@@ -108,7 +109,7 @@ def test_submit_request_changes_resubmit_approve_notify(server, browser):
     page.goto(base + "/meine-einreichungen")
     row = page.get_by_role("row").filter(has_text=TITLE)
     row.get_by_role("button", name="Einreichen").click()
-    assert "zur Prüfung eingereicht" in page.content()
+    expect(page.locator("body")).to_contain_text("zur Prüfung eingereicht")
     ctx.close()
 
     # 2. The coordinator asks for changes.
@@ -117,19 +118,19 @@ def test_submit_request_changes_resubmit_approve_notify(server, browser):
     page.get_by_role("link", name=TITLE).click()
     page.get_by_label("Was soll geändert werden?").fill("Bitte eine Kontaktadresse ergänzen.")
     page.get_by_role("button", name="Änderungen erbitten").click()
-    assert "Änderungswünsche wurden gesendet" in page.content()
+    expect(page.locator("body")).to_contain_text("Änderungswünsche wurden gesendet")
     ctx.close()
 
     # 3. The officer sees the request, edits and resubmits.
     ctx, page = _login(browser, base, OFFICER)
     page.goto(base + "/benachrichtigungen")
-    assert "Bitte eine Kontaktadresse ergänzen." in page.content()
+    expect(page.locator("body")).to_contain_text("Bitte eine Kontaktadresse ergänzen.")
     _edit_via_service(server["env"])
     page.goto(base + "/meine-einreichungen")
     row = page.get_by_role("row").filter(has_text=TITLE)
     assert "Änderungen erbeten" in row.inner_text()
     row.get_by_role("button", name="Erneut einreichen").click()
-    assert "zur Prüfung eingereicht" in page.content()
+    expect(page.locator("body")).to_contain_text("zur Prüfung eingereicht")
     ctx.close()
 
     # 4. The coordinator approves; the audit trail shows every step.
@@ -140,7 +141,7 @@ def test_submit_request_changes_resubmit_approve_notify(server, browser):
     for step in ("Zur Prüfung eingereicht", "Änderungen erbeten", "Bearbeitet"):
         assert step in trail
     page.get_by_role("button", name="Freigeben").click()
-    assert "freigegeben und veröffentlicht" in page.content()
+    expect(page.locator("body")).to_contain_text("freigegeben und veröffentlicht")
     ctx.close()
 
     # 5. The follower of the OZG-Leistung sees the notification with the unread count.
@@ -148,7 +149,7 @@ def test_submit_request_changes_resubmit_approve_notify(server, browser):
     badge = page.locator(".badge-count")
     assert badge.count() == 1 and int(badge.inner_text().split()[0]) >= 1
     page.get_by_role("link", name="Benachrichtigungen").click()
-    assert TITLE in page.content()
+    expect(page.locator("body")).to_contain_text(TITLE)
     page.get_by_role("button", name="Öffnen").first.click()
     assert page.get_by_role("heading", level=1).inner_text() == TITLE
     ctx.close()
