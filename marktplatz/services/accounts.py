@@ -11,8 +11,6 @@ import smtplib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -28,7 +26,7 @@ from ..models.user import ROLES
 from . import audit, signed_links
 from .common import flush
 from .errors import Conflict, Invalid, TooManyAttempts
-from .mail import send_message
+from .mail import new_message, send_message
 from .passwords import problems as password_problems
 
 log = logging.getLogger(__name__)
@@ -236,11 +234,7 @@ def request_password_reset(session: Session, config: Mapping[str, Any], email: s
         return
     token = signed_links.sign(config, "password-reset", {"u": user.id, "f": _password_fingerprint(user)})
     minutes = int(config["PASSWORD_RESET_SECONDS"]) // 60
-    msg = EmailMessage()
-    msg["To"] = user.email
-    msg["Subject"] = "Marktplatz: Passwort zurücksetzen"
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain="marktplatz")
+    msg = new_message(user.email, "Marktplatz: Passwort zurücksetzen")
     msg.set_content("\n".join([
         f"Guten Tag {user.name},", "",
         "für Ihr Konto auf dem Marktplatz kommunaler Digitalisierung wurde ein neues Passwort angefordert.",

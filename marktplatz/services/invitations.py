@@ -13,20 +13,19 @@ import smtplib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Network, NetworkMembership, Organisation, User, utcnow
+from ..models import Network, NetworkMembership, Organisation, User
 from ..models.user import ROLES
 from ..permissions import can
 from . import accounts, audit, signed_links
 from .common import flush
 from .errors import Forbidden, Invalid, Unavailable
 from .legal import EMAIL_RE
-from .mail import send_message
+from .mail import new_message, send_message
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +152,7 @@ def _invitation_mail(config: Mapping[str, Any], inv: Invitation, url: str) -> Em
     scope = f" für {inv.organisation.name}" if inv.organisation else ""
     if inv.networks:
         scope += " im Netzwerk " + ", ".join(n.name for n in inv.networks)
-    msg = EmailMessage()
-    msg["To"] = inv.email
-    msg["Subject"] = "Einladung zum Marktplatz kommunaler Digitalisierung"
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain="marktplatz")
+    msg = new_message(inv.email, "Einladung zum Marktplatz kommunaler Digitalisierung")
     msg.set_content("\n".join([
         f"Guten Tag {inv.name},", "",
         f"{inv.inviter.name} lädt Sie als {inv.role_label}{scope} auf den Marktplatz kommunaler "

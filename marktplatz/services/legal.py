@@ -9,7 +9,6 @@ import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,7 +19,7 @@ from ..permissions import can
 from . import audit
 from .common import flush
 from .errors import Forbidden, Invalid, NotFound
-from .mail import send_message
+from .mail import new_message, send_message
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +109,7 @@ def feedback_recipients(session: Session, config: Mapping[str, Any]) -> list[str
 
 
 def _feedback_mail(item: AccessibilityFeedback, recipients: list[str], base_url: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["To"] = ", ".join(recipients)
-    msg["Subject"] = f"Marktplatz: Rückmeldung zur Barrierefreiheit Nr. {item.id}"
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain="marktplatz")
+    msg = new_message(", ".join(recipients), f"Marktplatz: Rückmeldung zur Barrierefreiheit Nr. {item.id}")
     if item.email:
         msg["Reply-To"] = item.email
     lines = ["Über die Erklärung zur Barrierefreiheit ist eine Rückmeldung eingegangen.", "",

@@ -62,14 +62,20 @@ def due_users(session: Session, now: datetime | None = None) -> list[User]:
             if u.digest_sent_at is None or u.digest_sent_at + PERIODS[u.digest] - SLACK <= now]
 
 
+def new_message(to: str, subject: str) -> EmailMessage:
+    """Return a plain e-mail to the given address(es) with subject, date and message id set."""
+    msg = EmailMessage()
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = make_msgid(domain="marktplatz")
+    return msg
+
+
 def build_digest(user: User, notes: list[Notification], base_url: str) -> EmailMessage:
     """Compose the digest e-mail (plain text) for user."""
     period = "heute" if user.digest == "daily" else "in dieser Woche"
-    msg = EmailMessage()
-    msg["To"] = user.email
-    msg["Subject"] = f"Marktplatz: {len(notes)} Neuigkeiten {period}"
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain="marktplatz")
+    msg = new_message(user.email, f"Marktplatz: {len(notes)} Neuigkeiten {period}")
     lines = [f"Guten Tag {user.name},", "", f"das ist neu für Sie {period}:", ""]
     base = base_url.rstrip("/")
     for note in notes:
