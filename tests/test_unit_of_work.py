@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from marktplatz.core.db import get_session
 from marktplatz.models import AuditEvent, Listing, ListingStatus, Notification, WebhookDelivery
-from marktplatz.services import changelog, listings, notify, webhooks
+from marktplatz.services import changelog, events, listings, notify, webhooks
 from marktplatz.services.errors import Invalid
 
 from . import factories as f
@@ -63,7 +63,31 @@ def test_event_listeners_are_attached_by_create_app_only(app):
                            ("before_flush", webhooks.before_flush)):
         assert event.contains(factory, name, listener)
         assert not event.contains(Session, name, listener)  # nothing at import time
-    assert not event.contains(sessionmaker(), "after_flush", notify.after_flush)
+    bare = sessionmaker()()
+    assert notify.after_flush not in list(bare.dispatch.after_flush)
+
+
+def _listeners(factory) -> list:
+    s = factory()
+    try:
+        return [fn for name in dict.fromkeys(n for n, _ in events.LISTENERS) for fn in getattr(s.dispatch, name)]
+    finally:
+        s.close()
+
+
+def test_every_new_session_factory_gets_its_listeners_even_if_the_event_registry_is_stale(monkeypatch):
+    """SQLAlchemy's registry is keyed by id(); a new factory class can reuse a dead one's id,
+    and event.contains then says True for a factory without listeners (the app wrote no
+    change log). Registration must not trust it: here contains always answers True."""
+    from sqlalchemy import create_engine
+
+    monkeypatch.setattr(event, "contains", lambda *a, **k: True)
+    factory = sessionmaker(bind=create_engine("sqlite://"))
+    events.register(factory)
+    events.register(factory)  # idempotent: each listener once
+    attached = _listeners(factory)
+    for _name, listener in events.LISTENERS:
+        assert attached.count(listener) == 1, listener
 
 
 def test_notifications_come_from_the_audit_event_in_the_same_transaction(session, people):

@@ -15,15 +15,30 @@ from sqlalchemy.orm import sessionmaker
 
 from . import changelog, notify, webhooks
 
+LISTENERS = (
+    ("before_flush", webhooks.before_flush),
+    ("after_flush", changelog.after_flush),
+    ("after_flush", notify.after_flush),
+    ("after_flush_postexec", notify.after_flush_postexec),
+    ("after_soft_rollback", notify.forget_pending),
+)
+
+_MARK = "_marktplatz_events_registered"
+
 
 def register(session_factory: sessionmaker) -> None:
-    """Attach the event listeners to every session the factory makes (idempotent)."""
-    for name, listener in (
-        ("before_flush", webhooks.before_flush),
-        ("after_flush", changelog.after_flush),
-        ("after_flush", notify.after_flush),
-        ("after_flush_postexec", notify.after_flush_postexec),
-        ("after_soft_rollback", notify.forget_pending),
-    ):
-        if not event.contains(session_factory, name, listener):
-            event.listen(session_factory, name, listener)
+    """Attach the event listeners to every session the factory makes (idempotent).
+
+    Idempotence is a mark on the factory's own session class, not ``event.contains``:
+    SQLAlchemy's event registry is keyed by ``id()`` of the target, and once an earlier
+    factory's class has been collected a new one can get the same id while the stale key
+    remains, so ``contains`` answered True for a factory without listeners. The app then
+    wrote no change log, no notifications and no webhooks (seen as flaky search tests,
+    about one app in 300).
+    """
+    target = session_factory.class_
+    if target.__dict__.get(_MARK):
+        return
+    for name, listener in LISTENERS:
+        event.listen(session_factory, name, listener)
+    setattr(target, _MARK, True)
