@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from marktplatz.models import Notification, OzgFollow, User
@@ -87,3 +88,41 @@ def test_digest_setting_page(client, auth, session):
     assert client.post("/konto/benachrichtigungen", data={"digest": "daily"}).status_code == 302
     session.expire_all()
     assert session.get(User, owner.id).digest == "daily"
+
+
+def _waiting(session, user) -> list[Notification]:
+    session.expire_all()
+    return [n for n in session.scalars(select(Notification).where(Notification.user_id == user.id,
+                                                                  Notification.kind == "review_requested"))]
+
+
+
+@pytest.mark.parametrize("decide", ["approve", "request_changes", "reject", "mark_duplicate", "archive"])
+def test_waiting_for_review_notices_are_resolved_when_the_review_is_decided(session, decide):
+    """No stale "wartet auf Prüfung" notice is left once the review is decided, whoever decides."""
+    from marktplatz.services import moderation
+
+    net = f.network(session, "n1", f.FREIBURG, f.MANNHEIM)
+    coord = f.user(session, "coordinator", f.MANNHEIM, [net])
+    other = f.user(session, "coordinator", f.MANNHEIM, [net])
+    owner = f.user(session, "officer", f.FREIBURG)
+    original = f.listing(session, owner, publish_by=coord)
+    item = f.listing(session, owner)
+    listings.submit_for_review(session, owner, item)
+    session.commit()
+    assert any(n.listing_id == item.id and n.read_at is None for n in _waiting(session, other))
+    if decide == "approve":
+        moderation.approve(session, coord, item)
+    elif decide == "request_changes":
+        moderation.request_changes(session, coord, item, "Bitte die Lizenz ergänzen.")
+    elif decide == "reject":
+        moderation.reject(session, coord, item, "Kein kommunaler Dienst.")
+    elif decide == "mark_duplicate":
+        moderation.mark_duplicate(session, coord, item, original)
+    else:
+        listings.archive_listing(session, owner, item, "Doch nicht nötig.")
+    session.commit()
+    for user in (coord, other):  # the deciding coordinator and the other one alike
+        notes = [n for n in _waiting(session, user) if n.listing_id == item.id]
+        assert notes and all(n.read_at is not None for n in notes)
+    assert notify.unread_count(session, other) == sum(1 for n in notify.inbox(session, other) if n.read_at is None)

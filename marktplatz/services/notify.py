@@ -52,6 +52,26 @@ def review_requested(session: Session, listing: Listing) -> None:
          f"„{listing.title}“ von {listing.organisation.short_name} wartet auf Prüfung.", listing)
 
 
+def resolve_review_requests(session: Session, listing: Listing) -> int:
+    """Mark the open "waits for review" notices of listing as read; return how many.
+
+    Called when the review is decided (approved, changes requested, rejected, merged as a
+    duplicate, archived), so no coordinator's inbox keeps notices about work already done.
+    """
+    from sqlalchemy import update
+
+    from ..models import utcnow
+
+    result = session.execute(
+        update(Notification)
+        .where(Notification.listing_id == listing.id, Notification.kind == "review_requested",
+               Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 def listing_changed(session: Session, listing: Listing, actor: User) -> None:
     """Tell followers that a published listing changed."""
     send(session, _followers(session, listing), "listing_changed", f"„{listing.title}“ wurde geändert.", listing, exclude=actor)
@@ -321,6 +341,7 @@ def _on_submitted(session: Session, ev: AuditEvent) -> None:
 @on("listing.approved")
 def _on_approved(session: Session, ev: AuditEvent) -> None:
     listing = _subject(ev)
+    resolve_review_requests(session, listing)
     review_outcome(session, listing, f"„{listing.title}“ wurde freigegeben und ist veröffentlicht.")
     if (ev.details or {}).get("first_publication"):
         new_listing_for_ozg(session, listing)
@@ -331,6 +352,7 @@ def _on_approved(session: Session, ev: AuditEvent) -> None:
 @on(*DECISIONS)
 def _on_decision(session: Session, ev: AuditEvent) -> None:
     listing = _subject(ev)
+    resolve_review_requests(session, listing)
     review_outcome(session, listing, DECISIONS[ev.action].format(title=listing.title, text=ev.comment))
 
 
@@ -351,10 +373,16 @@ def _on_status_posted(session: Session, ev: AuditEvent) -> None:
 @on("listing.marked_duplicate")
 def _on_marked_duplicate(session: Session, ev: AuditEvent) -> None:
     listing = _subject(ev)
+    resolve_review_requests(session, listing)
     target = session.get(Listing, (ev.details or {}).get("duplicate_of"))
     if target is not None:
         marked_duplicate(session, listing, target)
         duplicate_invitation(session, listing, target)
+
+
+@on("listing.archived")
+def _on_archived(session: Session, ev: AuditEvent) -> None:
+    resolve_review_requests(session, _subject(ev))
 
 
 @on("listing.flagged")
