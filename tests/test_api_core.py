@@ -315,7 +315,11 @@ def test_token_pages(client, session, auth):
     assert row.scope_list == ["read", "write"]
     page = client.get("/konto/api-tokens").data.decode()
     assert row.prefix in page and "Kopieren Sie den Token jetzt" not in page
-    client.post(f"/konto/api-tokens/{row.id}/widerrufen")
+    step = client.post(f"/konto/api-tokens/{row.id}/widerrufen")  # first the confirmation step
+    assert step.status_code == 200 and "Ja, Token „CMS“ widerrufen" in step.data.decode()
+    session.expire_all()
+    assert session.get(ApiToken, row.id).revoked_at is None
+    client.post(f"/konto/api-tokens/{row.id}/widerrufen", data={"bestaetigt": "ja"})
     session.expire_all()
     assert session.get(ApiToken, row.id).revoked_at is not None
 

@@ -78,6 +78,19 @@ class ListingField:
         """Return the field's plain value on a listing (lists for tags and codes)."""
         return self.read(listing) if self.read is not None else getattr(listing, self.name)
 
+    def display(self, listing: Any) -> str:
+        """Return the field's value on a listing as German text for a page ("–" when empty)."""
+        value = self.value(listing)
+        if self.type == FieldType.FLAG:
+            return "ja" if value else "nein"
+        if value is None or value == "" or value == []:
+            return "–"
+        if self.type == FieldType.CHOICE and self.choices:
+            return str(self.choices.get(value, value))
+        if self.is_list:
+            return ", ".join(str(v) for v in value)
+        return str(value)
+
 
 def _tags(listing: Any) -> list[str]:
     return list(listing.tags)

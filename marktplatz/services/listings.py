@@ -105,8 +105,13 @@ def create_listing(
     data: dict[str, Any],
     organisation: Organisation | None = None,
     duplicate_override_reason: str | None = None,
+    duplicate_candidates: list[int] | None = None,
 ) -> Listing:
-    """Create a draft listing for the user's (or the given) municipality."""
+    """Create a draft listing for the user's (or the given) municipality.
+
+    duplicate_candidates are the ids of the listings the duplicate warning showed, when the
+    officer went on with duplicate_override_reason: the reviewers see them.
+    """
     org = organisation or user.organisation
     if org is None:
         raise Invalid({"organisation": ["Ihr Konto ist keiner Kommune zugeordnet."]})
@@ -122,7 +127,9 @@ def create_listing(
     with session.no_autoflush:  # the check's query must not flush the new row into the clash it looks for
         _check_external_id(session, listing)
     flush(session)
-    audit.record(session, user, "listing.created", listing)
+    extra = {"duplicate_candidates": [int(i) for i in duplicate_candidates][:20]} if (
+        duplicate_override_reason and duplicate_candidates) else {}
+    audit.record(session, user, "listing.created", listing, **extra)
     flush(session)
     log.info("listing %s created by user %s", listing.id, user.id)
     return listing

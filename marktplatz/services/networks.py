@@ -355,14 +355,20 @@ def pending_requests(session: Session, network: Network) -> list[JoinRequest]:
     )
 
 
-def decide_join(session: Session, user: User, request_id: int, approve: bool, comment: str = "") -> JoinRequest:
-    """Approve or decline a join request; approving adds the municipality."""
+def join_request_for(session: Session, user: User, network: Network | None, request_id: int) -> JoinRequest:
+    """Return an open join request that user may decide (of network, if given), or raise."""
     req = session.get(JoinRequest, request_id)
-    if req is None:
+    if req is None or (network is not None and req.network_id != network.id):
         raise NotFound("Diese Beitrittsanfrage gibt es nicht.")
     require(user, "network.decide_join", req.network)
     if req.status != "pending":
         raise Conflict("Über diese Anfrage wurde bereits entschieden.")
+    return req
+
+
+def decide_join(session: Session, user: User, request_id: int, approve: bool, comment: str = "") -> JoinRequest:
+    """Approve or decline a join request; approving adds the municipality."""
+    req = join_request_for(session, user, None, request_id)
     if approve and not _is_member(session, req.network, req.organisation_id):
         _admit(session, user, req.network, req.organisation)
     req.status = "approved" if approve else "declined"

@@ -108,12 +108,18 @@ def list_tokens(session: Session, actor: User, organisation: Organisation) -> li
     return list(session.scalars(q))
 
 
-def revoke_token(session: Session, actor: User, token_id: int) -> ApiToken:
-    """Revoke a token (idempotent)."""
+def token_for(session: Session, actor: User, token_id: int) -> ApiToken:
+    """Return a token that actor may manage, or raise NotFound / Forbidden."""
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound("Diesen Token gibt es nicht.")
     require(actor, "organisation.manage_tokens", token.organisation)
+    return token
+
+
+def revoke_token(session: Session, actor: User, token_id: int) -> ApiToken:
+    """Revoke a token (idempotent)."""
+    token = token_for(session, actor, token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         flush(session)

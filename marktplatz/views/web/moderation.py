@@ -8,11 +8,13 @@ from sqlalchemy import select
 
 from ...core.db import get_session
 from ...models import Listing, Reuse
-from ...models.listing import FLAG_REASONS
+from ...models.listing import FLAG_REASONS, KINDS
+from ...models.listing_fields import LISTING_FIELDS
 from ...permissions import can, is_moderator
 from ...services import flags, listings, moderation, stats
-from ...services.errors import Conflict, Invalid, NotFound
+from ...services.errors import Conflict, Forbidden, Invalid, NotFound
 from . import charts
+from .confirm import confirm_page, confirmed
 
 bp = Blueprint("moderation", __name__)
 
@@ -22,6 +24,32 @@ DECISIONS = {
     "ablehnen": (moderation.reject, "reason", "Der Eintrag wurde abgelehnt."),
     "zurueckziehen": (moderation.unpublish, "reason", "Der Eintrag wurde zurückgezogen."),
 }
+
+
+# Every field of the listing on the review page, but those shown as its heading and text.
+REVIEW_FIELDS = tuple(spec for spec in LISTING_FIELDS if spec.name not in ("title", "summary", "description"))
+
+# Decisions that take a listing away from its municipality's plan: confirmed first.
+DESTRUCTIVE = {
+    "ablehnen": ("„{title}“ ablehnen?", "Ja, „{title}“ ablehnen",
+                 ["„{title}“ von {org} wird abgelehnt und nicht veröffentlicht.",
+                  "Die Kommune erhält Ihre Begründung und kann den Eintrag überarbeiten und erneut einreichen."]),
+    "zurueckziehen": ("Veröffentlichung von „{title}“ zurückziehen?", "Ja, „{title}“ zurückziehen",
+                      ["„{title}“ von {org} ist danach nicht mehr öffentlich: nicht in der Suche, den OZG-Seiten "
+                       "und der API. Folgende und Nachnutzende sehen ihn nicht mehr.",
+                       "Die Kommune erhält Ihre Begründung, überarbeitet den Eintrag und reicht ihn erneut ein."]),
+}
+
+
+def _decision_confirmation(listing: Listing, action: str, reason: str):
+    title, button, what = DESTRUCTIVE[action]
+    names = {"title": listing.title, "org": listing.organisation.short_name}
+    _fn, field, _message = DECISIONS[action]
+    return confirm_page(
+        title.format(**names), [p.format(**names) for p in what] + [f"Ihre Begründung: „{reason.strip()}“"],
+        button.format(**names), url_for(".review", slug=listing.slug), url_for(".review", slug=listing.slug),
+        "Abbrechen, zurück zur Prüfung", hidden={"action": action, field: reason},
+    )
 
 
 def _require_moderator() -> None:
@@ -35,13 +63,16 @@ def queue():
     """Show the coordinator's queue: listings in review, open flags, recent edits."""
     _require_moderator()
     session = get_session()
+    filters, errors = moderation.queue_filters(session, current_user, request.args)
     return render_template(
         "moderation/queue.html",
-        pending=moderation.review_queue(session, current_user),
+        pending=moderation.review_queue(session, current_user, **filters),
+        networks=moderation.queue_networks(session, current_user), kinds=KINDS, ages=moderation.QUEUE_AGES,
+        args=request.args, errors=errors, filtered=bool(filters),
         flags=flags.open_flags(session, current_user),
         changed=moderation.recently_changed(session, current_user),
         reasons=FLAG_REASONS,
-    )
+    ), 422 if errors else 200
 
 
 @bp.route("/pruefung/eintrag/<slug>", methods=["GET", "POST"])
@@ -57,6 +88,9 @@ def review(slug: str):
             abort(400)
         fn, field, message = DECISIONS[action]
         try:
+            if action in DESTRUCTIVE and not confirmed():
+                moderation.check_reason(request.form.get(field, ""), field)
+                return _decision_confirmation(listing, action, request.form.get(field, ""))
             fn(session, current_user, listing, request.form.get(field, ""))
         except Invalid as err:
             errors = {f"{action}-{k}": v for k, v in err.errors.items()}
@@ -67,33 +101,71 @@ def review(slug: str):
             flash(message, "success")
             return redirect(url_for(".queue"))
     trail = moderation.audit_trail(session, current_user, listing)
+    candidates, overridden = moderation.overridden_candidates(session, current_user, listing)
     return render_template("moderation/review.html", listing=listing, trail=trail, errors=errors,
-                           form=request.form), 422 if errors else 200
+                           form=request.form, fields=REVIEW_FIELDS, candidates=candidates,
+                           candidates_overridden=overridden), 422 if errors else 200
+
+
+def _slug_of(value: str) -> str:
+    """Return the slug of a listing address or slug as typed or pasted."""
+    return (value or "").strip().split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 @bp.route("/pruefung/eintrag/<slug>/duplikat", methods=["POST"])
 @login_required
 def mark_duplicate(slug: str):
-    """Archive a listing as duplicate of another (target given by slug)."""
+    """Confirm, then archive a listing as duplicate of another (target given by address or slug).
+
+    The first POST shows both listings side by side with their reusers and what will happen;
+    only the confirmed second POST merges.
+    """
     session = get_session()
     listing = moderation.listing_for_review(session, current_user, slug)
-    target_slug = request.form.get("target", "").strip().rstrip("/").rsplit("/", 1)[-1]
-    target = session.scalar(select(Listing).where(Listing.slug == target_slug))
+    target_slug = _slug_of(request.form.get("target", ""))
+    target = session.scalar(select(Listing).where(Listing.slug == target_slug)) if target_slug else None
+    flag_id = request.form.get("flag_id", type=int)
+    comment = request.form.get("comment", "")
     try:
-        if target is None:
-            raise Invalid({"target": ["Kein Eintrag mit dieser Adresse gefunden."]})
-        flag_id = request.form.get("flag_id", type=int)
+        moderation.check_duplicate(current_user, listing, target)
+        if not confirmed():
+            return _merge_confirmation(listing, target, flag_id, comment)
         if flag_id:
-            flags.resolve_as_duplicate(session, current_user, flag_id, target, request.form.get("comment", ""))
+            flags.resolve_as_duplicate(session, current_user, flag_id, target, comment)
         else:
-            moderation.mark_duplicate(session, current_user, listing, target, request.form.get("comment", ""))
-    except (Invalid, Conflict) as err:
+            moderation.mark_duplicate(session, current_user, listing, target, comment)
+    except (Invalid, Conflict, Forbidden) as err:
         msg = " ".join(sum(err.errors.values(), [])) if isinstance(err, Invalid) else err.message
         flash(msg, "error")
         return redirect(url_for(".review", slug=slug))
-    flash(f"„{listing.title}“ ist als Duplikat von „{target.title}“ archiviert; Nachnutzende wurden informiert.",
-          "success")
+    flash(f"„{listing.title}“ ist als Duplikat von „{target.title}“ archiviert; Nachnutzende wurden informiert. "
+          "Die Koordination kann den Eintrag im Verlauf wiederherstellen.", "success")
     return redirect(url_for(".queue"))
+
+
+def _merge_confirmation(listing: Listing, target: Listing, flag_id: int | None, comment: str):
+    reusers = len(listing.reuses)
+    what = [
+        f"„{listing.title}“ ({listing.organisation.short_name}) wird archiviert und verweist danach auf "
+        f"„{target.title}“ ({target.organisation.short_name}). Der Eintrag verschwindet aus der Suche, "
+        "den OZG-Seiten und den Listen.",
+        (f"Die {reusers} nachnutzenden Kommunen von „{listing.title}“ werden benachrichtigt und eingeladen, "
+         f"ihre Nachnutzung mit einem Klick auf „{target.title}“ zu übertragen." if reusers != 1 else
+         f"Die nachnutzende Kommune von „{listing.title}“ wird benachrichtigt und eingeladen, ihre "
+         f"Nachnutzung mit einem Klick auf „{target.title}“ zu übertragen.") if reusers else
+        f"„{listing.title}“ hat keine Nachnutzenden.",
+        f"„{target.title}“ bleibt unverändert. Die Koordination kann „{listing.title}“ später "
+        "wiederherstellen; er kehrt dann in seinen vorigen Zustand zurück.",
+    ]
+    hidden = {"target": target.slug, "comment": comment}
+    if flag_id:
+        hidden["flag_id"] = flag_id
+    return confirm_page(
+        "Als Duplikat zusammenführen?", what, f"Ja, „{listing.title}“ als Duplikat archivieren",
+        url_for(".mark_duplicate", slug=listing.slug), url_for(".review", slug=listing.slug),
+        "Abbrechen, zurück zur Prüfung", hidden=hidden, details="moderation/_compare.html",
+        duplicate=listing, original=target,
+    )
 
 
 @bp.route("/pruefung/meldungen/<int:flag_id>", methods=["POST"])

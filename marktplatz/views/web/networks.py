@@ -10,6 +10,7 @@ from ...permissions import can
 from ...services import networks, stats
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound
 from . import charts
+from .confirm import confirm_page, confirmed
 
 bp = Blueprint("networks", __name__)
 
@@ -94,9 +95,9 @@ def members(slug: str):
 def _confirm(net, title: str, text: str, button: str, action: str, comment_label: str | None = None,
              errors: dict | None = None, form=None, status: int = 200):
     """Render the confirmation step of a consequential membership change."""
-    return render_template("networks/confirm.html", net=net, title=title, text=text, button=button,
-                           action=action, comment_label=comment_label, errors=errors or {},
-                           form=form or {}), status
+    return confirm_page(title, text, button, action, url_for(".detail", slug=net.slug),
+                        "Abbrechen, zurück zum Netzwerk", comment_label=comment_label,
+                        errors=errors, status=status)
 
 
 @bp.route("/netzwerke/<slug>/mitglieder/<int:organisation_id>/entfernen", methods=["POST"])
@@ -122,7 +123,7 @@ def remove_member(slug: str, organisation_id: int):
             f"Ja, {org.short_name} aus dem Netzwerk entfernen", action,
             "Begründung für die Kommune (freiwillig)", errors, request.form, status)
 
-    if request.form.get("bestaetigt") != "ja":
+    if not confirmed():
         return confirm()
     try:
         networks.remove_member(session, current_user, net, organisation_id, request.form.get("comment", ""))
@@ -141,7 +142,7 @@ def leave(slug: str):
     if not can(current_user, "network.leave", net):
         raise Forbidden("Ihre Kommune ist kein Mitglied dieses Netzwerks.")
     org = current_user.organisation
-    if request.form.get("bestaetigt") != "ja":
+    if not confirmed():
         return _confirm(
             net, f"„{net.name}“ verlassen?",
             f"{org.short_name} ist danach kein Mitglied mehr: Sie sehen die nur für Mitglieder "
@@ -236,11 +237,27 @@ def request_join(slug: str):
 @bp.route("/netzwerke/<slug>/anfragen/<int:request_id>", methods=["POST"])
 @login_required
 def decide(slug: str, request_id: int):
-    """Approve or decline a join request (coordinators)."""
+    """Approve a join request, or confirm and then decline it (coordinators)."""
     session = get_session()
+    approve = request.form.get("decision") == "approve"
+    if not approve and not confirmed():
+        try:
+            net = networks.get_network(session, slug)
+            req = networks.join_request_for(session, current_user, net, request_id)
+        except (Conflict, NotFound) as err:
+            _flash_error(err)
+            return redirect(url_for(".detail", slug=slug))
+        org = req.organisation.short_name
+        return confirm_page(
+            f"Beitrittsanfrage von {org} ablehnen?",
+            [f"{org} wird nicht Mitglied von „{net.name}“. Die Zuständigen der Kommune erhalten die "
+             "Ablehnung mit Ihrer Begründung.",
+             "Die Kommune kann später erneut anfragen, oder Sie laden sie ein."],
+            f"Ja, Anfrage von {org} ablehnen", url_for(".decide", slug=slug, request_id=request_id),
+            url_for(".detail", slug=slug), "Abbrechen, zurück zum Netzwerk",
+            hidden={"decision": "decline"}, comment_label="Begründung für die Kommune (freiwillig)")
     try:
-        networks.decide_join(session, current_user, request_id, request.form.get("decision") == "approve",
-                             request.form.get("comment", ""))
+        networks.decide_join(session, current_user, request_id, approve, request.form.get("comment", ""))
     except (Conflict, NotFound) as err:
         _flash_error(err)
     else:

@@ -119,7 +119,8 @@ def new():
         return _render_form(values, errors, None, 422 if errors else 200, report=report, reason=reason)
     try:
         listing = listing_service.create_listing(
-            session, current_user, data, duplicate_override_reason=reason if report is not None else None
+            session, current_user, data, duplicate_override_reason=reason if report is not None else None,
+            duplicate_candidates=[m.listing.id for m in report.matches] if report is not None else None,
         )
     except Invalid as err:
         return _render_form(values, field_errors(err.errors), None, 422, report=report, reason=reason)

@@ -12,6 +12,7 @@ from ...core.outbound import Policy
 from ...services import publiccode, tokens
 from ...services.common import require
 from ...services.errors import Invalid
+from .confirm import confirm_page, confirmed
 
 bp = Blueprint("tokens", __name__)
 
@@ -67,8 +68,22 @@ def index():
 @bp.route("/konto/api-tokens/<int:token_id>/widerrufen", methods=["POST"])
 @login_required
 def revoke(token_id: int):
-    """Revoke a token of the own municipality."""
-    token = tokens.revoke_token(get_session(), current_user, token_id)
+    """Confirm, then revoke a token of the own municipality."""
+    session = get_session()
+    if not confirmed():
+        token = tokens.token_for(session, current_user, token_id)
+        if token.revoked_at is not None:
+            flash(f"Der Token {token.prefix} ist bereits widerrufen.", "info")
+            return redirect(url_for("tokens.index"))
+        used = token.last_used_at.strftime("%d.%m.%Y") if token.last_used_at else "noch nie"
+        return confirm_page(
+            f"Token „{token.name}“ widerrufen?",
+            [f"Der Token {token.prefix}… („{token.name}“, zuletzt benutzt: {used}) gilt sofort nicht mehr. "
+             "Jedes System, das ihn verwendet, erhält ab dann 401 und kann nicht mehr synchronisieren.",
+             "Ein Widerruf lässt sich nicht rückgängig machen; legen Sie bei Bedarf einen neuen Token an."],
+            f"Ja, Token „{token.name}“ widerrufen", url_for("tokens.revoke", token_id=token_id),
+            url_for("tokens.index"), "Abbrechen, zurück zu den API-Tokens")
+    token = tokens.revoke_token(session, current_user, token_id)
     flash(f"Der Token {token.prefix} wurde widerrufen.", "success")
     return redirect(url_for("tokens.index"))
 
