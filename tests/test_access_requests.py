@@ -241,3 +241,23 @@ def test_expired_or_forged_confirmation_link_is_refused(client, session, app, wo
     assert resp.status_code == 400 and "abgelaufen" in resp.get_data(as_text=True)
     session.expire_all()
     assert req.status == "unconfirmed"
+
+
+def test_a_reset_link_is_no_set_password_link_and_back(client, session, app, world):
+    """The two password links are signed for their own purpose: neither opens the other's page."""
+    from marktplatz.services import accounts
+
+    user = world["coord"]
+    reset = accounts.password_link_token(app.config, user, "password-reset")
+    first = accounts.password_link_token(app.config, user, "set-password")
+    assert client.get(f"/konto-einrichten/{reset}").status_code == 400
+    assert client.get(f"/passwort-zuruecksetzen/{first}").status_code == 400
+    assert client.get(f"/konto-einrichten/{first}").status_code == 200
+
+
+def test_asking_twice_before_confirming_keeps_one_request(client, session, app, world):
+    """A repeated request for the same address and municipality updates the open one."""
+    assert _request(client).status_code == 302
+    assert _request(client, name="Frieda Zweitantrag").status_code == 302
+    [req] = session.scalars(select(AccessRequest))
+    assert req.name == "Frieda Zweitantrag" and req.status == "unconfirmed"
