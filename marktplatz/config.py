@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     # Lifetimes of the signed links sent by e-mail, in seconds.
     "PASSWORD_RESET_SECONDS": 3600,
     "INVITATION_SECONDS": 7 * 24 * 3600,
+    # "Zugang beantragen": how long the link that confirms the address is valid.
+    "ACCESS_CONFIRM_SECONDS": 2 * 24 * 3600,
     # Outbound HTTP (webhooks, publiccode.yml fetch): hosts or networks allowed even when
     # private or loopback; a comma-separated list such as "127.0.0.1,10.0.0.0/8".
     "OUTBOUND_ALLOWLIST": "",

@@ -83,6 +83,11 @@ TARGET: dict[str, str] = {
     "feedback.view": "none",
     "user.invite": "organisation",
     "user.invite_any_role": "none",
+    "access_request.decide": "organisation",
+    "user.manage": "none",
+    "network.edit": "network",
+    "reference.view": "none",
+    "audit.view_all": "none",
 }
 
 _OWNER = {"officer_owner": "own", "officer_other": "other", "admin": ALL}
@@ -127,6 +132,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     # Colleagues of the own municipality, officers of a member of a coordinated network.
     "user.invite": {**_OWNER, **_COORD},
     "user.invite_any_role": _ADMIN,
+    # Access requests for a municipality: its networks' coordinators and the admins.
+    "access_request.decide": _COORD,
+    "user.manage": _ADMIN,
+    "network.edit": _ADMIN,
+    "reference.view": _ADMIN,
+    "audit.view_all": _ADMIN,
 }
 
 

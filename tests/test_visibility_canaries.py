@@ -56,6 +56,7 @@ WRITES = {
     "networks.create", "networks.decide", "networks.request_join", "networks.respond", "networks.withdraw",
     "networks.coordinators", "networks.members", "networks.remove_member", "networks.leave",
     "moderation.mark_duplicate", "moderation.close_flag",
+    "access.approve", "admin.reactivate_user", "admin.unarchive_network",
 }
 # Reads answered to POST: called with a body that names every canary's words.
 POST_READS = {"api_listings.duplicate_check"}
@@ -119,8 +120,12 @@ def _values(arg: str, w: dict) -> list:
         return [w["reuse"].id]
     if arg == "hook_id":
         return [w["hook"].id]
-    if arg == "token":  # signed e-mail links (password reset, invitation): a forged one
+    if arg == "token":  # signed e-mail links (password reset, invitation, access): a forged one
         return ["ungueltiger-token"]
+    if arg == "user_id":  # admin pages: every viewer class is refused
+        return [w["viewers"]["owner"].id]
+    if arg == "request_id":  # access requests: none exists in the canary world, so a 404
+        return [1]
     raise AssertionError(f"no canary values for URL parameter {arg!r}: add them to _values")
 
 

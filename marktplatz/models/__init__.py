@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models; importing this package registers every table."""
 
+from .access_request import AccessRequest
 from .audit import AuditEvent
 from .base import Base, utcnow
 from .catalogue import Lebenslage, LeikaLeistung, OzgLeistung, Themenfeld
@@ -27,7 +28,7 @@ from .user import User
 from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
-    "AccessibilityFeedback", "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
+    "AccessRequest", "AccessibilityFeedback", "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
     "Lebenslage", "LeikaLeistung", "Listing", "LoginThrottle", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
     "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "OzgFollow", "OzgLeistung", "Reuse",
     "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",

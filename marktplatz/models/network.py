@@ -26,6 +26,8 @@ class Network(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Archived networks stay readable but take no new members and leave the overview.
+    archived_at: Mapped[datetime | None]
 
     memberships: Mapped[list[NetworkMembership]] = relationship(
         back_populates="network", cascade="all, delete-orphan"

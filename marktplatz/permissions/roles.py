@@ -63,6 +63,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user.invite": frozenset({"owner", "coordinator", "admin"}),
     "user.invite_any_role": frozenset({"admin"}),  # obj: None
     "feedback.view": frozenset({"admin"}),  # obj: None; the accessibility feedback
+    # "Zugang beantragen": the coordinators of the municipality's networks and the admins
+    # decide (obj: the requested Organisation); other roles than officer need user.invite_any_role.
+    "access_request.decide": frozenset({"coordinator", "admin"}),
+    # Administration in the browser (issue 14 item 4).
+    "user.manage": frozenset({"admin"}),  # obj: None; find, (de)activate, re-role users
+    "network.edit": frozenset({"admin"}),  # obj: the Network; edit, archive, delete when empty
+    "reference.view": frozenset({"admin"}),  # obj: None; loaded reference data versions
+    "audit.view_all": frozenset({"admin"}),  # obj: None; the global audit log
 }
 
 

@@ -232,7 +232,7 @@ def request_password_reset(session: Session, config: Mapping[str, Any], email: s
     if user is None or not user.active:
         log.info("password reset asked for an address without an active account")
         return
-    token = signed_links.sign(config, "password-reset", {"u": user.id, "f": _password_fingerprint(user)})
+    token = password_link_token(config, user, "password-reset")
     minutes = int(config["PASSWORD_RESET_SECONDS"]) // 60
     msg = new_message(user.email, "Marktplatz: Passwort zurücksetzen")
     msg.set_content("\n".join([
@@ -250,9 +250,21 @@ def request_password_reset(session: Session, config: Mapping[str, Any], email: s
         log.error("password reset mail for user %s not sent: %s", user.id, type(err).__name__)
 
 
-def user_for_reset(session: Session, config: Mapping[str, Any], token: str) -> User:
-    """Return the user a valid, unused reset token belongs to; raise Invalid otherwise."""
-    payload = signed_links.unsign(config, "password-reset", token, config["PASSWORD_RESET_SECONDS"])
+# Purpose of a password link -> the setting with its lifetime. A new account's first link
+# ("set-password", after an approved access request) lives as long as an invitation.
+PASSWORD_LINKS = {"password-reset": "PASSWORD_RESET_SECONDS", "set-password": "INVITATION_SECONDS"}
+
+
+def password_link_token(config: Mapping[str, Any], user: User, purpose: str = "set-password") -> str:
+    """Return a signed token that lets user choose a password once (bound to the current hash)."""
+    assert purpose in PASSWORD_LINKS, purpose
+    return signed_links.sign(config, purpose, {"u": user.id, "f": _password_fingerprint(user)})
+
+
+def user_for_reset(session: Session, config: Mapping[str, Any], token: str,
+                   purpose: str = "password-reset") -> User:
+    """Return the user a valid, unused password link belongs to; raise Invalid otherwise."""
+    payload = signed_links.unsign(config, purpose, token, config[PASSWORD_LINKS[purpose]])
     user_id = payload.get("u")
     user = session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or not user.active or not secrets.compare_digest(
@@ -261,20 +273,22 @@ def user_for_reset(session: Session, config: Mapping[str, Any], token: str) -> U
     return user
 
 
-def reset_password(session: Session, config: Mapping[str, Any], token: str, new: str, repeat: str) -> User:
-    """Set a new password through a reset link; ends every session of the user.
+def reset_password(session: Session, config: Mapping[str, Any], token: str, new: str, repeat: str,
+                   purpose: str = "password-reset") -> User:
+    """Set a new password through a reset (or set-password) link; ends every session of the user.
 
     The token is bound to the old password hash, so it stops working once used. Sign-in
     itself is left to the login form and its backoff.
     """
-    user = user_for_reset(session, config, token)
+    user = user_for_reset(session, config, token, purpose)
     if found := _password_errors(new, user.email, user.organisation):
         raise Invalid({"new_password": found})
     if new != repeat:
         raise Invalid({"repeat_password": ["Die beiden Passwörter stimmen nicht überein."]})
     user.password_hash = hash_password(new)
     user.session_token = secrets.token_hex(8)
-    audit.record(session, user, "user.password_reset", user)
+    audit.record(session, user, "user.password_reset" if purpose == "password-reset" else "user.password_set",
+                 user)
     flush(session)
-    log.info("password of user %s reset by link", user.id)
+    log.info("password of user %s set by %s link", user.id, purpose)
     return user

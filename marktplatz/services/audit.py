@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Listing
+from ..models import AuditEvent, Listing, Organisation
 
 
 def record(
@@ -19,7 +19,8 @@ def record(
 ) -> AuditEvent:
     """Add an audit event for action on obj by actor to the session (committed by the caller)."""
     listing_id = obj.id if isinstance(obj, Listing) else getattr(obj, "listing_id", None)
-    org_id = getattr(obj, "organisation_id", None)
+    # A municipality's own events belong to it, so the audit log filters them by municipality too.
+    org_id = obj.id if isinstance(obj, Organisation) else getattr(obj, "organisation_id", None)
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),
         organisation_id=org_id,

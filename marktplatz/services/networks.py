@@ -35,9 +35,18 @@ from .errors import Conflict, Invalid, NotFound
 log = logging.getLogger(__name__)
 
 
-def list_networks(session: Session) -> list[Network]:
-    """Return all networks ordered by name."""
-    return list(session.scalars(select(Network).order_by(Network.name)))
+def list_networks(session: Session, include_archived: bool = False) -> list[Network]:
+    """Return the networks ordered by name (archived ones only when asked for)."""
+    q = select(Network).order_by(Network.name)
+    if not include_archived:
+        q = q.where(Network.archived_at.is_(None))
+    return list(session.scalars(q))
+
+
+def _require_open(network: Network) -> None:
+    """Refuse new members, invitations and join requests for an archived network."""
+    if network.archived_at is not None:
+        raise Conflict(f"Das Netzwerk „{network.name}“ ist archiviert und nimmt keine neuen Mitglieder auf.")
 
 
 def get_network(session: Session, slug: str) -> Network:
@@ -59,13 +68,19 @@ def member_counts(session: Session) -> dict[int, int]:
 
 
 def create_network(
-    session: Session, user: User, name: str, description: str = "", website: str | None = None
+    session: Session, user: User, name: str, description: str = "", website: str | None = None,
+    allow_duplicate_name: bool = True,
 ) -> Network:
-    """Create a network (platform admins only)."""
+    """Create a network (platform admins only); with allow_duplicate_name false, refuse a taken name."""
     require(user, "network.create")
     name = (name or "").strip()
     if len(name) < 3:
         raise Invalid({"name": ["Bitte einen Namen mit mindestens 3 Zeichen angeben."]})
+    if not allow_duplicate_name:
+        from .admin import duplicate_name_error
+
+        if (dup := duplicate_name_error(session, name)) is not None:
+            raise dup
     net = Network(
         name=name[:200],
         slug=unique_slug(session, Network, slugify(name, 60)),
@@ -146,6 +161,7 @@ def _admit(session: Session, actor: User, network: Network, org: Organisation) -
     are an admin. Open invitations and join requests of the pair are settled with it, so
     none of them can be answered a second time.
     """
+    _require_open(network)
     organisation_id = org.id
     row = NetworkMembership(network=network, organisation=org)  # keeps both collections current
     session.add(row)
@@ -223,6 +239,7 @@ def leave_network(session: Session, user: User, network: Network) -> None:
 def invite(session: Session, user: User, network: Network, ident: str, message: str = "") -> NetworkInvitation:
     """Invite the municipality with this AGS (or key) into network; its officers decide."""
     require(user, "network.invite", network)
+    _require_open(network)
     org = _find_org(session, ident)
     message = _message(message)
     if _is_member(session, network, org.id):
@@ -318,6 +335,7 @@ def invitations_for(session: Session, user: Any, network: Network | None = None)
 def request_join(session: Session, user: User, network: Network, message: str = "") -> JoinRequest:
     """Ask that the officer's municipality join network; coordinators are notified."""
     require(user, "network.request_join", network)
+    _require_open(network)
     if network.id in user.organisation.network_ids:
         raise Conflict("Ihre Kommune ist bereits Mitglied.")
     pending = session.scalar(

@@ -516,3 +516,20 @@ def _on_join_decided(session: Session, ev: AuditEvent) -> None:
     send(session, [requester], "join_decision",
          f"Ihre Beitrittsanfrage für „{network.name}“ wurde {verdict}."
          + (f" {req.decision_comment}" if req.decision_comment else ""), link=_net_link(network))
+
+
+# Access requests: the deciders learn of a confirmed request; the decision resolves the notices.
+
+def access_request_link(request_id: int) -> str:
+    """Return the site path of an access request's decision page."""
+    return f"/zugangsantraege/{request_id}"
+
+
+@on("access_request.confirmed")
+def _on_access_requested(session: Session, ev: AuditEvent) -> None:
+    from .access_requests import deciders
+
+    req = _subject(ev)
+    send(session, deciders(session, req.organisation), "access_request",
+         f"{req.name} beantragt einen Zugang für {req.organisation.short_name}. Bitte entscheiden Sie.",
+         link=access_request_link(req.id))

@@ -1,4 +1,4 @@
-"""Signed, expiring tokens for the links sent by e-mail (password reset, invitations).
+"""Signed, expiring tokens for the links sent by e-mail (password reset, invitations, access).
 
 A token is signed with the app's SECRET_KEY and a salt per purpose (a reset token is no
 invitation). Single use is the caller's: it binds the token to state that the use changes
@@ -14,7 +14,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .errors import Invalid
 
-SALTS = {"password-reset": "marktplatz.password-reset.v1", "invitation": "marktplatz.invitation.v1"}
+SALTS = {"password-reset": "marktplatz.password-reset.v1", "invitation": "marktplatz.invitation.v1",
+         "access-confirm": "marktplatz.access-confirm.v1", "set-password": "marktplatz.set-password.v1"}
 # Tokens are short; anything much longer is not one of ours (and is not worth decoding).
 MAX_TOKEN_LENGTH = 2000
 

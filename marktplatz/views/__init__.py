@@ -13,6 +13,8 @@ def init_app(app: Flask) -> None:
     """Register every blueprint."""
     from . import api
     from .web import (
+        access,
+        admin,
         auth,
         feeds,
         health,
@@ -29,7 +31,7 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (pages, auth, publish, feeds, networks, moderation, notifications, webhooks, tokens,
-                   search, health, legal, invitations):
+                   search, health, legal, invitations, access, admin):
         app.register_blueprint(module.bp)
     api.init_app(app)
 

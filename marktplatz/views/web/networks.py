@@ -37,7 +37,8 @@ def create():
     session = get_session()
     try:
         net = networks.create_network(session, current_user, request.form.get("name", ""),
-                                      request.form.get("description", ""), request.form.get("website"))
+                                      request.form.get("description", ""), request.form.get("website"),
+                                      allow_duplicate_name=request.form.get("trotzdem") == "ja")
     except Invalid as err:
         return render_template("networks/index.html", items=networks.list_networks(session),
                                counts=networks.member_counts(session), errors=err.errors, form=request.form), 422

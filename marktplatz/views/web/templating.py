@@ -82,6 +82,7 @@ NAV = [
     ("networks.index", "Netzwerke", "all"),
     ("web.dashboard", "Meine Kommune", "officer"),
     ("moderation.queue", "Prüfung", "coordinator"),
+    ("admin.index", "Verwaltung", "admin"),
     ("api_docs.docs", "API", "all"),
 ]
 
