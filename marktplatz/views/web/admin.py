@@ -14,6 +14,7 @@ from ...models.user import ROLES
 from ...permissions import can
 from ...services import access_requests, admin, networks
 from ...services.errors import Conflict, Invalid
+from .confirm import confirm_page
 from .forms import simple_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,9 +29,9 @@ def _signed_in():
 
 def _confirm_page(title: str, text: str, button: str, cancel: str, cancel_label: str, errors=None,
                   comment_label: str | None = None, comment: str = "", status: int = 200):
-    return render_template("admin/confirm.html", title=title, text=text, button=button, cancel=cancel,
-                           cancel_label=cancel_label, errors=errors or {}, comment_label=comment_label,
-                           comment=comment), status
+    """The shared confirmation step (views/web/confirm.py), posting back to this page."""
+    return confirm_page(title, text, button, request.path, cancel, cancel_label, comment_label=comment_label,
+                        errors=errors, status=status)
 
 
 @bp.route("/")
