@@ -6,6 +6,10 @@ with ``txid`` below the oldest transaction of this database still running are re
 later has a larger txid, so no row can later appear *before* a cursor already handed out,
 even when transactions commit out of order. SQLite serialises writers, so ``id`` order is
 commit order there and txid stays NULL (treated as 0).
+
+Rows restored by ``marktplatz import`` are history: txid 0 on PostgreSQL (see
+services/backup.py), so they come first, in id order, and a cursor ``(0, id)`` taken on the
+SQLite instance a database was moved from resumes at the same change.
 """
 
 from __future__ import annotations
