@@ -59,9 +59,21 @@ def push(file: str, api: str, token: str, full_sync: bool) -> None:
 @click.option("--token", envvar="MARKTPLATZ_API_TOKEN", default=None, help="API token (optional: anonymous sees public data)")
 @click.option("--after", default=None, help="Cursor to start after (default: the one stored beside --out)")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="JSON-lines file to append changes to")
-@click.option("--limit", default=500, show_default=True, type=click.IntRange(1, 1000))
-def pull(api: str, token: str | None, after: str | None, out: str, limit: int) -> None:
-    """Append new changes to OUT (JSON lines); the last cursor is kept in OUT.cursor to resume."""
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000),
+              help="Changes a page (at most 100 with entities)")
+@click.option("--entities/--no-entities", default=True, show_default=True,
+              help="Embed each change's current entity, or mark it a tombstone (include=entity)")
+@click.option("--entity-type", type=click.Choice(["listing", "reuse", "organisation", "status_update"]),
+              default=None, help="Only changes of this kind")
+@click.option("--ags", default=None, help="Only changes of this municipality (AGS)")
+@click.option("--network", default=None, help="Only changes of this network's members (slug)")
+def pull(api: str, token: str | None, after: str | None, out: str, limit: int, entities: bool,
+         entity_type: str | None, ags: str | None, network: str | None) -> None:
+    """Append new changes to OUT (JSON lines); the last cursor is kept in OUT.cursor to resume.
+
+    Each line is one change, with its entity as the token may see it now or "tombstone": true
+    (remove it). Lines may repeat after a resume (at-least-once): apply them idempotently.
+    """
     state = out + ".cursor"
     if after is None and os.path.exists(state):
         with open(state, encoding="ascii") as fh:
@@ -70,7 +82,8 @@ def pull(api: str, token: str | None, after: str | None, out: str, limit: int) -
     count = 0
     try:
         with open(out, "a", encoding="utf-8") as fh:
-            for page in client.iter_change_pages(after, limit):
+            filters = {"include_entity": entities, "entity_type": entity_type, "ags": ags, "network": network}
+            for page in client.iter_change_pages(after, limit, **filters):
                 for change in page["items"]:
                     fh.write(json.dumps(change, ensure_ascii=False) + "\n")
                 fh.flush()

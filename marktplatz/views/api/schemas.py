@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.utils import get_value
 
 from ...models.listing import KINDS, PHASES, STATUSES
 from ...models.listing_fields import LISTING_FIELDS, FieldType, ListingField
+from ...services.changes import ENTITY_TYPES as CHANGE_ENTITY_TYPES
+from ...services.changes import MAX_LIMIT as CHANGE_MAX_LIMIT
+from ...services.changes import MAX_LIMIT_WITH_ENTITY as CHANGE_MAX_LIMIT_WITH_ENTITY
 
 MAX_PAGE = 100
 
@@ -328,21 +331,72 @@ class DuplicateResultSchema(_Base):
 class ChangeSchema(_Base):
     """One entry of the change feed."""
 
-    cursor = fields.Str()
+    cursor = fields.Str(metadata={"description": "Position dieser Änderung; als after weitergeben, um danach "
+                                                 "fortzusetzen"})
     id = fields.Int()
-    entity_type = fields.Str()
+    entity_type = fields.Str(metadata={"enum": list(CHANGE_ENTITY_TYPES),
+                                       "description": "listing, reuse, organisation oder status_update"})
     entity_id = fields.Int()
-    op = fields.Str(metadata={"description": "created, updated, archived oder deleted"})
-    organisation_id = fields.Int(allow_none=True)
+    op = fields.Str(metadata={"enum": ["created", "updated", "archived", "deleted"],
+                              "description": "created, updated, archived oder deleted"})
+    organisation_id = fields.Int(allow_none=True, metadata={
+        "description": "Die Kommune, der die Änderung gehört (bei reuse: die nachnutzende Kommune)"})
     listing_id = fields.Int(allow_none=True)
     created_at = fields.DateTime()
+    tombstone = fields.Bool(metadata={
+        "description": "true: Der Aufrufende darf das Objekt nicht mehr sehen, oder es ist gelöscht. "
+                       "Ein Spiegel entfernt es; entity ist dann null.", "example": False})
+    entity = fields.Method("_entity", allow_none=True, metadata={
+        "description": "Nur mit include=entity: der aktuelle Stand des Objekts, so wie der Aufrufende ihn sehen "
+                       "darf (Listing, Reuse, Municipality oder StatusUpdate, je nach entity_type); null bei "
+                       "einem Grabstein (tombstone) und ohne include=entity. Der Stand ist der beim Lesen, nicht "
+                       "der zur Zeit der Änderung: Mehrere Änderungen desselben Objekts zeigen denselben Stand.",
+        "nullable": True, "oneOf": [{"$ref": "#/components/schemas/ListingOut"},
+                                    {"$ref": "#/components/schemas/ReuseOut"},
+                                    {"$ref": "#/components/schemas/Municipality"},
+                                    {"$ref": "#/components/schemas/StatusUpdateOut"}]})
+
+    def _entity(self, obj: Any) -> dict[str, Any] | None:
+        entity = get_value(obj, "entity", None)
+        if entity is None:
+            return None
+        return ENTITY_SCHEMAS[get_value(obj, "entity_type")]().dump(entity)
+
+
+#: The output schema of each entity type of the change feed: the same as the resource's own.
+ENTITY_SCHEMAS: dict[str, type[Schema]] = {
+    "listing": ListingOutSchema,
+    "reuse": ReuseOutSchema,
+    "organisation": MunicipalitySchema,
+    "status_update": StatusUpdateOutSchema,
+}
 
 
 class ChangeArgs(_Base):
     """Arguments of the change feed."""
 
-    after = fields.Str(load_default=None, metadata={"description": "Cursor der letzten gelesenen Änderung"})
-    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
+    after = fields.Str(load_default=None, metadata={"description": "Cursor der letzten gelesenen Änderung "
+                                                                   "(next_cursor der vorigen Seite)"})
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=CHANGE_MAX_LIMIT), metadata={
+        "description": f"Änderungen je Seite, höchstens {CHANGE_MAX_LIMIT}; mit include=entity höchstens "
+                       f"{CHANGE_MAX_LIMIT_WITH_ENTITY}"})
+    include = fields.Str(validate=validate.OneOf(["entity"]), metadata={
+        "description": "entity: den aktuellen Stand jedes Objekts mitliefern (siehe ChangeSchema.entity)"})
+    entity_type = fields.Str(validate=validate.OneOf(list(CHANGE_ENTITY_TYPES)), metadata={
+        "description": "Nur Änderungen dieser Art von Objekt"})
+    ags = fields.Str(validate=validate.Regexp(r"^[0-9]{8}$", error="Bitte einen achtstelligen Amtlichen "
+                                                                    "Gemeindeschlüssel angeben."),
+                     metadata={"description": "Nur Änderungen dieser Kommune (AGS; bei Nachnutzungen die "
+                                              "nachnutzende Kommune)", "example": "08311000"})
+    network = fields.Str(validate=validate.Length(min=1, max=80), metadata={
+        "description": "Nur Änderungen der Mitgliedskommunen dieses Netzwerks (Kennung, z. B. andi)",
+        "example": "andi"})
+
+    @validates_schema
+    def _bounded_page(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("include") == "entity" and data.get("limit", 0) > CHANGE_MAX_LIMIT_WITH_ENTITY:
+            raise ValidationError(f"Mit include=entity sind höchstens {CHANGE_MAX_LIMIT_WITH_ENTITY} Änderungen "
+                                  "je Seite möglich.", "limit")
 
 
 class ChangePageSchema(page_schema(ChangeSchema, "ChangePageBase")):  # type: ignore[misc]
