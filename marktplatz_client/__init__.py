@@ -111,14 +111,22 @@ class MarktplatzClient:
                 return
             page = self.request("GET", nxt).json()
 
-    def push_listings(self, items: list[dict[str, Any]], full_sync: bool = False) -> dict[str, Any]:
-        """Upsert items in batches of 500; full_sync needs all items in one batch."""
+    def push_listings(self, items: list[dict[str, Any]], full_sync: bool = False,
+                      then: str | None = None) -> dict[str, Any]:
+        """Upsert items in batches of 500; full_sync needs all items in one batch.
+
+        then: "submit" (for review) or "publish" (directly where the networks allow it,
+        else for review); each result's step says what was done.
+        """
         if full_sync and len(items) > BATCH:
             raise ValueError("full_sync needs all items in one request (at most 500).")
         total: dict[str, Any] = {"results": [], "archived": [], "summary": {}}
         for start in range(0, max(len(items), 1), BATCH):
             chunk = items[start : start + BATCH]
-            body = self.request("POST", "sync/listings", json={"items": chunk, "full_sync": full_sync}).json()
+            payload: dict[str, Any] = {"items": chunk, "full_sync": full_sync}
+            if then is not None:
+                payload["then"] = then
+            body = self.request("POST", "sync/listings", json=payload).json()
             for r in body["results"]:
                 r["index"] += start
             total["results"] += body["results"]

@@ -93,6 +93,11 @@ def test_cli_push_json_and_publiccode_and_pull_resumes(server, tmp_path):
     assert "created=3" in res.output
     res = runner.invoke(sync_group, ["push", str(batch), "--api", base, "--token", token])
     assert "unchanged=3" in res.output
+    res = runner.invoke(sync_group, ["push", str(batch), "--api", base, "--token", token, "--then", "submit"])
+    assert res.exit_code == 0 and "unchanged=3" in res.output and "submitted=3" in res.output, res.output
+    listed = MarktplatzClient(base, token=token).push_listings(items(3, "cli"), then="submit")
+    assert {r["status"] for r in listed["results"]} == {"in_review"}
+    assert all(r["url"].startswith(base) and r["step"]["done"] is None for r in listed["results"])
     yml = FIXTURES / "_official_example_v0.7__publiccode.yml"
     res = runner.invoke(sync_group, ["push", str(yml), "--api", base, "--token", token])
     assert res.exit_code == 0 and res.output.startswith("created"), res.output

@@ -25,7 +25,9 @@ def _client(api: str, token: str | None) -> MarktplatzClient:
 @click.option("--api", envvar="MARKTPLATZ_API_URL", default="http://127.0.0.1:5000", show_default=True)
 @click.option("--token", envvar="MARKTPLATZ_API_TOKEN", required=True, help="API token (or MARKTPLATZ_API_TOKEN)")
 @click.option("--full-sync", is_flag=True, help="Archive synced listings missing from the file")
-def push(file: str, api: str, token: str, full_sync: bool) -> None:
+@click.option("--then", "then", type=click.Choice(["submit", "publish"]), default=None,
+              help="Then submit new and changed drafts for review, or publish them where the networks allow it")
+def push(file: str, api: str, token: str, full_sync: bool, then: str | None) -> None:
     """Push a JSON batch ([...] or {"items": [...]}) or a publiccode.yml."""
     client = _client(api, token)
     try:
@@ -40,7 +42,8 @@ def push(file: str, api: str, token: str, full_sync: bool) -> None:
             data = json.load(fh)
         items = data if isinstance(data, list) else data.get("items", [])
         full_sync = full_sync or (isinstance(data, dict) and bool(data.get("full_sync")))
-        result = client.push_listings(items, full_sync=full_sync)
+        then = then or (data.get("then") if isinstance(data, dict) else None)
+        result = client.push_listings(items, full_sync=full_sync, then=then)
     except ApiError as err:
         click.echo(f"Fehler: {err}", err=True)
         for field, msgs in (err.problem.get("errors") or {}).items():
@@ -49,6 +52,8 @@ def push(file: str, api: str, token: str, full_sync: bool) -> None:
     for r in result["results"]:
         if r["result"] == "error":
             click.echo(f"  #{r['index']} {r['external_id']}: {json.dumps(r['errors'], ensure_ascii=False)}", err=True)
+        elif (r.get("step") or {}).get("reason"):
+            click.echo(f"  #{r['index']} {r['external_id']} ({r['status']}): {r['step']['reason']}", err=True)
     click.echo(" ".join(f"{k}={v}" for k, v in result["summary"].items()))
     if result["summary"].get("error"):
         sys.exit(2)

@@ -405,6 +405,18 @@ class ChangePageSchema(page_schema(ChangeSchema, "ChangePageBase")):  # type: ig
     next_cursor = fields.Str(allow_none=True)
 
 
+SYNC_POLICY = (
+    "Nach dem Schreiben kann jeder neue, geänderte oder unveränderte Eintrag im selben Aufruf "
+    "weitergehen: then=submit reicht Entwürfe (und Einträge mit erbetenen Änderungen oder "
+    "abgelehnte) zur Prüfung durch die Koordination ein. then=publish veröffentlicht Entwürfe "
+    "direkt, wenn jedes Netzwerk der Kommune seinen Mitgliedern das erlaubt (Netzwerk-Richtlinie "
+    "„direkt veröffentlichen“; eine Kommune ohne Netzwerk wird immer geprüft); sonst wird der "
+    "Eintrag zur Prüfung eingereicht, und step.reason sagt warum. Von der Koordination "
+    "zurückgegebene oder abgelehnte Einträge gehen immer über die Prüfung. Veröffentlichte Einträge "
+    "bleiben beim Ändern veröffentlicht; Einträge in Prüfung bleiben in Prüfung. Ein Schritt, der "
+    "nicht möglich ist, lässt das Schreiben bestehen und steht in step.reason.")
+
+
 class SyncRequestSchema(_Base):
     """A bulk upsert of the token municipality's listings keyed by external_id."""
 
@@ -418,6 +430,20 @@ class SyncRequestSchema(_Base):
         load_default=False,
         metadata={"description": "Einträge mit external_id, die fehlen, werden archiviert"},
     )
+    then = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(["submit", "publish"]),
+                      metadata={"description": SYNC_POLICY, "example": "submit"})
+
+
+class SyncStepSchema(_Base):
+    """What the sync did after writing an item (only when the request asked with then)."""
+
+    requested = fields.Str(metadata={"enum": ["submit", "publish"]})
+    done = fields.Str(allow_none=True, metadata={
+        "enum": ["submit", "publish", None], "description": "submit: zur Prüfung eingereicht; publish: "
+                                                          "veröffentlicht; null: nichts (siehe reason)"})
+    reason = fields.Str(allow_none=True, metadata={
+        "description": "Warum der erbetene Schritt nicht (oder statt publish submit) geschah",
+        "example": "Ihre Netzwerke veröffentlichen Einträge nur nach Prüfung."})
 
 
 class SyncItemResultSchema(_Base):
@@ -426,7 +452,16 @@ class SyncItemResultSchema(_Base):
     index = fields.Int()
     external_id = fields.Str(allow_none=True)
     result = fields.Str(metadata={"description": "created, updated, unchanged, archived oder error"})
-    id = fields.Int(allow_none=True)
+    id = fields.Int(allow_none=True, metadata={"description": "Der Eintrag (null bei error)"})
+    status = fields.Str(allow_none=True, metadata={
+        "enum": [*STATUSES, None], "example": "in_review",
+        "description": "Zustand des Eintrags nach dem Aufruf (draft, in_review, published, ...)"})
+    url = fields.Str(allow_none=True, metadata={"description": "Absolute Adresse des Eintrags in der API",
+                                                "example": "https://marktplatz.example/api/v1/listings/42"})
+    page_url = fields.Str(allow_none=True, metadata={
+        "description": "Absolute Adresse der Seite des Eintrags",
+        "example": "https://marktplatz.example/eintraege/hundesteuer-online-freiburg"})
+    step = fields.Nested(SyncStepSchema, allow_none=True, metadata={"description": "Nur mit then"})
     errors = fields.Dict()
 
 
@@ -435,7 +470,10 @@ class SyncResponseSchema(_Base):
 
     results = fields.List(fields.Nested(SyncItemResultSchema))
     archived = fields.List(fields.Nested(SyncItemResultSchema))
-    summary = fields.Dict(keys=fields.Str(), values=fields.Int())
+    summary = fields.Dict(keys=fields.Str(), values=fields.Int(), metadata={
+        "description": "Anzahl je result; mit then auch submitted und published",
+        "example": {"created": 1, "updated": 0, "unchanged": 0, "error": 0, "archived": 0,
+                    "submitted": 1, "published": 0}})
 
 
 class PubliccodeUrlSchema(_Base):
