@@ -155,3 +155,32 @@ def test_the_search_index_follows_imported_changes(moved, tmp_path):
         assert sindex.catch_up(root, engine, app.extensions["sqlalchemy_sessionmaker"]).applied_rows == 0
         engine.dispose()
     assert os.path.isdir(root)
+
+
+@needs_pg
+def test_migration_repairs_a_database_imported_before_the_fix(tmp_path):
+    """Rows imported with txid NULL (the old import) become history on `marktplatz db upgrade`."""
+    from marktplatz.cli.db import upgrade_database
+
+    pg_url, pg_name = _create_pg_database()
+    try:
+        app = _app(pg_url, tmp_path, "repair")
+        with app.app_context():
+            upgrade_database("0007directpublish")
+            engine = create_engine(pg_url)
+            with engine.begin() as conn:
+                conn.execute(text(
+                    "INSERT INTO change_log (entity_type, entity_id, op, txid, created_at) VALUES "
+                    "('organisation', 1, 'updated', NULL, now()), ('organisation', 2, 'updated', NULL, now()), "
+                    "('organisation', 3, 'updated', pg_current_xact_id()::text::bigint, now())"))
+                live = conn.execute(text("SELECT txid FROM change_log WHERE entity_id = 3")).scalar()
+            upgrade_database()
+            with engine.connect() as conn:
+                txids = conn.execute(text("SELECT txid FROM change_log ORDER BY id")).scalars().all()
+            engine.dispose()
+            assert txids == [0, 0, live]
+            changes, _ = walk(app.test_client())
+            assert [c["entity_id"] for c in changes] == [1, 2, 3]
+            app.extensions["sqlalchemy_engine"].dispose()
+    finally:
+        _drop_pg_database(pg_name)
