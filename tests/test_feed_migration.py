@@ -107,6 +107,12 @@ def test_a_client_walks_the_whole_feed_after_the_move_and_continues(source_url, 
         assert [key(c) for c in rest] == [key(c) for c in before[len(before) // 2 + 1:]]
         resumed_at_end, _ = walk(client, sqlite_end)
         assert resumed_at_end == []
+        # A cursor of another PostgreSQL database (a txid this one has not reached) resumes
+        # after the same id instead of waiting for this database's transaction ids to catch up.
+        from marktplatz.views.api import cursor as cursors
+
+        foreign = cursors.encode(2**62, before[len(before) // 2]["id"])
+        assert [key(c) for c in walk(client, foreign)[0]] == [key(c) for c in rest]
 
         # A change after the import comes after all of history, from the cursor the walk ended at.
         session = get_session()

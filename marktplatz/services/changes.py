@@ -9,7 +9,11 @@ commit order there and txid stays NULL (treated as 0).
 
 Rows restored by ``marktplatz import`` are history: txid 0 on PostgreSQL (see
 services/backup.py), so they come first, in id order, and a cursor ``(0, id)`` taken on the
-SQLite instance a database was moved from resumes at the same change.
+SQLite instance a database was moved from resumes at the same change. A cursor of a
+PostgreSQL database a dump came from is recognised by a txid at or past this database's
+horizon and resumes after the same id: exact for changes that had committed when it was
+handed out; one whose transaction was still open then and took a smaller id is not
+delivered again (walk from the start when that matters).
 """
 
 from __future__ import annotations
@@ -149,7 +153,13 @@ def read_changes(session: Session, user: Any, after: tuple[int, int] | None, lim
     postgres = session.get_bind().dialect.name == "postgresql"
     q = _filtered(select(ChangeLog).where(_visible(user)), flt or ChangeFilter())
     if postgres:
-        q = q.where(ChangeLog.txid < int(session.scalar(HORIZON)))
+        horizon = int(session.scalar(HORIZON))
+        q = q.where(ChangeLog.txid < horizon)
+        if after is not None and after[0] >= horizon:
+            # No cursor of this database is at or past its horizon: this one was handed out
+            # by the database a dump came from. Its changes are history here (txid 0, same
+            # ids), so it resumes after the same id, and then come all changes made here.
+            after = (0, after[1])
         if after is not None:
             q = q.where(tuple_(ChangeLog.txid, ChangeLog.id) > tuple_(after[0], after[1]))
         q = q.order_by(ChangeLog.txid, ChangeLog.id)
