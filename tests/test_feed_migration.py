@@ -172,7 +172,7 @@ def test_migration_repairs_a_database_imported_before_the_fix(tmp_path):
     try:
         app = _app(pg_url, tmp_path, "repair")
         with app.app_context():
-            upgrade_database("0007directpublish")
+            upgrade_database("0009directpublish")
             engine = create_engine(pg_url)
             with engine.begin() as conn:
                 conn.execute(text(

@@ -5,8 +5,8 @@ restored by `marktplatz import` before this fix have none, and the change feed
 (`txid < horizon`) and the search follower (`txid >= xmin`) skipped them. They are history:
 txid 0 (services/backup.py: history_txid). SQLite orders by id alone: nothing to do.
 
-Revision ID: 0008historytxid
-Revises: 0007directpublish
+Revision ID: 0010historytxid
+Revises: 0009directpublish
 Create Date: 2026-12-02 15:00:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008historytxid"
-down_revision: str | None = "0007directpublish"
+revision: str = "0010historytxid"
+down_revision: str | None = "0009directpublish"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """network.direct_publish: a network's members may publish without review (issue 18 item 2)
 
-Revision ID: 0007directpublish
-Revises: 0006feedback
+Revision ID: 0009directpublish
+Revises: 0008netarchive
 Create Date: 2026-12-02 14:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007directpublish"
-down_revision: str | None = "0006feedback"
+revision: str = "0009directpublish"
+down_revision: str | None = "0008netarchive"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
