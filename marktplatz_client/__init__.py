@@ -4,6 +4,8 @@
     client.push_listings(items)                  # batches of 500, summary of all results
     for change in client.iter_changes(after):    # follows links.next until caught up
         ...
+    for change in client.iter_changes(after, include_entity=True, ags="08311000"):
+        change["entity"] or change["tombstone"]  # the current state, or "remove it"
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUS = {429, 502, 503, 504}
 BATCH = 500
+ENTITY_PAGE = 100  # the feed's page bound with include=entity
 
 
 class ApiError(Exception):
@@ -108,14 +111,22 @@ class MarktplatzClient:
                 return
             page = self.request("GET", nxt).json()
 
-    def push_listings(self, items: list[dict[str, Any]], full_sync: bool = False) -> dict[str, Any]:
-        """Upsert items in batches of 500; full_sync needs all items in one batch."""
+    def push_listings(self, items: list[dict[str, Any]], full_sync: bool = False,
+                      then: str | None = None) -> dict[str, Any]:
+        """Upsert items in batches of 500; full_sync needs all items in one batch.
+
+        then: "submit" (for review) or "publish" (directly where the networks allow it,
+        else for review); each result's step says what was done.
+        """
         if full_sync and len(items) > BATCH:
             raise ValueError("full_sync needs all items in one request (at most 500).")
         total: dict[str, Any] = {"results": [], "archived": [], "summary": {}}
         for start in range(0, max(len(items), 1), BATCH):
             chunk = items[start : start + BATCH]
-            body = self.request("POST", "sync/listings", json={"items": chunk, "full_sync": full_sync}).json()
+            payload: dict[str, Any] = {"items": chunk, "full_sync": full_sync}
+            if then is not None:
+                payload["then"] = then
+            body = self.request("POST", "sync/listings", json=payload).json()
             for r in body["results"]:
                 r["index"] += start
             total["results"] += body["results"]
@@ -129,20 +140,28 @@ class MarktplatzClient:
         data = text.encode("utf-8") if isinstance(text, str) else text
         return self.request("POST", "sync/publiccode", data=data, headers={"Content-Type": "application/yaml"}).json()
 
-    def changes_page(self, after: str | None = None, limit: int = 500) -> dict[str, Any]:
-        """Return one page of the change feed after the cursor."""
-        return self.get("changes", after=after, limit=limit)
+    def changes_page(self, after: str | None = None, limit: int = 500, include_entity: bool = False,
+                     entity_type: str | None = None, ags: str | None = None,
+                     network: str | None = None) -> dict[str, Any]:
+        """Return one page of the change feed after the cursor (with include_entity at most 100)."""
+        if include_entity:
+            limit = min(limit, ENTITY_PAGE)
+        return self.get("changes", after=after, limit=limit, include="entity" if include_entity else None,
+                        entity_type=entity_type, ags=ags, network=network)
 
-    def iter_change_pages(self, after: str | None = None, limit: int = 500) -> Iterator[dict[str, Any]]:
-        """Yield non-empty change pages until the feed is caught up."""
+    def iter_change_pages(self, after: str | None = None, limit: int = 500, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Yield non-empty change pages until the feed is caught up.
+
+        filters: include_entity, entity_type, ags, network (see changes_page).
+        """
         while True:
-            page = self.changes_page(after, limit)
+            page = self.changes_page(after, limit, **filters)
             if not page["items"]:
                 return
             yield page
             after = page["next_cursor"]
 
-    def iter_changes(self, after: str | None = None, limit: int = 500) -> Iterator[dict[str, Any]]:
+    def iter_changes(self, after: str | None = None, limit: int = 500, **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield every change after the cursor until the feed is caught up."""
-        for page in self.iter_change_pages(after, limit):
+        for page in self.iter_change_pages(after, limit, **filters):
             yield from page["items"]

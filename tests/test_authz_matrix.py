@@ -55,6 +55,7 @@ TARGET: dict[str, str] = {
     "listing.create": "organisation",
     "listing.edit": "listing",
     "listing.submit": "listing",
+    "listing.publish": "listing",
     "listing.archive": "listing",
     "listing.restore": "listing",
     "listing.post_status": "listing",
@@ -101,6 +102,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "listing.create": _OWNER,
     "listing.edit": _OWNER,
     "listing.submit": _OWNER,
+    # No network of the world lets its members publish directly (test_sync_steps.py: one that does).
+    "listing.publish": _ADMIN,
     "listing.archive": _OWNER,
     "listing.restore": {**_OWNER, **_COORD},  # four-eyes and the archived-from rule: test_lifecycle
     "listing.post_status": _OWNER,

@@ -93,6 +93,11 @@ def test_cli_push_json_and_publiccode_and_pull_resumes(server, tmp_path):
     assert "created=3" in res.output
     res = runner.invoke(sync_group, ["push", str(batch), "--api", base, "--token", token])
     assert "unchanged=3" in res.output
+    res = runner.invoke(sync_group, ["push", str(batch), "--api", base, "--token", token, "--then", "submit"])
+    assert res.exit_code == 0 and "unchanged=3" in res.output and "submitted=3" in res.output, res.output
+    listed = MarktplatzClient(base, token=token).push_listings(items(3, "cli"), then="submit")
+    assert {r["status"] for r in listed["results"]} == {"in_review"}
+    assert all(r["url"].startswith(base) and r["step"]["done"] is None for r in listed["results"])
     yml = FIXTURES / "_official_example_v0.7__publiccode.yml"
     res = runner.invoke(sync_group, ["push", str(yml), "--api", base, "--token", token])
     assert res.exit_code == 0 and res.output.startswith("created"), res.output
@@ -107,5 +112,30 @@ def test_cli_push_json_and_publiccode_and_pull_resumes(server, tmp_path):
     lines = out.read_text().splitlines()
     new = [json.loads(line) for line in lines[len(first):]]
     assert len(new) == 2 and all(c["op"] == "created" for c in new)
+    assert sorted(c["entity"]["title"] for c in new) == ["Eintrag later 0", "Eintrag later 1"]
+    assert not any(c["tombstone"] for c in new)
     ids = [json.loads(line)["id"] for line in lines]
     assert len(ids) == len(set(ids))
+
+
+def test_client_mirrors_a_municipality_through_the_feed_with_entities(server):
+    """Walking include=entity for one municipality gives the listings its list shows, page by page."""
+    base, token = server
+    client = MarktplatzClient(base, token=token)
+    client.push_listings(items(3, "mirror"))
+    mirror: dict[int, dict] = {}
+    pages = list(client.iter_change_pages(None, 1000, include_entity=True, ags=f.FREIBURG, entity_type="listing"))
+    assert pages and all(len(p["items"]) <= 100 for p in pages)  # the client keeps to the page bound
+    for page in pages:
+        for change in page["items"]:
+            assert change["entity_type"] == "listing" and change["organisation_id"] is not None
+            if change["tombstone"]:
+                mirror.pop(change["entity_id"], None)
+            else:
+                mirror[change["entity_id"]] = change["entity"]
+    listed = {item["id"]: item for item in client.paginate("listings", ags=f.FREIBURG, limit=100)}
+    assert len(listed) >= 3 and set(mirror) == set(listed)
+    assert {i: m["title"] for i, m in mirror.items()} == {i: m["title"] for i, m in listed.items()}
+    with pytest.raises(ApiError) as err:
+        client.changes_page(network="gibt-es-nicht")
+    assert err.value.status == 422 and "network" in err.value.problem["errors"]

@@ -61,6 +61,19 @@ WRITES = {
 # Reads answered to POST: called with a body that names every canary's words.
 POST_READS = {"api_listings.duplicate_check"}
 NOT_LISTING_DATA = {"static"}  # files from disk
+# Variants of a read that put more data in the answer: each is called as well.
+FEED_QUERIES = ("include=entity&limit=100", "include=entity&entity_type=listing&limit=100",
+                "include=entity&entity_type=reuse", "include=entity&entity_type=status_update",
+                "include=entity&ags=08311000&limit=100", "include=entity&network=canarynetz&limit=100")
+EXTRA_QUERIES = {"api_changes.list_changes": FEED_QUERIES}
+# The API knows no sessions: a token acts as its municipality's technical user, an officer.
+# What each viewer class's municipality may see of the hidden canaries through a token.
+TOKEN_MAY_SEE = {
+    "outsider": set(),
+    "foreign_coordinator": set(),
+    "member": {"members"},
+    "coordinator": {"members"},  # Mannheim's token: a member municipality, not a coordinator
+}
 
 
 @pytest.fixture
@@ -152,6 +165,7 @@ def _requests(app, w: dict) -> list[tuple[str, str, dict | None]]:
             path = adapter.build(rule.endpoint, {})
             sep = "&" if "?" in path else "?"
             out.append(("GET", path, None))
+            out.extend(("GET", f"{path}{sep}{query}", None) for query in EXTRA_QUERIES.get(rule.endpoint, ()))
             # Search, filter and suggestion paths: every hidden canary's title has this word.
             out.append(("GET", f"{path}{sep}q=Vertraulich", None))
             out.append(("GET", f"{path}{sep}q=Vertraulich&ozg=10160&art=dienst", None))
@@ -218,3 +232,38 @@ def test_the_canaries_are_detectable(app, client, auth, canaries):
     auth.logout()
     auth.login(canaries["viewers"]["coordinator"].email)
     assert _leaks(client, [("GET", f"/pruefung/eintrag/{canaries['items']['review'].slug}", None)], {"review"})
+
+
+def _feed_requests() -> list[tuple[str, str, None]]:
+    return [("GET", "/api/v1/changes", None)] + [("GET", f"/api/v1/changes?{q}", None) for q in FEED_QUERIES]
+
+
+def _bearer(session, user) -> dict[str, str]:
+    from marktplatz.services import tokens
+
+    _t, secret = tokens.create_token(session, user, user.organisation, "Kanarien", ["read"])
+    session.commit()
+    return {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+
+
+def test_the_change_feed_with_entities_shows_no_hidden_canary_to_any_token(client, session, canaries):
+    """Through a token, the feed embeds only what the token's municipality may see; the owner's
+    token gets every canary (so the check can find them)."""
+    leaks = {}
+    for viewer, may_see in TOKEN_MAY_SEE.items():
+        headers = _bearer(session, canaries["viewers"][viewer])
+        found = []
+        for _method, url, _body in _feed_requests():
+            resp = client.get(url, headers=headers)
+            assert resp.status_code == 200, f"{url} -> {resp.status_code}"
+            hits = _hits(resp.get_data(), url, HIDDEN - may_see)
+            if hits:
+                found.append(f"{url} {sorted(hits)}")
+        leaks[viewer] = found
+    assert leaks == {viewer: [] for viewer in TOKEN_MAY_SEE}
+    owner = _bearer(session, canaries["viewers"]["owner"])
+    body = client.get("/api/v1/changes?include=entity&limit=100", headers=owner).get_data()
+    assert sorted(_hits(body, "", set(CANARIES))) == sorted(CANARIES)
+    member = _bearer(session, canaries["viewers"]["member"])
+    body = client.get("/api/v1/changes?include=entity&limit=100", headers=member).get_data()
+    assert _hits(body, "", set(CANARIES)) and set(_hits(body, "", set(CANARIES))) == {"members", "public"}

@@ -3,7 +3,8 @@
 For every state, archived-from state and visibility, and every kind of viewer, the single
 object check (can_view_listing), the SQL filter (listing_visibility_filter) and the search
 index filter (labels stored in the index) select exactly the same listings, and these are
-the ones the hand-written table below says.
+the ones the hand-written table below says. So does the change feed with include=entity
+(services/changes.py), which embeds a listing exactly when the SQL filter selects it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from marktplatz import search
-from marktplatz.models import Listing, ListingStatus
+from marktplatz.models import Listing, ListingStatus, utcnow
 from marktplatz.permissions import can_view_listing, listing_labels, listing_visibility_filter
 
 from . import factories as f
@@ -27,6 +28,7 @@ VISIBILITIES = ("public", "network")
 VIEWERS = ("anonymous", "owner", "member", "outsider", "coordinator", "own_coordinator",
            "foreign_coordinator", "admin")
 REVIEWABLE = {S.IN_REVIEW, S.CHANGES_REQUESTED, S.REJECTED}
+ONCE_PUBLISHED = {S.PUBLISHED, S.CHANGES_REQUESTED}
 
 
 def expected(viewer: str, status: ListingStatus, archived_from, visibility: str) -> bool:
@@ -65,6 +67,8 @@ def world(session):
         # Placed directly into each state (the lifecycle's paths are tested in test_lifecycle).
         item.status = status.value
         item.archived_from = archived_from.value if archived_from else None
+        if status in ONCE_PUBLISHED or archived_from in ONCE_PUBLISHED:
+            item.published_at = utcnow()  # approved once (an unpublished one is "changes requested")
         items[(status, archived_from, visibility)] = item
     session.commit()
     return viewers, items
@@ -83,6 +87,35 @@ def test_single_check_sql_filter_and_index_agree_with_the_rules(session, world):
         assert single == want, name
         assert in_sql == want, name
         assert in_index == want, name
+        embedded, tombstones = _feed(session, viewer, set(ids))
+        assert embedded == want, name
+        # A listing the viewer may not see reaches its feed only as a tombstone, and only if it
+        # was published once (it may have been seen then); changes of the others never do.
+        once = {i for i, key in ids.items() if items[key].published_at is not None}
+        assert tombstones == once - want, name
+
+
+def _feed(session, viewer, ids: set[int]) -> tuple[set[int], set[int]]:
+    """Return the listings of ids the change feed with include=entity embeds, and its tombstones."""
+    from marktplatz.services.changes import ChangeFilter, read_changes
+
+    embedded: set[int] = set()
+    tombstones: set[int] = set()
+    after = None
+    while page := read_changes(session, viewer, after, 100, ChangeFilter(entity_type="listing"),
+                               include_entity=True):
+        for change in page:
+            if change.entity_id not in ids:
+                continue
+            if change.tombstone:
+                assert change.entity is None
+                tombstones.add(change.entity_id)
+            else:
+                assert change.entity.id == change.entity_id
+                embedded.add(change.entity_id)
+        after = (page[-1].txid, page[-1].id)
+    assert not embedded & tombstones  # the listings stayed as they were while the feed was read
+    return embedded, tombstones
 
 
 def test_labels_depend_on_the_listing_only(session, world):

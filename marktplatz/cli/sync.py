@@ -25,7 +25,9 @@ def _client(api: str, token: str | None) -> MarktplatzClient:
 @click.option("--api", envvar="MARKTPLATZ_API_URL", default="http://127.0.0.1:5000", show_default=True)
 @click.option("--token", envvar="MARKTPLATZ_API_TOKEN", required=True, help="API token (or MARKTPLATZ_API_TOKEN)")
 @click.option("--full-sync", is_flag=True, help="Archive synced listings missing from the file")
-def push(file: str, api: str, token: str, full_sync: bool) -> None:
+@click.option("--then", "then", type=click.Choice(["submit", "publish"]), default=None,
+              help="Then submit new and changed drafts for review, or publish them where the networks allow it")
+def push(file: str, api: str, token: str, full_sync: bool, then: str | None) -> None:
     """Push a JSON batch ([...] or {"items": [...]}) or a publiccode.yml."""
     client = _client(api, token)
     try:
@@ -40,7 +42,8 @@ def push(file: str, api: str, token: str, full_sync: bool) -> None:
             data = json.load(fh)
         items = data if isinstance(data, list) else data.get("items", [])
         full_sync = full_sync or (isinstance(data, dict) and bool(data.get("full_sync")))
-        result = client.push_listings(items, full_sync=full_sync)
+        then = then or (data.get("then") if isinstance(data, dict) else None)
+        result = client.push_listings(items, full_sync=full_sync, then=then)
     except ApiError as err:
         click.echo(f"Fehler: {err}", err=True)
         for field, msgs in (err.problem.get("errors") or {}).items():
@@ -49,6 +52,8 @@ def push(file: str, api: str, token: str, full_sync: bool) -> None:
     for r in result["results"]:
         if r["result"] == "error":
             click.echo(f"  #{r['index']} {r['external_id']}: {json.dumps(r['errors'], ensure_ascii=False)}", err=True)
+        elif (r.get("step") or {}).get("reason"):
+            click.echo(f"  #{r['index']} {r['external_id']} ({r['status']}): {r['step']['reason']}", err=True)
     click.echo(" ".join(f"{k}={v}" for k, v in result["summary"].items()))
     if result["summary"].get("error"):
         sys.exit(2)
@@ -59,9 +64,21 @@ def push(file: str, api: str, token: str, full_sync: bool) -> None:
 @click.option("--token", envvar="MARKTPLATZ_API_TOKEN", default=None, help="API token (optional: anonymous sees public data)")
 @click.option("--after", default=None, help="Cursor to start after (default: the one stored beside --out)")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="JSON-lines file to append changes to")
-@click.option("--limit", default=500, show_default=True, type=click.IntRange(1, 1000))
-def pull(api: str, token: str | None, after: str | None, out: str, limit: int) -> None:
-    """Append new changes to OUT (JSON lines); the last cursor is kept in OUT.cursor to resume."""
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000),
+              help="Changes a page (at most 100 with entities)")
+@click.option("--entities/--no-entities", default=True, show_default=True,
+              help="Embed each change's current entity, or mark it a tombstone (include=entity)")
+@click.option("--entity-type", type=click.Choice(["listing", "reuse", "organisation", "status_update"]),
+              default=None, help="Only changes of this kind")
+@click.option("--ags", default=None, help="Only changes of this municipality (AGS)")
+@click.option("--network", default=None, help="Only changes of this network's members (slug)")
+def pull(api: str, token: str | None, after: str | None, out: str, limit: int, entities: bool,
+         entity_type: str | None, ags: str | None, network: str | None) -> None:
+    """Append new changes to OUT (JSON lines); the last cursor is kept in OUT.cursor to resume.
+
+    Each line is one change, with its entity as the token may see it now or "tombstone": true
+    (remove it). Lines may repeat after a resume (at-least-once): apply them idempotently.
+    """
     state = out + ".cursor"
     if after is None and os.path.exists(state):
         with open(state, encoding="ascii") as fh:
@@ -70,7 +87,8 @@ def pull(api: str, token: str | None, after: str | None, out: str, limit: int) -
     count = 0
     try:
         with open(out, "a", encoding="utf-8") as fh:
-            for page in client.iter_change_pages(after, limit):
+            filters = {"include_entity": entities, "entity_type": entity_type, "ags": ags, "network": network}
+            for page in client.iter_change_pages(after, limit, **filters):
                 for change in page["items"]:
                     fh.write(json.dumps(change, ensure_ascii=False) + "\n")
                 fh.flush()

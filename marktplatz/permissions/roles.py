@@ -31,6 +31,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "listing.create": frozenset({"owner", "admin"}),  # obj: the owner Organisation
     "listing.edit": frozenset({"owner", "admin"}),
     "listing.submit": frozenset({"owner", "admin"}),
+    # Publishing without review: only where every network of the owner allows it (see
+    # _rel_self_publisher); elsewhere a listing is published by a reviewer's approval.
+    "listing.publish": frozenset({"self_publisher", "admin"}),
     "listing.archive": frozenset({"owner", "admin"}),
     "listing.restore": frozenset({"owner", "reviewer", "admin"}),
     "listing.post_status": frozenset({"owner", "admin"}),
@@ -115,6 +118,20 @@ def _rel_owner(user: User, obj: Any) -> bool:
     return org_id is not None and user.organisation_id == org_id
 
 
+def _rel_self_publisher(user: User, obj: Any) -> bool:
+    """Own the listing, and every network of its municipality lets members publish directly.
+
+    A municipality in no network has no coordinator but the admins, so it is reviewed; a
+    network that reviews its members' listings keeps reviewing them even if another of the
+    municipality's networks would not (its members would otherwise see unreviewed entries).
+    """
+    if not _rel_owner(user, obj):
+        return False
+    org = obj if isinstance(obj, Organisation) else obj.organisation if isinstance(obj, Listing) else None
+    nets = [m.network for m in org.memberships] if org is not None else []
+    return bool(nets) and all(n.direct_publish for n in nets)
+
+
 def _rel_reuser(user: User, obj: Any) -> bool:
     return isinstance(obj, Reuse) and user.organisation_id == obj.organisation_id
 
@@ -155,6 +172,7 @@ RELATIONS: dict[str, Callable[[User, Any], bool]] = {
     "signed_in": _rel_signed_in,
     "officer": _rel_officer,
     "owner": _rel_owner,
+    "self_publisher": _rel_self_publisher,
     "reuser": _rel_reuser,
     "coordinator": _rel_coordinator,
     "reviewer": _rel_reviewer,

@@ -254,9 +254,17 @@ def start_position(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             xmin = conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar()
-            return {"id": 0, "xmin": int(xmin)}
+            history = conn.execute(_HISTORY_TOP).scalar()
+            return {"id": 0, "xmin": int(xmin), "history": int(history or 0)}
         last = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM change_log")).scalar()
         return {"id": int(last or 0)}
+
+
+# Imported change-log rows carry txid 0 (services/backup.py: history_txid), below any xmin a
+# position can hold, so the txid conditions below never select them. They are all committed
+# together by the import, before any later write, so their id order is final: a position's
+# "history" is the highest such id applied (a rebuild reads everything, so it starts at the top).
+_HISTORY_TOP = text("SELECT COALESCE(MAX(id), 0) FROM change_log WHERE txid = 0")
 
 
 # Transactions applied ahead of xmin that a position remembers. Beyond this (an old
@@ -303,6 +311,12 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
                  f"AND NOT (txid = ANY(:a)) ORDER BY id"),
             {"p": floor, "w": int(pos.get("xmin", 0)), "x": xmin, "a": done},
         ).all()
+        history = conn.execute(
+            text(f"SELECT {cols}, txid FROM change_log WHERE txid = 0 AND id > :h ORDER BY id"),
+            {"h": int(pos.get("history", 0))},
+        ).all()
+        if history:
+            rows = list(history) + list(rows)
         applied = [t for t in done if t >= xmin]
         if len(applied) < EARLY_MAX:
             early = conn.execute(
@@ -314,7 +328,8 @@ def pending_changes(engine: Engine, pos: dict[str, Any], limit: int = 5000) -> t
             if early:
                 applied = sorted(set(applied) | {int(r.txid) for r in early})
                 rows = list(rows) + list(early)
-        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0))), "early": applied}
+        new = {"id": floor, "xmin": max(xmin, int(pos.get("xmin", 0))), "early": applied,
+               "history": int(history[-1].id) if history else int(pos.get("history", 0))}
         cand = pos.get("cand")
         if cand and cand[1] <= xmin:
             new["id"] = max(floor, int(cand[0]))
@@ -358,9 +373,10 @@ def unapplied(engine: Engine, pos: dict[str, Any]) -> tuple[int, float | None]:
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             count, oldest = conn.execute(
-                text("SELECT COUNT(*), MIN(created_at) FROM change_log WHERE id > :p AND txid >= :x "
-                     "AND NOT (txid = ANY(:a))"),
-                {"p": int(pos.get("id", 0)), "x": int(pos.get("xmin", 0)), "a": [int(t) for t in pos.get("early", [])]},
+                text("SELECT COUNT(*), MIN(created_at) FROM change_log WHERE (id > :p AND txid >= :x "
+                     "AND NOT (txid = ANY(:a))) OR (txid = 0 AND id > :h)"),
+                {"p": int(pos.get("id", 0)), "x": int(pos.get("xmin", 0)), "a": [int(t) for t in pos.get("early", [])],
+                 "h": int(pos.get("history", 0))},
             ).one()
         else:
             count, oldest = conn.execute(

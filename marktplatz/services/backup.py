@@ -14,6 +14,11 @@ be written and read as a stream without holding a table in memory)::
 
 Timestamps are written as ISO 8601 in UTC. Import requires an empty, migrated database at
 the same Alembic revision; on PostgreSQL the id sequences are moved past the imported ids.
+
+Imported change-log rows get the transaction id of history (:func:`history_txid`): the
+writing transactions of the source are not transactions of the target, and a NULL or a
+foreign transaction id would hide the rows from the change feed (``txid < horizon``) and
+from the search follower on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import IO, Any
 from sqlalchemy import Date, DateTime, Table, func, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from ..models import Base
+from ..models import Base, ChangeLog
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +195,16 @@ class _Decoder:
         return dict(zip(self.columns, values, strict=True))
 
 
+def history_txid(dialect: str) -> int | None:
+    """Return the change-log txid of an imported (finished, earlier) change on dialect.
+
+    On PostgreSQL 0, below every real transaction id: imported rows come first in the
+    feed's (txid, id) order, in their id order, and a cursor taken on SQLite, (0, id),
+    resumes at the same change. SQLite orders by id alone and writes no txid.
+    """
+    return 0 if dialect == "postgresql" else None
+
+
 def _self_refs(table: Table) -> list[str]:
     """Return columns of table with a foreign key to table itself (inserted in a second pass)."""
     return [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
@@ -229,6 +244,7 @@ def import_dump(engine: Engine, inp: IO[str], progress: Progress = _noop) -> dic
         batch: list[dict[str, Any]] = []
         deferred: list[dict[str, Any]] = []
         self_refs: list[str] = []
+        fixed: dict[str, Any] = {}  # columns whose imported value is replaced, per table
 
         def flush() -> None:
             if batch and table is not None:
@@ -243,11 +259,14 @@ def import_dump(engine: Engine, inp: IO[str], progress: Progress = _noop) -> dic
                 table = tables[name]
                 decode = _Decoder(table, value["columns"])
                 self_refs = _self_refs(table)
+                fixed = {"txid": history_txid(conn.dialect.name)} if name == ChangeLog.__tablename__ else {}
                 counts[name] = 0
             elif kind == "row":
                 if table is None or decode is None:
                     raise BackupError("Zeile außerhalb einer Tabelle.")
                 row = decode(value)
+                if fixed:
+                    row.update(fixed)
                 if self_refs and any(row.get(c) is not None for c in self_refs):
                     deferred.append(row)
                     row = {**row, **{c: None for c in self_refs}}

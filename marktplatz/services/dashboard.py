@@ -21,6 +21,7 @@ ACTIVITY_LABELS = {
     "listing.updated": "wurde bearbeitet",
     "listing.status_posted": "hat eine Statusmeldung",
     "listing.approved": "wurde veröffentlicht",
+    "listing.published": "wurde ohne Prüfung veröffentlicht",
     "listing.archived": "wurde archiviert",
     "listing.unpublished": "wurde zurückgezogen",
     "reuse.declared": "hat eine neue Nachnutzung",

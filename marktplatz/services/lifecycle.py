@@ -8,11 +8,13 @@ Rules the table enforces:
 - only published or in-review listings can be marked as duplicates, and doing so never
   publishes anything (an archived listing is readable only if it was archived from
   "published", see permissions/visibility.py);
-- ``published_at`` is set only by an approval;
+- ``published_at`` is set only by an approval, or by publishing a draft directly where the
+  owner's networks allow it (``listing.publish``);
 - an archived listing is restored, by its owner or a reviewer, to the state it came from;
   one archived as a duplicate only by a reviewer, since that was a moderation decision;
 - four-eyes: the guard of every review action is ``listing.review``, which a coordinator
-  never holds for a listing of their own municipality (admins do).
+  never holds for a listing of their own municipality (admins do); the one way around review
+  is ``publish``, a network's declared policy (``Network.direct_publish``, see roles.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Action(StrEnum):
     CREATE = "create"
     EDIT = "edit"
     SUBMIT = "submit"
+    PUBLISH = "publish"  # without review, where the owner's networks allow it
     APPROVE = "approve"
     REQUEST_CHANGES = "request_changes"
     REJECT = "reject"
@@ -62,6 +65,14 @@ def _restore_condition(user: Any, listing: Listing) -> str | None:
     return None
 
 
+def _publish_condition(_user: Any, listing: Listing) -> str | None:
+    # A rejected listing becomes a draft again when edited: once a listing has been in
+    # review, the decision stays the reviewers', so only a draft never submitted skips it.
+    if listing.submitted_at is not None:
+        return "Dieser Eintrag war bereits in der Prüfung; er wird erneut von der Koordination geprüft."
+    return None
+
+
 _EDITABLE = (S.DRAFT, S.IN_REVIEW, S.PUBLISHED, S.CHANGES_REQUESTED)
 
 TRANSITIONS: dict[tuple[ListingStatus | None, Action], Transition] = {
@@ -72,6 +83,8 @@ TRANSITIONS: dict[tuple[ListingStatus | None, Action], Transition] = {
     **{(s, Action.SUBMIT): Transition(S.IN_REVIEW, "listing.submit")
        for s in (S.DRAFT, S.CHANGES_REQUESTED, S.REJECTED)},
     (S.IN_REVIEW, Action.APPROVE): Transition(S.PUBLISHED, "listing.review"),
+    # Only a draft never submitted: one returned or rejected by a reviewer goes through review.
+    (S.DRAFT, Action.PUBLISH): Transition(S.PUBLISHED, "listing.publish", _publish_condition),
     (S.IN_REVIEW, Action.REQUEST_CHANGES): Transition(S.CHANGES_REQUESTED, "listing.review"),
     (S.IN_REVIEW, Action.REJECT): Transition(S.REJECTED, "listing.review"),
     (S.PUBLISHED, Action.UNPUBLISH): Transition(S.CHANGES_REQUESTED, "listing.review"),
@@ -86,6 +99,8 @@ REFUSED = {
     Action.EDIT: "Archivierte Einträge können nicht bearbeitet werden.",
     Action.SUBMIT: "Ein Eintrag im Zustand „{state}“ kann nicht eingereicht werden.",
     Action.APPROVE: "Nur Einträge in Prüfung können freigegeben werden.",
+    Action.PUBLISH: "Ohne Prüfung veröffentlicht werden können nur Entwürfe; ein Eintrag im Zustand "
+                    "„{state}“ geht über die Prüfung.",
     Action.REQUEST_CHANGES: "Nur Einträge in Prüfung können zurückgegeben werden.",
     Action.REJECT: "Nur Einträge in Prüfung können abgelehnt werden.",
     Action.UNPUBLISH: "Nur veröffentlichte Einträge können zurückgezogen werden.",
@@ -162,7 +177,7 @@ def transition(user: Any, listing: Listing, action: Action, permission_obj: Any 
         listing.archived_at = now
     if action == Action.SUBMIT:
         listing.submitted_at = now
-    if action == Action.APPROVE and listing.published_at is None:
+    if action in (Action.APPROVE, Action.PUBLISH) and listing.published_at is None:
         listing.published_at = now
     listing.updated_at = now
     return previous  # type: ignore[return-value]

@@ -349,6 +349,12 @@ def _on_approved(session: Session, ev: AuditEvent) -> None:
         listing_changed(session, listing, _actor(ev))
 
 
+@on("listing.published")
+def _on_published(session: Session, ev: AuditEvent) -> None:
+    """A draft published without review (its networks' policy) is news like an approval."""
+    new_listing_for_ozg(session, _subject(ev))
+
+
 @on(*DECISIONS)
 def _on_decision(session: Session, ev: AuditEvent) -> None:
     listing = _subject(ev)

@@ -27,7 +27,7 @@ from ..models.listing_fields import LISTING_FIELDS, FieldType
 from ..schemas.listing import ListingSchema, normalise_licence
 from . import audit
 from .common import flush, load, require, slugify, unique_slug, unique_slugs
-from .errors import DomainError, Invalid
+from .errors import DomainError, Forbidden, Invalid
 from .lifecycle import Action, refusal, transition
 from .listings import _apply, _check_external_id, unique_tags
 
@@ -61,21 +61,70 @@ def _canonical(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _item_result(index: int, ext: Any, result: str, listing_id: int | None = None,
+def _item_result(index: int, ext: Any, result: str, listing: Listing | None = None,
                  errors: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
+    out = {
         "index": index,
         "external_id": ext if isinstance(ext, str) else None,
         "result": result,
-        "id": listing_id,
+        "id": None,
+        "slug": None,
+        "status": None,
+        "step": None,
         "errors": errors or {},
     }
+    if listing is not None:
+        _describe(out, listing)
+    return out
+
+
+def _describe(result: dict[str, Any], listing: Listing) -> None:
+    """Put the listing's identity and state into its result (the API adds its URLs)."""
+    result.update(id=listing.id, slug=listing.slug, status=listing.status)
+
+
+NOT_DIRECT = ("Ihre Netzwerke veröffentlichen Einträge nur nach Prüfung durch die Koordination "
+              "(direkt veröffentlichen nur, wenn jedes Netzwerk der Kommune es erlaubt).")
+
+#: What a sync may ask for after writing: the lifecycle action it tries first.
+STEPS = {"submit": Action.SUBMIT, "publish": Action.PUBLISH}
+
+
+def _next_step(session: Session, user: User, listing: Listing, then: str) -> dict[str, Any]:
+    """Take the step asked for on listing, if the lifecycle allows it; return what happened.
+
+    "publish" publishes a draft where the owner's networks allow it (listing.publish) and
+    otherwise submits it for review, saying why; "submit" submits. A listing already in
+    review or published is left as it is; the reason is the lifecycle's.
+    """
+    reasons: list[str] = []
+    for name in ("publish", "submit") if then == "publish" else ("submit",):
+        action = STEPS[name]
+        refused = refusal(user, listing, action)
+        if refused is not None:
+            forbidden = isinstance(refused, Forbidden) and action is Action.PUBLISH
+            reasons.append(NOT_DIRECT if forbidden else refused.message)
+            continue
+        transition(user, listing, action)
+        if action is Action.PUBLISH:
+            audit.record(session, user, "listing.published", listing, first_publication=True, via="sync")
+        else:
+            audit.record(session, user, "listing.submitted", listing, via="sync")
+        return {"requested": then, "done": name, "reason": " ".join(reasons) or None}
+    return {"requested": then, "done": None, "reason": " ".join(reasons)}
 
 
 def sync_listings(
-    session: Session, user: User, organisation: Organisation, items: list[Any], full_sync: bool = False
+    session: Session, user: User, organisation: Organisation, items: list[Any], full_sync: bool = False,
+    then: str | None = None,
 ) -> dict[str, Any]:
-    """Upsert items as listings of organisation; with full_sync archive the missing ones."""
+    """Upsert items as listings of organisation; with full_sync archive the missing ones.
+
+    then ("submit" or "publish", see _next_step) moves each created, updated or unchanged
+    listing on in its lifecycle; each result says what was done ("step") and the state.
+    """
+    if then is not None and then not in STEPS:
+        raise Invalid({"then": [f"Erlaubt ist einer der Werte: {', '.join(STEPS)}."]})
     if len(items) > MAX_ITEMS:
         raise Invalid({"items": [f"Höchstens {MAX_ITEMS} Einträge je Anfrage."]})
     require(user, "listing.create", organisation)
@@ -102,6 +151,7 @@ def sync_listings(
     failed_before = is_failed()
     results: list[dict[str, Any]] = []
     writes: list[_Write] = []
+    unchanged: list[tuple[dict[str, Any], Listing]] = []
     seen: set[str] = set()
     # 1. Validate every item without touching the session: an item that fails here is
     #    reported and never written.
@@ -120,7 +170,8 @@ def sync_listings(
             clean = load(schema, {**item, "external_id": ext})
             listing = existing.get(ext)
             if listing is not None and _canonical(clean) == _canonical(listing_input(listing)):
-                results.append(_item_result(index, ext, "unchanged", listing.id))
+                results.append(_item_result(index, ext, "unchanged", listing))
+                unchanged.append((results[-1], listing))
                 continue
             refused = refusal(user, listing, Action.EDIT) if listing is not None else None
             if refused is not None:  # creating was checked for the whole batch above
@@ -152,9 +203,13 @@ def sync_listings(
     for w in writes:  # one flush for all audit rows, not one per item
         if w.listing is None:
             continue
-        w.result["id"] = w.listing.id
         outcome = w.result["result"]
         audit.record(session, user, f"listing.{outcome}", w.listing, via="sync")
+    written = [(w.result, w.listing) for w in writes if w.listing is not None]
+    for result, listing in sorted(written + unchanged, key=lambda pair: pair[0]["index"]):
+        if then is not None:
+            result["step"] = _next_step(session, user, listing, then)
+        _describe(result, listing)
     archived: list[dict[str, Any]] = []
     if full_sync:
         missing = session.scalars(
@@ -170,11 +225,16 @@ def sync_listings(
                 continue
             transition(user, listing, Action.ARCHIVE)
             audit.record(session, user, "listing.archived", listing, comment="Vollabgleich über die API")
-            archived.append(_item_result(-1, ext, "archived", listing.id))
+            archived.append(_item_result(-1, ext, "archived", listing))
     flush(session)  # the followers of changed published listings are notified of its audit events
     summary = {k: 0 for k in ("created", "updated", "unchanged", "error", "archived")}
+    if then is not None:
+        summary.update(submitted=0, published=0)
     for r in results + archived:
         summary[r["result"]] += 1
+        done = (r.get("step") or {}).get("done")
+        if done:
+            summary["submitted" if done == "submit" else "published"] += 1
     log.info("sync for organisation %s: %s", organisation.id, summary)
     return {"results": results, "archived": archived, "summary": summary}
 

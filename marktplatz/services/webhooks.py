@@ -53,6 +53,7 @@ EVENTS = {
 # audit action -> webhook event
 AUDIT_TO_EVENT = {
     "listing.approved": "listing.published",
+    "listing.published": "listing.published",  # without review, where the networks allow it
     "listing.updated": "listing.updated",
     "listing.archived": "listing.archived",
     "listing.marked_duplicate": "listing.archived",

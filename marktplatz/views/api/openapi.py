@@ -32,7 +32,7 @@ LISTING_EXAMPLE: dict[str, Any] = {
 }
 REQUEST_EXAMPLES: dict[str, Any] = {
     "Listing": LISTING_EXAMPLE,
-    "SyncRequest": {"items": [LISTING_EXAMPLE], "full_sync": False},
+    "SyncRequest": {"items": [LISTING_EXAMPLE], "full_sync": False, "then": "submit"},
     "DuplicateCheck": {"title": "Hundesteuer online", "ozg_ids": [10160], "leika_keys": ["99102013000000"]},
     "StatusUpdate": {"title": "Pilot läuft", "body": "Seit März im Echtbetrieb mit 3 Ortsteilen.",
                      "phase": "pilot"},

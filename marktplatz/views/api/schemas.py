@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.utils import get_value
 
 from ...models.listing import KINDS, PHASES, STATUSES
 from ...models.listing_fields import LISTING_FIELDS, FieldType, ListingField
+from ...services.changes import ENTITY_TYPES as CHANGE_ENTITY_TYPES
+from ...services.changes import MAX_LIMIT as CHANGE_MAX_LIMIT
+from ...services.changes import MAX_LIMIT_WITH_ENTITY as CHANGE_MAX_LIMIT_WITH_ENTITY
 
 MAX_PAGE = 100
 
@@ -328,27 +331,90 @@ class DuplicateResultSchema(_Base):
 class ChangeSchema(_Base):
     """One entry of the change feed."""
 
-    cursor = fields.Str()
+    cursor = fields.Str(metadata={"description": "Position dieser Änderung; als after weitergeben, um danach "
+                                                 "fortzusetzen"})
     id = fields.Int()
-    entity_type = fields.Str()
+    entity_type = fields.Str(metadata={"enum": list(CHANGE_ENTITY_TYPES),
+                                       "description": "listing, reuse, organisation oder status_update"})
     entity_id = fields.Int()
-    op = fields.Str(metadata={"description": "created, updated, archived oder deleted"})
-    organisation_id = fields.Int(allow_none=True)
+    op = fields.Str(metadata={"enum": ["created", "updated", "archived", "deleted"],
+                              "description": "created, updated, archived oder deleted"})
+    organisation_id = fields.Int(allow_none=True, metadata={
+        "description": "Die Kommune, der die Änderung gehört (bei reuse: die nachnutzende Kommune)"})
     listing_id = fields.Int(allow_none=True)
     created_at = fields.DateTime()
+    tombstone = fields.Bool(metadata={
+        "description": "true: Der Aufrufende darf das Objekt nicht mehr sehen, oder es ist gelöscht. "
+                       "Ein Spiegel entfernt es; entity ist dann null.", "example": False})
+    entity = fields.Method("_entity", allow_none=True, metadata={
+        "description": "Nur mit include=entity: der aktuelle Stand des Objekts, so wie der Aufrufende ihn sehen "
+                       "darf (Listing, Reuse, Municipality oder StatusUpdate, je nach entity_type); null bei "
+                       "einem Grabstein (tombstone) und ohne include=entity. Der Stand ist der beim Lesen, nicht "
+                       "der zur Zeit der Änderung: Mehrere Änderungen desselben Objekts zeigen denselben Stand.",
+        "nullable": True, "oneOf": [{"$ref": "#/components/schemas/ListingOut"},
+                                    {"$ref": "#/components/schemas/ReuseOut"},
+                                    {"$ref": "#/components/schemas/Municipality"},
+                                    {"$ref": "#/components/schemas/StatusUpdateOut"}]})
+
+    def _entity(self, obj: Any) -> dict[str, Any] | None:
+        entity = get_value(obj, "entity", None)
+        if entity is None:
+            return None
+        return ENTITY_SCHEMAS[get_value(obj, "entity_type")]().dump(entity)
+
+
+#: The output schema of each entity type of the change feed: the same as the resource's own.
+ENTITY_SCHEMAS: dict[str, type[Schema]] = {
+    "listing": ListingOutSchema,
+    "reuse": ReuseOutSchema,
+    "organisation": MunicipalitySchema,
+    "status_update": StatusUpdateOutSchema,
+}
 
 
 class ChangeArgs(_Base):
     """Arguments of the change feed."""
 
-    after = fields.Str(load_default=None, metadata={"description": "Cursor der letzten gelesenen Änderung"})
-    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
+    after = fields.Str(load_default=None, metadata={"description": "Cursor der letzten gelesenen Änderung "
+                                                                   "(next_cursor der vorigen Seite)"})
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=CHANGE_MAX_LIMIT), metadata={
+        "description": f"Änderungen je Seite, höchstens {CHANGE_MAX_LIMIT}; mit include=entity höchstens "
+                       f"{CHANGE_MAX_LIMIT_WITH_ENTITY}"})
+    include = fields.Str(validate=validate.OneOf(["entity"]), metadata={
+        "description": "entity: den aktuellen Stand jedes Objekts mitliefern (siehe ChangeSchema.entity)"})
+    entity_type = fields.Str(validate=validate.OneOf(list(CHANGE_ENTITY_TYPES)), metadata={
+        "description": "Nur Änderungen dieser Art von Objekt"})
+    ags = fields.Str(validate=validate.Regexp(r"^[0-9]{8}$", error="Bitte einen achtstelligen Amtlichen "
+                                                                    "Gemeindeschlüssel angeben."),
+                     metadata={"description": "Nur Änderungen dieser Kommune (AGS; bei Nachnutzungen die "
+                                              "nachnutzende Kommune)", "example": "08311000"})
+    network = fields.Str(validate=validate.Length(min=1, max=80), metadata={
+        "description": "Nur Änderungen der Mitgliedskommunen dieses Netzwerks (Kennung, z. B. andi)",
+        "example": "andi"})
+
+    @validates_schema
+    def _bounded_page(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("include") == "entity" and data.get("limit", 0) > CHANGE_MAX_LIMIT_WITH_ENTITY:
+            raise ValidationError(f"Mit include=entity sind höchstens {CHANGE_MAX_LIMIT_WITH_ENTITY} Änderungen "
+                                  "je Seite möglich.", "limit")
 
 
 class ChangePageSchema(page_schema(ChangeSchema, "ChangePageBase")):  # type: ignore[misc]
     """A page of the change feed; next_cursor is where to continue (also when empty)."""
 
     next_cursor = fields.Str(allow_none=True)
+
+
+SYNC_POLICY = (
+    "Nach dem Schreiben kann jeder neue, geänderte oder unveränderte Eintrag im selben Aufruf "
+    "weitergehen: then=submit reicht Entwürfe (und Einträge mit erbetenen Änderungen oder "
+    "abgelehnte) zur Prüfung durch die Koordination ein. then=publish veröffentlicht Entwürfe "
+    "direkt, wenn jedes Netzwerk der Kommune seinen Mitgliedern das erlaubt (Netzwerk-Richtlinie "
+    "„direkt veröffentlichen“; eine Kommune ohne Netzwerk wird immer geprüft); sonst wird der "
+    "Eintrag zur Prüfung eingereicht, und step.reason sagt warum. Von der Koordination "
+    "zurückgegebene oder abgelehnte Einträge gehen immer über die Prüfung. Veröffentlichte Einträge "
+    "bleiben beim Ändern veröffentlicht; Einträge in Prüfung bleiben in Prüfung. Ein Schritt, der "
+    "nicht möglich ist, lässt das Schreiben bestehen und steht in step.reason.")
 
 
 class SyncRequestSchema(_Base):
@@ -364,6 +430,20 @@ class SyncRequestSchema(_Base):
         load_default=False,
         metadata={"description": "Einträge mit external_id, die fehlen, werden archiviert"},
     )
+    then = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(["submit", "publish"]),
+                      metadata={"description": SYNC_POLICY, "example": "submit"})
+
+
+class SyncStepSchema(_Base):
+    """What the sync did after writing an item (only when the request asked with then)."""
+
+    requested = fields.Str(metadata={"enum": ["submit", "publish"]})
+    done = fields.Str(allow_none=True, metadata={
+        "enum": ["submit", "publish", None], "description": "submit: zur Prüfung eingereicht; publish: "
+                                                          "veröffentlicht; null: nichts (siehe reason)"})
+    reason = fields.Str(allow_none=True, metadata={
+        "description": "Warum der erbetene Schritt nicht (oder statt publish submit) geschah",
+        "example": "Ihre Netzwerke veröffentlichen Einträge nur nach Prüfung."})
 
 
 class SyncItemResultSchema(_Base):
@@ -372,7 +452,16 @@ class SyncItemResultSchema(_Base):
     index = fields.Int()
     external_id = fields.Str(allow_none=True)
     result = fields.Str(metadata={"description": "created, updated, unchanged, archived oder error"})
-    id = fields.Int(allow_none=True)
+    id = fields.Int(allow_none=True, metadata={"description": "Der Eintrag (null bei error)"})
+    status = fields.Str(allow_none=True, metadata={
+        "enum": [*STATUSES, None], "example": "in_review",
+        "description": "Zustand des Eintrags nach dem Aufruf (draft, in_review, published, ...)"})
+    url = fields.Str(allow_none=True, metadata={"description": "Absolute Adresse des Eintrags in der API",
+                                                "example": "https://marktplatz.example/api/v1/listings/42"})
+    page_url = fields.Str(allow_none=True, metadata={
+        "description": "Absolute Adresse der Seite des Eintrags",
+        "example": "https://marktplatz.example/eintraege/hundesteuer-online-freiburg"})
+    step = fields.Nested(SyncStepSchema, allow_none=True, metadata={"description": "Nur mit then"})
     errors = fields.Dict()
 
 
@@ -381,7 +470,10 @@ class SyncResponseSchema(_Base):
 
     results = fields.List(fields.Nested(SyncItemResultSchema))
     archived = fields.List(fields.Nested(SyncItemResultSchema))
-    summary = fields.Dict(keys=fields.Str(), values=fields.Int())
+    summary = fields.Dict(keys=fields.Str(), values=fields.Int(), metadata={
+        "description": "Anzahl je result; mit then auch submitted und published",
+        "example": {"created": 1, "updated": 0, "unchanged": 0, "error": 0, "archived": 0,
+                    "submitted": 1, "published": 0}})
 
 
 class PubliccodeUrlSchema(_Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 
 from ...core.db import get_session
 from ...core.outbound import Policy
@@ -14,6 +14,7 @@ from ...services.sync import sync_listings
 from . import problems
 from .common import ApiBlueprint, accepts, rate_limited, require_scope
 from .schemas import (
+    SYNC_POLICY,
     PubliccodeResultSchema,
     PubliccodeUrlSchema,
     SyncRequestSchema,
@@ -30,10 +31,17 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 @blp.route("/listings", methods=["POST"])
 @blp.arguments(SyncRequestSchema)
 @blp.response(200, SyncResponseSchema)
+@blp.doc(description=SYNC_POLICY)
 def sync(data: dict[str, Any]):
     """Upsert up to 500 listings of the token's municipality keyed by external_id."""
     p = require_scope("write")
-    result = sync_listings(get_session(), p.user, p.user.organisation, data["items"], data["full_sync"])
+    result = sync_listings(get_session(), p.user, p.user.organisation, data["items"], data["full_sync"],
+                           data.get("then"))
+    for item in result["results"] + result["archived"]:
+        slug = item.pop("slug", None)
+        has = item.get("id") is not None
+        item["url"] = url_for("api_listings.get_listing", listing_id=item["id"], _external=True) if has else None
+        item["page_url"] = url_for("web.listing_detail", slug=slug, _external=True) if has and slug else None
     return result
 
 
