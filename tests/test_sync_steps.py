@@ -138,3 +138,24 @@ def test_the_policy_is_documented(client):
     assert example["then"] == "submit"
     result = spec["components"]["schemas"]["SyncItemResult"]["properties"]
     assert {"id", "status", "url", "page_url", "step"} <= set(result)
+
+
+def test_an_admin_sets_the_publishing_policy_on_the_network_page_and_sync_follows_it(client, auth, session, officer):
+    """The policy is set in the browser (audited), not in the database by hand."""
+    admin = f.user(session, "admin", ags=None)
+    auth.login(admin.email)
+    page = client.get("/admin/netzwerke/pruefnetz").get_data(as_text=True)
+    assert 'name="direct_publish"' in page and "checked" not in page.split('name="direct_publish"')[1][:40]
+    resp = client.post("/admin/netzwerke/pruefnetz", data={"name": "pruefnetz", "description": "", "website": "",
+                                                           "direct_publish": "ja"})
+    assert resp.status_code == 302
+    auth.logout()
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "network.edited"))
+    assert event is not None and "direct_publish" in event.details["changed"]
+    (r,) = _sync(client, _headers(session, officer), _items("richtlinie"), then="publish")["results"]
+    assert r["status"] == "published"
+    auth.login(admin.email)
+    client.post("/admin/netzwerke/pruefnetz", data={"name": "pruefnetz", "description": "", "website": ""})
+    auth.logout()
+    (r,) = _sync(client, _headers(session, officer), _items("wieder-pruefen"), then="publish")["results"]
+    assert r["status"] == "in_review"

@@ -216,7 +216,11 @@ def duplicate_name_error(session: Session, name: str, exclude_id: int | None = N
 
 def edit_network(session: Session, actor: Any, net: Network, data: dict[str, Any],
                  allow_duplicate_name: bool = False) -> None:
-    """Change name, description and website of a network; warn on a name another one has."""
+    """Change name, description, website and publishing policy of a network; warn on a name another one has.
+
+    direct_publish (if given) lets the members publish without review (roles.py decides
+    who may, from it); the change is audited like the others.
+    """
     require(actor, "network.edit", net)
     name = str(data.get("name") or "").strip()
     description = str(data.get("description") or "").strip()
@@ -234,8 +238,11 @@ def edit_network(session: Session, actor: Any, net: Network, data: dict[str, Any
         dup = duplicate_name_error(session, name, net.id)
         if dup is not None:
             raise dup
-    before = {"name": net.name, "description": net.description, "website": net.website}
+    before = {"name": net.name, "description": net.description, "website": net.website,
+              "direct_publish": net.direct_publish}
     net.name, net.description, net.website = name, description, website or None
+    if "direct_publish" in data:
+        net.direct_publish = bool(data["direct_publish"])
     changed = [k for k, v in before.items() if v != getattr(net, k)]
     if not changed:
         return

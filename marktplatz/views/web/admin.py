@@ -136,11 +136,13 @@ def network(slug: str):
     net = networks.get_network(db, slug)
     if not can(current_user, "network.edit", net):
         abort(403)
-    values = {"name": net.name, "description": net.description, "website": net.website or ""}
+    values = {"name": net.name, "description": net.description, "website": net.website or "",
+              "direct_publish": net.direct_publish}
     errors: dict[str, list[str]] = {}
     duplicate = False
     if request.method == "POST":
         values = simple_form(request.form, "name", "description", "website")
+        values["direct_publish"] = request.form.get("direct_publish") == "ja"
         try:
             admin.edit_network(db, current_user, net, values,
                                allow_duplicate_name=request.form.get("trotzdem") == "ja")
