@@ -72,6 +72,11 @@ def test_moderation_pages_pass_axe_and_fit(new_page, server_tmp, axe_path, width
 
     page.goto("/pruefung")
     check("pruefung")
+    # Two CSS bugs of every page: .container zeroed main's padding (content glued to the header),
+    # and button.button outranked .button-secondary (every secondary button looked primary).
+    assert page.evaluate("getComputedStyle(document.querySelector('main')).paddingTop") != "0px"
+    assert page.evaluate("getComputedStyle(document.querySelector('button.button-secondary')).backgroundColor") \
+        == "rgb(255, 255, 255)"
     page.goto("/pruefung?alter=999")
     check("pruefung-fehler")
     page.goto(f"/pruefung/eintrag/{dup_slug}")
