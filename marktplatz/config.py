@@ -47,7 +47,10 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_ALLOWLIST": "",
     "OUTBOUND_TIMEOUT": 10,
     "OUTBOUND_MAX_BYTES": 1_000_000,
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Where rate-limit counters live. Unset: a SQLite file in the instance folder, shared by
+    # every worker of this host (core/ratelimit_store.py); tests use "memory://". Several hosts:
+    # a shared store such as "redis://host:6379" (needs the redis package).
+    "RATELIMIT_STORAGE_URI": None,
     # Password hashing (a werkzeug method); unset means scrypt, or FAST_TEST_PASSWORD_HASH
     # when TESTING is true (tests create hundreds of accounts; production always hashes slowly).
     "PASSWORD_HASH_METHOD": None,
@@ -141,6 +144,11 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         app.config["INDEX_DIR"] = os.path.join(app.instance_path, "index")
     if not app.config.get("MAIL_DIR"):
         app.config["MAIL_DIR"] = os.path.join(app.instance_path, "mail")
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        from .core.ratelimit_store import SCHEME
+
+        app.config["RATELIMIT_STORAGE_URI"] = "memory://" if app.config.get("TESTING") else (
+            f"{SCHEME}://" + os.path.join(os.path.abspath(app.instance_path), "ratelimits.sqlite"))
 
     _check_numbers(app.config)
     if not app.config.get("PASSWORD_HASH_METHOD"):
