@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     # every worker of this host (core/ratelimit_store.py); tests use "memory://". Several hosts:
     # a shared store such as "redis://host:6379" (needs the redis package).
     "RATELIMIT_STORAGE_URI": None,
+    # /healthz shows queue, lag and index details only from loopback or with this bearer token.
+    "HEALTHZ_TOKEN": "",
     # Password hashing (a werkzeug method); unset means scrypt, or FAST_TEST_PASSWORD_HASH
     # when TESTING is true (tests create hundreds of accounts; production always hashes slowly).
     "PASSWORD_HASH_METHOD": None,

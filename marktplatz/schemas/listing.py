@@ -22,6 +22,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from ..core.text import strip_bidi
 from ..models.listing import PHASES, REIFEGRAD_MODELS, REUSE_STAGES
 from ..models.listing_fields import LISTING_FIELDS, FieldType, ListingField
 
@@ -153,7 +154,7 @@ class _ListingRules(Schema):
         """Treat empty optional strings (typical of HTML forms) as not given."""
         if not isinstance(data, dict):
             return data
-        out = dict(data)
+        out = {k: strip_bidi(v) if isinstance(v, str) else v for k, v in data.items()}
         for key in _BLANK_IS_NONE:
             if isinstance(out.get(key), str) and not out[key].strip():
                 out[key] = None

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import PASSWORD_HASH
+from ..core.text import strip_bidi
 from ..models import LoginThrottle, Network, NetworkCoordinator, Organisation, User, utcnow
 from ..models.user import ROLES
 from . import audit, signed_links
@@ -54,6 +55,7 @@ def create_user(
     """Create an account; coordinators are appointed to the given networks."""
     errors: dict[str, list[str]] = {}
     email = (email or "").strip().lower()
+    name = strip_bidi(name or "")
     if "@" not in email or len(email) > 254:
         errors["email"] = ["Bitte eine gültige E-Mail-Adresse angeben."]
     if not (name or "").strip():

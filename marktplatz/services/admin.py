@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..core.text import strip_bidi
 from ..models import (
     AuditEvent,
     JoinRequest,
@@ -222,7 +223,7 @@ def edit_network(session: Session, actor: Any, net: Network, data: dict[str, Any
     who may, from it); the change is audited like the others.
     """
     require(actor, "network.edit", net)
-    name = str(data.get("name") or "").strip()
+    name = strip_bidi(str(data.get("name") or "")).strip()
     description = str(data.get("description") or "").strip()
     website = str(data.get("website") or "").strip()
     errors: dict[str, list[str]] = {}

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..core.text import strip_bidi
 from ..models import (
     JoinRequest,
     Listing,
@@ -73,9 +74,14 @@ def create_network(
 ) -> Network:
     """Create a network (platform admins only); with allow_duplicate_name false, refuse a taken name."""
     require(user, "network.create")
-    name = (name or "").strip()
+    name = strip_bidi(name or "").strip()
     if len(name) < 3:
         raise Invalid({"name": ["Bitte einen Namen mit mindestens 3 Zeichen angeben."]})
+    website = (website or "").strip()
+    from .admin import URL_RE
+
+    if website and (not URL_RE.match(website) or len(website) > 300):
+        raise Invalid({"website": ["Bitte eine Adresse wie https://www.netzwerk.de angeben oder das Feld leer lassen."]})
     if not allow_duplicate_name:
         from .admin import duplicate_name_error
 
@@ -85,7 +91,7 @@ def create_network(
         name=name[:200],
         slug=unique_slug(session, Network, slugify(name, 60)),
         description=(description or "").strip(),
-        website=(website or "").strip() or None,
+        website=website or None,
     )
     session.add(net)
     session.flush()

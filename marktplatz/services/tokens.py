@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import ApiToken, Organisation, User, utcnow
+from ..permissions import can
 from .common import flush, require
 from .errors import DomainError, Invalid, NotFound
 
@@ -111,9 +112,9 @@ def list_tokens(session: Session, actor: User, organisation: Organisation) -> li
 def token_for(session: Session, actor: User, token_id: int) -> ApiToken:
     """Return a token that actor may manage, or raise NotFound / Forbidden."""
     token = session.get(ApiToken, token_id)
-    if token is None:
+    # Another municipality's token is as unknown as a missing one (404, not 403).
+    if token is None or not can(actor, "organisation.manage_tokens", token.organisation):
         raise NotFound("Diesen Token gibt es nicht.")
-    require(actor, "organisation.manage_tokens", token.organisation)
     return token
 
 

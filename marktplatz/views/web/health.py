@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select, text
 
 from ... import search
@@ -63,9 +63,39 @@ def _index(lag: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _may_see_details() -> bool:
+    """Operators see queue, lag and index details: from a loopback address (the host itself, or
+    a client behind MARKTPLATZ_TRUSTED_PROXIES) or with MARKTPLATZ_HEALTHZ_TOKEN as bearer token."""
+    import hmac
+    import ipaddress
+
+    token = current_app.config.get("HEALTHZ_TOKEN") or ""
+    sent = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
 @bp.route("/healthz")
 def healthz():
-    """Return the health of database, queue, change log and index (503 if the DB is down)."""
+    """Return the health of database, queue, change log and index (503 if the DB is down).
+
+    Anyone else learns only whether the service is up: {"status": "ok" | "unavailable"}.
+    """
+    if not _may_see_details():
+        try:
+            get_session().execute(text("SELECT 1"))
+            resp = jsonify({"status": "ok"})
+        except Exception as err:  # noqa: BLE001 - any database failure means "unhealthy"
+            log.error("health check: database unavailable: %s", type(err).__name__)
+            resp = jsonify({"status": "unavailable"})
+            resp.status_code = 503
+            resp.headers["Retry-After"] = "30"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
     body: dict[str, Any] = {"status": "ok"}
     try:
         body["database"] = _database()

@@ -11,6 +11,7 @@ from ...core.db import get_session
 from ...models import Listing, ListingStatus, Reuse
 from ...models.listing import KINDS
 from ...models.listing_fields import LISTING_FIELDS
+from ...permissions import can
 from ...services import catalogue
 from ...services import listings as listing_service
 from ...services import reuse as reuse_service
@@ -219,7 +220,8 @@ def change_stage(reuse_id: int):
     """Move a reuse to another stage."""
     session = get_session()
     reuse = session.get(Reuse, reuse_id)
-    if reuse is None:
+    # A reuse of a listing the viewer may not see is as unknown as a missing one (404, not 403).
+    if reuse is None or not can(current_user, "listing.view", reuse.listing):
         raise NotFound("Diese Nachnutzung gibt es nicht.")
     require(current_user, "reuse.update", reuse)
     listing = reuse.listing
