@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_ALLOWLIST": "",
     "OUTBOUND_TIMEOUT": 10,
     "OUTBOUND_MAX_BYTES": 1_000_000,
+    # A function (host, port) -> addresses used instead of the system resolver; for tests,
+    # which must not resolve real names. Not settable from the environment.
+    "OUTBOUND_RESOLVER": None,
     "RATELIMIT_STORAGE_URI": "memory://",
     # Password hashing (a werkzeug method); unset means scrypt, or FAST_TEST_PASSWORD_HASH
     # when TESTING is true (tests create hundreds of accounts; production always hashes slowly).

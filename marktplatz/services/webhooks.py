@@ -287,8 +287,7 @@ def claim_due(session: Session, config: Mapping[str, Any], limit: int = 20,
     return claimed
 
 
-def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
-            http_session: Any = None) -> WebhookDelivery:
+def attempt(session: Session, delivery_id: int, config: Mapping[str, Any]) -> WebhookDelivery:
     """Send one delivery, record the outcome, schedule a retry or disable the webhook."""
     delivery = session.get(WebhookDelivery, delivery_id)
     assert delivery is not None
@@ -308,14 +307,12 @@ def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
     code: int | None = None
     try:
         resp = outbound.request("POST", hook.url, policy, data=delivery.payload.encode("utf-8"),
-                                headers=headers, session=http_session)
+                                headers=headers)
         code = resp.status_code
         if not 200 <= code < 300:
             error = f"Der Empfänger antwortete mit HTTP {code}."
-    except outbound.OutboundRefused as err:
-        error = f"Abgelehnt: {err}"
     except Exception as err:  # noqa: BLE001 - any network failure is a failed attempt
-        error = f"Nicht erreichbar: {type(err).__name__}"
+        error = outbound.failure_reason(err, policy)
     now = utcnow()
     delivery.attempts += 1
     delivery.last_status_code = code
@@ -344,7 +341,7 @@ def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
     return delivery
 
 
-def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, http_session: Any = None,
+def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20,
                 after_each: Callable[[], None] = lambda: None) -> int:
     """Deliver every due delivery once; return how many attempts were made.
 
@@ -354,7 +351,7 @@ def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, ht
     claimed = claim_due(session, config, limit)
     after_each()
     for delivery_id in claimed:
-        attempt(session, delivery_id, config, http_session)
+        attempt(session, delivery_id, config)
         after_each()
     return len(claimed)
 
