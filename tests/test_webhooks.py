@@ -184,17 +184,44 @@ def test_disabled_after_consecutive_failures_with_notification(app, session, wor
     "http://127.0.0.1:9/hook",  # loopback without allow-list
     "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
     "http://10.0.0.1/hook",  # private network
+    "http://localhost:9/hook",  # a name that resolves to loopback
+    "http://intranet.invalid/hook",  # a name that does not resolve: the same answer
 ])
-def test_refused_targets_are_logged_as_failures(app, session, world, target):
+def test_internal_targets_are_refused_at_registration(app, session, world, target):
     coord, owner = world
     app.config["OUTBOUND_ALLOWLIST"] = ""
-    _hook(session, owner, target)
+    with pytest.raises(Invalid) as exc:
+        _hook(session, owner, target)
+    message = exc.value.errors["url"][0]
+    assert "öffentlich im Internet erreichbar" in message
+    for internal in ("127.0.0", "169.254", "10.0.0", "intern"):
+        assert internal not in message
+    assert session.scalar(select(Webhook)) is None
+
+
+def test_registration_form_shows_the_refusal_next_to_the_field(client, auth, session, world):
+    coord, owner = world
+    auth.login(owner.email)
+    resp = client.post("/kommune/webhooks", data={"url": "http://localhost:9/hook", "secret": ""})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert 'id="url-error"' in html and "öffentlich im Internet erreichbar" in html
+    assert "127.0.0.1" not in html
+    assert session.scalar(select(Webhook)) is None
+
+
+def test_targets_refused_at_delivery_are_logged_as_failures(app, session, world):
+    """A target allowed at registration but not any more is refused at delivery too."""
+    coord, owner = world
+    _allow(app)
+    _hook(session, owner, "http://127.0.0.1:9/hook")
+    app.config["OUTBOUND_ALLOWLIST"] = ""
     f.listing(session, owner, publish_by=coord)
     webhooks.deliver_due(session, app.config)
     session.expire_all()
     d = session.scalar(select(WebhookDelivery))
     assert d.status == "pending" and d.attempts == 1 and d.last_status_code is None
-    assert d.last_error.startswith("Abgelehnt")
+    assert d.last_error.startswith("Abgelehnt") and "127.0.0.1" not in d.last_error
 
 
 def test_redirect_to_loopback_is_refused(app, session, world):

@@ -72,13 +72,34 @@ def _cfg(config: Mapping[str, Any], key: str) -> int:
 # ---------------------------------------------------------------- management
 
 
-def _validate_url(url: str) -> str:
+def _policy(policy: outbound.Policy | None) -> outbound.Policy:
+    if policy is not None:
+        return policy
+    try:
+        from flask import current_app
+
+        return outbound.Policy.from_config(current_app.config)
+    except RuntimeError:  # outside an app: the strict defaults
+        return outbound.Policy()
+
+
+def _validate_url(url: str, policy: outbound.Policy) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host or len(url) > 500:
         raise Invalid({"url": ["Bitte eine vollständige http- oder https-Adresse angeben."]})
     if parts.username or parts.password:
         raise Invalid({"url": ["Zugangsdaten gehören nicht in die Adresse."]})
+    try:
+        # The same policy as at delivery, so a target that can never be reached is refused now.
+        outbound.check_url(url, policy)
+    except outbound.OutboundRefused as err:
+        raise Invalid({"url": [str(err)]}) from err
     return url
 
 
@@ -102,10 +123,14 @@ def get_webhook(session: Session, user: User, webhook_id: int) -> Webhook:
     return hook
 
 
-def create_webhook(session: Session, user: User, organisation: Organisation, url: str, secret: str = "") -> Webhook:
-    """Register a webhook URL with a secret (generated when empty) for organisation."""
+def create_webhook(session: Session, user: User, organisation: Organisation, url: str, secret: str = "",
+                   policy: outbound.Policy | None = None) -> Webhook:
+    """Register a webhook URL with a secret (generated when empty) for organisation.
+
+    The URL is checked against the outbound policy (the app's, unless one is given).
+    """
     require(user, "organisation.manage_webhooks", organisation)
-    url = _validate_url(url)
+    url = _validate_url(url, _policy(policy))
     secret = (secret or "").strip() or secrets.token_urlsafe(32)
     if len(secret) < 16 or len(secret) > 200:
         raise Invalid({"secret": ["Das Geheimnis muss 16 bis 200 Zeichen lang sein (leer lassen: wird erzeugt)."]})

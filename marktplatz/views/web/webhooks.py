@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ...core.db import get_session
+from ...core.outbound import Policy
 from ...permissions import can
 from ...services import webhooks
 from ...services.errors import Invalid
@@ -31,7 +32,8 @@ def index():
     if request.method == "POST":
         try:
             created = webhooks.create_webhook(session, current_user, org, request.form.get("url", ""),
-                                              request.form.get("secret", ""))
+                                              request.form.get("secret", ""),
+                                              Policy.from_config(current_app.config))
         except Invalid as err:
             errors = err.errors
         else:
