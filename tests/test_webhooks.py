@@ -430,3 +430,31 @@ def test_resend_needs_the_webhook_permission(app, client, auth, session, world):
         assert client.post(f"/kommune/webhooks/{other.id}/zustellungen/{d.id}/erneut").status_code == 404
         assert client.post(f"/kommune/webhooks/{hook.id}/zustellungen/99999/erneut").status_code == 404
     assert len(rx.requests) == 1  # only the worker's attempt
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::1", "http://example.org:99999/x", "http://[fe80::1%25eth0]/", "http://xn--/",
+    "http://" + "a" * 64 + ".example.net/", "http://bücher.invalid/", "https://", "javascript:alert(1)",
+    "http://0x7f000001/", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "x" * 600,
+])
+def test_odd_addresses_get_a_field_error_not_a_500(client, auth, session, world, url):
+    coord, owner = world
+    auth.login(owner.email)
+    resp = client.post("/kommune/webhooks", data={"url": url, "secret": ""})
+    assert resp.status_code == 422
+    assert 'id="url-error"' in resp.get_data(as_text=True)
+    assert session.scalar(select(Webhook)) is None
+
+
+def test_delivery_log_page_has_accessible_controls(app, client, auth, session, world):
+    """No JavaScript needed: plain forms; the table has a caption and header cells."""
+    coord, owner = world
+    _allow(app)
+    with Receiver(status=500) as rx:
+        hook, d = _failed_delivery(app, session, owner, coord, rx.url)
+    auth.login(owner.email)
+    html = client.get(f"/kommune/webhooks/{hook.id}").get_data(as_text=True)
+    assert "<script" not in html.split("<main", 1)[-1].split("</main>", 1)[0]
+    assert "<caption" in html and html.count('<th scope="col">') == 8
+    assert f'action="/kommune/webhooks/{hook.id}/zustellungen/{d.id}/erneut"' in html
+    assert f'Erneut senden<span class="visually-hidden"> (Zustellung Nr. {d.id})</span>' in html

@@ -122,7 +122,10 @@ def vetted_addresses(host: str, port: int, policy: Policy) -> list[str]:
 
 
 def _check_form(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:
+        raise OutboundRefused("Die Adresse ist ungültig.") from err
     if parts.scheme not in ("http", "https"):
         raise OutboundRefused("Nur http- und https-Adressen sind erlaubt.")
     try:

@@ -86,12 +86,12 @@ def _policy(policy: outbound.Policy | None) -> outbound.Policy:
 
 def _validate_url(url: str, policy: outbound.Policy) -> str:
     url = (url or "").strip()
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        host = None
+    except ValueError:  # "http://[::1", a port out of range
+        parts, host = urlsplit(""), None
     if parts.scheme not in ("http", "https") or not host or len(url) > 500:
         raise Invalid({"url": ["Bitte eine vollständige http- oder https-Adresse angeben."]})
     if parts.username or parts.password:
