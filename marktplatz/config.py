@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_ALLOWLIST": "",
     "OUTBOUND_TIMEOUT": 10,
     "OUTBOUND_MAX_BYTES": 1_000_000,
+    # A function (host, port) -> addresses used instead of the system resolver; for tests,
+    # which must not resolve real names. Not settable from the environment.
+    "OUTBOUND_RESOLVER": None,
     # Where rate-limit counters live. Unset: a SQLite file in the instance folder, shared by
     # every worker of this host (core/ratelimit_store.py); tests use "memory://". Several hosts:
     # a shared store such as "redis://host:6379" (needs the redis package).

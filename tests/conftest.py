@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -317,6 +318,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", ["sqlite"] if only_sqlite else BACKENDS, indirect=True)
 
 
+# Names the tests use for webhook targets and the public address they stand for. Nothing
+# in the suite resolves a real name (no network outside loopback).
+FAKE_DNS = {"example.org": "93.184.216.34", "example.com": "93.184.216.34", "localhost": "127.0.0.1"}
+
+
+def fake_resolver(host: str, port: int) -> list[str]:
+    """Resolve the test names of FAKE_DNS and numeric forms; every other name is unknown."""
+    name = host.lower().rstrip(".")
+    for known, addr in FAKE_DNS.items():
+        if name == known or name.endswith("." + known):
+            return [addr]
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP, flags=socket.AI_NUMERICHOST)
+    return [info[4][0] for info in infos]
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """Name the database backend of this test run."""
@@ -340,6 +356,7 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
             "SEARCH_RATELIMIT": "100000/minute",
             "SUGGEST_RATELIMIT": "100000/minute",
             "STATS_CACHE_SECONDS": 0,
+            "OUTBOUND_RESOLVER": fake_resolver,
         }
     )
     ctx = app.app_context()

@@ -52,7 +52,7 @@ WRITES = {
     "api_listings.submit_listing", "api_reuses.change_stage", "api_sync.sync", "api_sync.import_publiccode",
     "notifications.mark_read", "notifications.mark_all_read", "notifications.follow_ozg",
     "publish.submit", "publish.unfollow", "publish.follow", "publish.declare_reuse", "publish.post_status",
-    "publish.restore", "publish.change_stage", "webhooks.action", "tokens.revoke",
+    "publish.restore", "publish.change_stage", "webhooks.action", "webhooks.redeliver", "tokens.revoke",
     "networks.create", "networks.decide", "networks.request_join", "networks.respond", "networks.withdraw",
     "networks.coordinators", "networks.members", "networks.remove_member", "networks.leave",
     "moderation.mark_duplicate", "moderation.close_flag",

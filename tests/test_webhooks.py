@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import select
 
-from marktplatz.models import Notification, Webhook, WebhookDelivery, utcnow
+from marktplatz.models import AuditEvent, Notification, Webhook, WebhookDelivery, utcnow
 from marktplatz.services import listings, reuse, webhooks
-from marktplatz.services.errors import Forbidden, Invalid
+from marktplatz.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 from . import factories as f
 
@@ -25,6 +25,7 @@ class Receiver:
 
     def __init__(self, status: int = 200, redirect_to: str | None = None) -> None:
         self.requests: list[dict] = []
+        self.status = status  # may be changed while it runs
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,7 +37,7 @@ class Receiver:
                     self.send_header("Location", redirect_to)
                     self.end_headers()
                     return
-                self.send_response(status)
+                self.send_response(outer.status)
                 self.end_headers()
                 self.wfile.write(b"ok")
 
@@ -184,17 +185,44 @@ def test_disabled_after_consecutive_failures_with_notification(app, session, wor
     "http://127.0.0.1:9/hook",  # loopback without allow-list
     "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
     "http://10.0.0.1/hook",  # private network
+    "http://localhost:9/hook",  # a name that resolves to loopback
+    "http://intranet.invalid/hook",  # a name that does not resolve: the same answer
 ])
-def test_refused_targets_are_logged_as_failures(app, session, world, target):
+def test_internal_targets_are_refused_at_registration(app, session, world, target):
     coord, owner = world
     app.config["OUTBOUND_ALLOWLIST"] = ""
-    _hook(session, owner, target)
+    with pytest.raises(Invalid) as exc:
+        _hook(session, owner, target)
+    message = exc.value.errors["url"][0]
+    assert "öffentlich im Internet erreichbar" in message
+    for internal in ("127.0.0", "169.254", "10.0.0", "intern"):
+        assert internal not in message
+    assert session.scalar(select(Webhook)) is None
+
+
+def test_registration_form_shows_the_refusal_next_to_the_field(client, auth, session, world):
+    coord, owner = world
+    auth.login(owner.email)
+    resp = client.post("/kommune/webhooks", data={"url": "http://localhost:9/hook", "secret": ""})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert 'id="url-error"' in html and "öffentlich im Internet erreichbar" in html
+    assert "127.0.0.1" not in html
+    assert session.scalar(select(Webhook)) is None
+
+
+def test_targets_refused_at_delivery_are_logged_as_failures(app, session, world):
+    """A target allowed at registration but not any more is refused at delivery too."""
+    coord, owner = world
+    _allow(app)
+    _hook(session, owner, "http://127.0.0.1:9/hook")
+    app.config["OUTBOUND_ALLOWLIST"] = ""
     f.listing(session, owner, publish_by=coord)
     webhooks.deliver_due(session, app.config)
     session.expire_all()
     d = session.scalar(select(WebhookDelivery))
     assert d.status == "pending" and d.attempts == 1 and d.last_status_code is None
-    assert d.last_error.startswith("Abgelehnt")
+    assert d.last_error.startswith("Abgelehnt") and "127.0.0.1" not in d.last_error
 
 
 def test_redirect_to_loopback_is_refused(app, session, world):
@@ -261,9 +289,172 @@ def test_webhook_pages(client, auth, session, world, app):
     assert resp.status_code == 200 and "Geheimnis" in html
     hook = session.scalar(select(Webhook))
     assert len(hook.secret) >= 32
-    client.post(f"/kommune/webhooks/{hook.id}/aktion", data={"action": "ping"})
     page = client.get(f"/kommune/webhooks/{hook.id}").get_data(as_text=True)
-    assert "ping" in page and "Wartet" in page
+    assert "Testzustellung" in page and "Noch keine Zustellungen" in page
     auth.logout()
     auth.login(coord.email)
     assert client.get(f"/kommune/webhooks/{hook.id}").status_code == 404
+
+
+# ---------------------------------------------------------------- Testzustellung, log, resend
+
+
+def _audits(session, action):
+    return session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+
+
+def test_testzustellung_shows_status_code_and_time(app, client, auth, session, world):
+    coord, owner = world
+    _allow(app)
+    auth.login(owner.email)
+    with Receiver() as rx:
+        hook = _hook(session, owner, rx.url)
+        session.commit()
+        resp = client.post(f"/kommune/webhooks/{hook.id}/aktion", data={"action": "test"},
+                           follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Testzustellung erfolgreich: HTTP 200 in" in html
+    assert len(rx.requests) == 1 and json.loads(rx.requests[0]["body"])["event"] == "ping"
+    assert rx.requests[0]["headers"]["X-Marktplatz-Signature"].startswith("sha256=")
+    session.expire_all()
+    d = session.scalar(select(WebhookDelivery))
+    assert d.status == "delivered" and d.last_status_code == 200 and d.last_duration_ms is not None
+    assert f"{d.last_duration_ms} ms" in html  # the log shows the response time
+    (ev,) = _audits(session, "webhook.tested")
+    assert ev.actor_id == owner.id and ev.details["ok"] is True
+
+
+def test_testzustellung_failure_says_why_and_does_not_count(app, client, auth, session, world):
+    coord, owner = world
+    _allow(app)
+    auth.login(owner.email)
+    with Receiver(status=500) as rx:
+        hook = _hook(session, owner, rx.url)
+        session.commit()
+        html = client.post(f"/kommune/webhooks/{hook.id}/aktion", data={"action": "test"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "Testzustellung fehlgeschlagen: Der Empfänger antwortete mit HTTP 500." in html
+    session.expire_all()
+    hook = session.get(Webhook, hook.id)
+    assert hook.active and hook.consecutive_failures == 0  # a test never switches a webhook off
+    assert session.scalar(select(WebhookDelivery)).status == "failed"
+
+
+def test_testzustellung_to_a_refused_target_reveals_no_address(app, client, auth, session, world):
+    coord, owner = world
+    _allow(app)
+    hook = _hook(session, owner, "http://127.0.0.1:9/hook")
+    session.commit()
+    app.config["OUTBOUND_ALLOWLIST"] = ""
+    auth.login(owner.email)
+    html = client.post(f"/kommune/webhooks/{hook.id}/aktion", data={"action": "test"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Testzustellung fehlgeschlagen: Abgelehnt: Diese Adresse ist nicht erlaubt" in html
+
+
+def test_unreachable_receiver_gets_a_german_reason(app, session, world):
+    coord, owner = world
+    _allow(app)
+    with Receiver() as rx:
+        url = rx.url
+    hook = _hook(session, owner, url)  # the receiver has gone: nothing listens on the port
+    d = webhooks.test_delivery(session, owner, hook, app.config)
+    assert d.status == "failed" and d.last_error == "Nicht erreichbar: Der Empfänger nimmt keine Verbindung an."
+
+
+def _failed_delivery(app, session, owner, coord, url):
+    app.config["WEBHOOK_MAX_ATTEMPTS"] = 1
+    hook = _hook(session, owner, url)
+    f.listing(session, owner, publish_by=coord)
+    webhooks.deliver_due(session, app.config)
+    session.commit()
+    d = session.scalar(select(WebhookDelivery))
+    assert d.status == "failed"
+    return hook, d
+
+
+def test_failed_delivery_can_be_sent_again_by_hand(app, client, auth, session, world):
+    coord, owner = world
+    _allow(app)
+    with Receiver(status=503) as rx:
+        hook, d = _failed_delivery(app, session, owner, coord, rx.url)
+        auth.login(owner.email)
+        page = client.get(f"/kommune/webhooks/{hook.id}").get_data(as_text=True)
+        assert "HTTP 503" in page and "Erneut senden" in page and " ms</td>" in page
+        rx.status = 200
+        resp = client.post(f"/kommune/webhooks/{hook.id}/zustellungen/{d.id}/erneut")
+        assert resp.status_code == 302
+        html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert f"Zustellung Nr. {d.id} erfolgreich: HTTP 200" in html
+    assert len(rx.requests) == 2 and rx.requests[0]["body"] == rx.requests[1]["body"]
+    session.expire_all()
+    d = session.get(WebhookDelivery, d.id)
+    assert d.status == "delivered" and d.attempts == 2 and d.last_status_code == 200
+    (ev,) = _audits(session, "webhook.redelivered")
+    assert ev.actor_id == owner.id and ev.details["delivery_id"] == d.id
+
+
+def test_only_failed_deliveries_are_sent_by_hand(app, client, auth, session, world):
+    coord, owner = world
+    hook = _hook(session, owner, "https://example.org/hook")
+    f.listing(session, owner, publish_by=coord)
+    d = session.scalar(select(WebhookDelivery))
+    with pytest.raises(Conflict):  # pending: the worker's, sending it here could send it twice
+        webhooks.redeliver(session, owner, hook, d.id, app.config)
+    session.commit()
+    auth.login(owner.email)
+    html = client.post(f"/kommune/webhooks/{hook.id}/zustellungen/{d.id}/erneut",
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Nur fehlgeschlagene Zustellungen" in html
+    assert _audits(session, "webhook.redelivered") == []
+
+
+def test_resend_needs_the_webhook_permission(app, client, auth, session, world):
+    coord, owner = world
+    _allow(app)
+    with Receiver(status=500) as rx:
+        hook, d = _failed_delivery(app, session, owner, coord, rx.url)
+        other = _hook(session, owner, "https://example.org/other")
+        session.commit()
+        with pytest.raises(NotFound):
+            webhooks.redeliver(session, coord, hook, d.id, app.config)
+        with pytest.raises(NotFound):  # a delivery of another webhook
+            webhooks.redeliver(session, owner, other, d.id, app.config)
+        url = f"/kommune/webhooks/{hook.id}/zustellungen/{d.id}/erneut"
+        assert client.post(url).status_code == 302  # anonymous: to the login
+        auth.login(coord.email)
+        assert client.post(url).status_code == 404
+        assert client.post(f"/kommune/webhooks/{hook.id}/aktion", data={"action": "test"}).status_code == 404
+        auth.logout()
+        auth.login(owner.email)
+        assert client.post(f"/kommune/webhooks/{other.id}/zustellungen/{d.id}/erneut").status_code == 404
+        assert client.post(f"/kommune/webhooks/{hook.id}/zustellungen/99999/erneut").status_code == 404
+    assert len(rx.requests) == 1  # only the worker's attempt
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::1", "http://example.org:99999/x", "http://[fe80::1%25eth0]/", "http://xn--/",
+    "http://" + "a" * 64 + ".example.net/", "http://bücher.invalid/", "https://", "javascript:alert(1)",
+    "http://0x7f000001/", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "x" * 600,
+])
+def test_odd_addresses_get_a_field_error_not_a_500(client, auth, session, world, url):
+    coord, owner = world
+    auth.login(owner.email)
+    resp = client.post("/kommune/webhooks", data={"url": url, "secret": ""})
+    assert resp.status_code == 422
+    assert 'id="url-error"' in resp.get_data(as_text=True)
+    assert session.scalar(select(Webhook)) is None
+
+
+def test_delivery_log_page_has_accessible_controls(app, client, auth, session, world):
+    """No JavaScript needed: plain forms; the table has a caption and header cells."""
+    coord, owner = world
+    _allow(app)
+    with Receiver(status=500) as rx:
+        hook, d = _failed_delivery(app, session, owner, coord, rx.url)
+    auth.login(owner.email)
+    html = client.get(f"/kommune/webhooks/{hook.id}").get_data(as_text=True)
+    assert "<script" not in html.split("<main", 1)[-1].split("</main>", 1)[0]
+    assert "<caption" in html and html.count('<th scope="col">') == 8
+    assert f'action="/kommune/webhooks/{hook.id}/zustellungen/{d.id}/erneut"' in html
+    assert f'Erneut senden<span class="visually-hidden"> (Zustellung Nr. {d.id})</span>' in html

@@ -469,7 +469,7 @@ def fetch_and_import(
         except outbound.OutboundRefused as err:
             raise Invalid({"url": [str(err)]}) from err
         except Exception as err:  # noqa: BLE001 - network errors become a field error
-            last_error = f"Abruf fehlgeschlagen ({type(err).__name__})."
+            last_error = f"Abruf fehlgeschlagen. {outbound.failure_reason(err, policy)}"
             continue
         if resp.status_code == 200:
             return import_publiccode(session, user, organisation, resp.content)

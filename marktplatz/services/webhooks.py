@@ -38,7 +38,7 @@ from ..models import (
 from ..permissions import visible_duplicate_of
 from . import audit
 from .common import flush, require
-from .errors import Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ AUDIT_TO_EVENT = {
     "listing.status_posted": "status_update.created",
 }
 MAX_BACKOFF = timedelta(hours=6)
+MANUAL_TIMEOUT = 5.0  # seconds: a Testzustellung or a resend by hand
 
 
 def _cfg(config: Mapping[str, Any], key: str) -> int:
@@ -72,13 +73,34 @@ def _cfg(config: Mapping[str, Any], key: str) -> int:
 # ---------------------------------------------------------------- management
 
 
-def _validate_url(url: str) -> str:
+def _policy(policy: outbound.Policy | None) -> outbound.Policy:
+    if policy is not None:
+        return policy
+    try:
+        from flask import current_app
+
+        return outbound.Policy.from_config(current_app.config)
+    except RuntimeError:  # outside an app: the strict defaults
+        return outbound.Policy()
+
+
+def _validate_url(url: str, policy: outbound.Policy) -> str:
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # "http://[::1", a port out of range
+        parts, host = urlsplit(""), None
+    if parts.scheme not in ("http", "https") or not host or len(url) > 500:
         raise Invalid({"url": ["Bitte eine vollständige http- oder https-Adresse angeben."]})
     if parts.username or parts.password:
         raise Invalid({"url": ["Zugangsdaten gehören nicht in die Adresse."]})
+    try:
+        # The same policy as at delivery, so a target that can never be reached is refused now.
+        outbound.check_url(url, policy)
+    except outbound.OutboundRefused as err:
+        raise Invalid({"url": [str(err)]}) from err
     return url
 
 
@@ -102,10 +124,14 @@ def get_webhook(session: Session, user: User, webhook_id: int) -> Webhook:
     return hook
 
 
-def create_webhook(session: Session, user: User, organisation: Organisation, url: str, secret: str = "") -> Webhook:
-    """Register a webhook URL with a secret (generated when empty) for organisation."""
+def create_webhook(session: Session, user: User, organisation: Organisation, url: str, secret: str = "",
+                   policy: outbound.Policy | None = None) -> Webhook:
+    """Register a webhook URL with a secret (generated when empty) for organisation.
+
+    The URL is checked against the outbound policy (the app's, unless one is given).
+    """
     require(user, "organisation.manage_webhooks", organisation)
-    url = _validate_url(url)
+    url = _validate_url(url, _policy(policy))
     secret = (secret or "").strip() or secrets.token_urlsafe(32)
     if len(secret) < 16 or len(secret) > 200:
         raise Invalid({"secret": ["Das Geheimnis muss 16 bis 200 Zeichen lang sein (leer lassen: wird erzeugt)."]})
@@ -147,15 +173,62 @@ def deliveries(session: Session, hook: Webhook, limit: int = 50) -> list[Webhook
         .order_by(WebhookDelivery.id.desc()).limit(limit)))
 
 
-def send_ping(session: Session, user: User, hook: Webhook) -> WebhookDelivery:
-    """Queue a test event ("ping") for hook."""
+def test_delivery(session: Session, user: User, hook: Webhook,
+                  config: Mapping[str, Any]) -> WebhookDelivery:
+    """Send a test event ("ping") to hook now and record the outcome in its delivery log.
+
+    A manual send neither counts toward switching the webhook off nor is retried; it works
+    on a switched-off webhook too, so a receiver can be checked before switching it on.
+    """
     get_webhook(session, user, hook.id)
     body = json.dumps({"event": "ping", "occurred_at": utcnow().isoformat(),
                        "message": "Testnachricht vom Marktplatz"}, ensure_ascii=False)
-    row = WebhookDelivery(webhook_id=hook.id, event="ping", payload=body)
+    row = WebhookDelivery(webhook_id=hook.id, event="ping", payload=body, status="failed")
     session.add(row)
+    session.flush()
+    _manual_send(session, hook, row, config)
+    audit.record(session, user, "webhook.tested", hook, delivery_id=row.id,
+                 status_code=row.last_status_code, ok=row.status == "delivered")
     flush(session)
     return row
+
+
+def redeliver(session: Session, user: User, hook: Webhook, delivery_id: int,
+              config: Mapping[str, Any]) -> WebhookDelivery:
+    """Send a failed delivery of hook again now, by hand, and record the outcome.
+
+    Only a delivery the worker has given up on ("failed") can be sent by hand: a pending
+    one is the worker's, and sending it here as well could deliver it twice.
+    """
+    get_webhook(session, user, hook.id)
+    row = session.get(WebhookDelivery, delivery_id)
+    if row is None or row.webhook_id != hook.id:
+        raise NotFound("Diese Zustellung gibt es nicht.")
+    if row.status != "failed":
+        raise Conflict("Nur fehlgeschlagene Zustellungen können erneut gesendet werden.")
+    _manual_send(session, hook, row, config)
+    audit.record(session, user, "webhook.redelivered", hook, delivery_id=row.id,
+                 status_code=row.last_status_code, ok=row.status == "delivered")
+    flush(session)
+    return row
+
+
+def _manual_send(session: Session, hook: Webhook, row: WebhookDelivery, config: Mapping[str, Any]) -> None:
+    policy = outbound.Policy.from_config(config)
+    # The officer waits for the answer in the browser: keep that wait short.
+    policy.timeout = min(policy.timeout, MANUAL_TIMEOUT)
+    code, error, duration_ms = _send(hook, row, policy)
+    row.attempts += 1
+    row.last_status_code = code
+    row.last_error = error
+    row.last_duration_ms = duration_ms
+    if error is None:
+        row.status = "delivered"
+        row.delivered_at = utcnow()
+        hook.consecutive_failures = 0
+    else:
+        row.status = "failed"
+    log.info("webhook %s: manual delivery %s %s", hook.id, row.id, "ok" if error is None else "failed")
 
 
 # ---------------------------------------------------------------- enqueueing
@@ -287,14 +360,9 @@ def claim_due(session: Session, config: Mapping[str, Any], limit: int = 20,
     return claimed
 
 
-def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
-            http_session: Any = None) -> WebhookDelivery:
-    """Send one delivery, record the outcome, schedule a retry or disable the webhook."""
-    delivery = session.get(WebhookDelivery, delivery_id)
-    assert delivery is not None
-    hook = session.get(Webhook, delivery.webhook_id)
-    assert hook is not None
-    policy = outbound.Policy.from_config(config)
+def _send(hook: Webhook, delivery: WebhookDelivery,
+          policy: outbound.Policy) -> tuple[int | None, str | None, int]:
+    """POST one delivery; return (status code, German error or None, milliseconds taken)."""
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -306,16 +374,26 @@ def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
     }
     error: str | None = None
     code: int | None = None
+    started = time.monotonic()
     try:
         resp = outbound.request("POST", hook.url, policy, data=delivery.payload.encode("utf-8"),
-                                headers=headers, session=http_session)
+                                headers=headers)
         code = resp.status_code
         if not 200 <= code < 300:
             error = f"Der Empfänger antwortete mit HTTP {code}."
-    except outbound.OutboundRefused as err:
-        error = f"Abgelehnt: {err}"
     except Exception as err:  # noqa: BLE001 - any network failure is a failed attempt
-        error = f"Nicht erreichbar: {type(err).__name__}"
+        error = outbound.failure_reason(err, policy)
+    return code, error, round((time.monotonic() - started) * 1000)
+
+
+def attempt(session: Session, delivery_id: int, config: Mapping[str, Any]) -> WebhookDelivery:
+    """Send one delivery, record the outcome, schedule a retry or disable the webhook."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    assert delivery is not None
+    hook = session.get(Webhook, delivery.webhook_id)
+    assert hook is not None
+    code, error, duration_ms = _send(hook, delivery, outbound.Policy.from_config(config))
+    delivery.last_duration_ms = duration_ms
     now = utcnow()
     delivery.attempts += 1
     delivery.last_status_code = code
@@ -344,7 +422,7 @@ def attempt(session: Session, delivery_id: int, config: Mapping[str, Any],
     return delivery
 
 
-def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, http_session: Any = None,
+def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20,
                 after_each: Callable[[], None] = lambda: None) -> int:
     """Deliver every due delivery once; return how many attempts were made.
 
@@ -354,7 +432,7 @@ def deliver_due(session: Session, config: Mapping[str, Any], limit: int = 20, ht
     claimed = claim_due(session, config, limit)
     after_each()
     for delivery_id in claimed:
-        attempt(session, delivery_id, config, http_session)
+        attempt(session, delivery_id, config)
         after_each()
     return len(claimed)
 

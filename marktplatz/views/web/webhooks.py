@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ...core.db import get_session
+from ...core.outbound import Policy
+from ...models import WebhookDelivery
 from ...permissions import can
 from ...services import webhooks
-from ...services.errors import Invalid
+from ...services.errors import Conflict, Invalid
 
 bp = Blueprint("webhooks", __name__)
 
@@ -31,7 +33,8 @@ def index():
     if request.method == "POST":
         try:
             created = webhooks.create_webhook(session, current_user, org, request.form.get("url", ""),
-                                              request.form.get("secret", ""))
+                                              request.form.get("secret", ""),
+                                              Policy.from_config(current_app.config))
         except Invalid as err:
             errors = err.errors
         else:
@@ -63,9 +66,9 @@ def action(hook_id: int):
     elif what == "disable":
         webhooks.set_active(session, current_user, hook, False)
         flash("Webhook ist ausgeschaltet.", "success")
-    elif what == "ping":
-        webhooks.send_ping(session, current_user, hook)
-        flash("Testnachricht ist eingereiht und wird in wenigen Sekunden gesendet.", "success")
+    elif what == "test":
+        row = webhooks.test_delivery(session, current_user, hook, current_app.config)
+        _flash_outcome("Testzustellung", row)
     elif what == "delete":
         webhooks.delete_webhook(session, current_user, hook)
         flash("Webhook gelöscht.", "success")
@@ -73,3 +76,25 @@ def action(hook_id: int):
     else:
         abort(400)
     return redirect(url_for(".log", hook_id=hook_id))
+
+
+@bp.route("/kommune/webhooks/<int:hook_id>/zustellungen/<int:delivery_id>/erneut", methods=["POST"])
+@login_required
+def redeliver(hook_id: int, delivery_id: int):
+    """Send a failed delivery again, by hand, and show the outcome."""
+    session = get_session()
+    hook = webhooks.get_webhook(session, current_user, hook_id)
+    try:
+        row = webhooks.redeliver(session, current_user, hook, delivery_id, current_app.config)
+    except Conflict as err:
+        flash(err.message, "error")
+    else:
+        _flash_outcome(f"Zustellung Nr. {row.id}", row)
+    return redirect(url_for(".log", hook_id=hook_id))
+
+
+def _flash_outcome(what: str, row: WebhookDelivery) -> None:
+    if row.status == "delivered":
+        flash(f"{what} erfolgreich: HTTP {row.last_status_code} in {row.last_duration_ms} ms.", "success")
+    else:
+        flash(f"{what} fehlgeschlagen: {row.last_error}", "error")
