@@ -85,3 +85,16 @@ def test_moderation_pages_pass_axe_and_fit(new_page, server_tmp, axe_path, width
     page.click("button:has-text('Weiter zur Zusammenführung')")
     assert "Als Duplikat zusammenführen?" in page.content()
     check("zusammenfuehren-bestaetigen")
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_webhook_and_token_pages_pass_axe_and_fit(new_page, axe_path, width):
+    """The webhook page (with Testzustellung and the delivery log) and the token page."""
+    page = new_page(width=width)
+    login(page, "digital@freiburg.example")
+    for path in ("/kommune/webhooks", "/konto/api-tokens"):
+        page.goto(path)
+        assert page.url.endswith(path), page.url
+        assert axe_violations(page, axe_path) == [], path
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        screenshot(page, f"{path.strip('/').replace('/', '-')}-{width}px")
