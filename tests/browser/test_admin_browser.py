@@ -30,7 +30,8 @@ def _request_access(page, address: str, name: str) -> None:
 
 
 def test_request_access_confirm_approve_set_password_sign_in_without_javascript(new_page, server_env):
-    """The whole path of a municipality that has never been on the platform, in a browser without JavaScript."""
+    """The whole path of a municipality that has never been on the platform, in a browser without JavaScript:
+    request access, confirm, approval, set the password, sign in, publish, review, published."""
     address = f"antrag-{uuid.uuid4().hex[:6]}@freiburg.de"
     person = new_page(javascript=False)
     _request_access(person, address, "Anna Antrag")
@@ -58,6 +59,27 @@ def test_request_access_confirm_approve_set_password_sign_in_without_javascript(
     person.click("form.form button[type=submit]")
     assert "Willkommen, Anna Antrag" in person.content()
     assert "Meine Kommune" in person.inner_text("header")
+
+    # The new officer publishes; the network's coordinator reviews; everyone sees it.
+    title = f"Baumpatenschaft Zq{uuid.uuid4().hex[:5]} vermitteln"
+    person.goto("/eintraege/neu")
+    person.fill("#title", title)
+    person.fill("#summary", "Bürgerinnen und Bürger übernehmen die Pflege eines Stadtbaums.")
+    person.click("button[value=einreichen]")
+    if person.locator("#duplicate_override_reason").count():  # the duplicate step, if anything resembles it
+        person.fill("#duplicate_override_reason", "Eigenes Verfahren der Stadt.")
+        person.click("button[value=einreichen]")
+    assert "zur Prüfung eingereicht" in person.content()
+    slug = person.url.rsplit("/", 1)[-1]
+    coordinator = new_page(javascript=False)
+    login(coordinator, "koordination@andi.example")
+    coordinator.goto("/pruefung")
+    coordinator.click(f"text={title}")
+    coordinator.click("button[value=freigeben]")
+    assert "freigegeben und veröffentlicht" in coordinator.content()
+    anonymous = new_page(javascript=False)
+    anonymous.goto(f"/eintraege/{slug}")
+    assert title in anonymous.inner_text("main") and "Freiburg" in anonymous.inner_text("main")
 
 
 def test_admin_user_pages_without_javascript(new_page):
