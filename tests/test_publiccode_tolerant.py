@@ -149,6 +149,52 @@ def test_features_missing_in_one_language_is_a_warning():
     assert "description.it.features" in _warnings(text)
 
 
+FRENCH_VARIANT = """\
+publiccodeYmlVersion: "0.2"
+name: rendez-vous/rendez-vous
+url: https://github.com/example/rendez-vous
+landingURL: https://rendez-vous.example.fr
+isBasedOn: false
+creationDate: 2019-03-01
+latestCommitDate: 2024-05-02
+logo: ""
+usedBy: []
+softwareType: ""
+description:
+  fr:
+    shortDescription: "Prise de rendez-vous en ligne pour les services publics "
+    documentation: ""
+legal:
+  license: agpl-3.0
+  authorsFile: ""
+maintenance:
+  type: ""
+  contacts:
+    - name: ""
+      email: ""
+dependsOn: {}
+metadataFiles:
+  readme: README.md
+score: 3
+"""
+
+
+def test_french_variant_imports_with_warnings(session):
+    """The code.gouv.fr variant (its own keys, empty strings, no platforms or status) imports;
+    each extra key and each gap is a warning on its path."""
+    warnings = _warnings(FRENCH_VARIANT)
+    for path in ("creationDate", "latestCommitDate", "metadataFiles", "score", "platforms", "developmentStatus",
+                 "softwareType", "maintenance.type", "maintenance.contacts[0].name",
+                 "maintenance.contacts[0].email", "description.fr.features", "localisation"):
+        assert path in warnings, (path, warnings)
+    assert "usedBy" not in warnings and "dependsOn" not in warnings
+    officer = f.user(session)
+    listing, result, _w = publiccode.import_publiccode(session, officer, officer.organisation, FRENCH_VARIANT)
+    assert result == "created" and listing.title == "rendez-vous/rendez-vous"
+    assert listing.licence == "AGPL-3.0-only" and listing.website_url == "https://rendez-vous.example.fr"
+    assert listing.phase is None and listing.maintenance is None and listing.contact_email is None
+
+
 def test_summary_comes_from_long_description_when_short_is_missing():
     """Without shortDescription the summary is the start of longDescription, at most 150 characters."""
     text = BASE.replace("    shortDescription: Hundesteuer online anmelden und abmelden.\n", "")

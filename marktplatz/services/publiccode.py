@@ -484,6 +484,8 @@ def _read_description(r: Report, desc: Any, minor: int, out: dict[str, Any]) -> 
         if clean_features:
             with_features.append(lang)
         title = _text(body.get("localisedName"))
+        if body.get("localisedName") is not None and title is None:
+            r.warn(f"{path}.localisedName", "Erwartet wird ein Text; verwendet wird name.")
         if short or long:
             usable[_label(lang, 20)] = {"short": short, "long": long, "features": clean_features, "localisedName": title,
                             "path": path}
