@@ -229,6 +229,26 @@ def test_name_falls_back_to_localised_name():
     assert "name" in _warnings(text)
 
 
+def test_filler_removal_is_linear():
+    """Thousands of export filler sentences in a longDescription are read in bounded time."""
+    import time
+
+    filler = (" Dieser Eintrag (Komponente) stammt aus dem Marktplatz für kommunale Digitalisierung und wird "
+              "von St. Georgen gepflegt.")
+    for tail in ("", " x"):
+        long = ("Text." + filler * 3000 + tail).replace("\n", " ")
+        text = BASE.replace("    longDescription: >-", "    longDescription: |-\n      " + long + "\n    unused: >-")
+        began = time.monotonic()
+        data = publiccode.load_yaml(text)
+        item, _ = publiccode.to_listing_input(publiccode.read(data)[0])
+        assert time.monotonic() - began < 2
+        assert item["description"].startswith("Text.")
+    short = BASE.replace("    longDescription: >-", "    longDescription: |-\n      Text." + filler + filler
+                         + "\n    unused: >-")
+    item, _ = publiccode.to_listing_input(publiccode.read(publiccode.load_yaml(short))[0])
+    assert item["description"].startswith("Text.\n\n**Funktionen**")
+
+
 def test_many_bad_entries_give_a_bounded_warning_list():
     """A file with thousands of unknown categories answers with at most MAX_WARNINGS + 1 warnings."""
     cats = ", ".join(f"c{i}" for i in range(3000))

@@ -621,8 +621,23 @@ FIELD_PATHS = {
 }
 FEATURES_HEADING = "\n\n**Funktionen**\n\n"
 # The sentence export() appends to reach the standard's 150 characters; removed on import.
-FILLER_RE = re.compile(r"(?: ?Dieser Eintrag \([^()]{1,40}\) stammt aus dem Marktplatz für kommunale "
-                       r"Digitalisierung und wird von [^\n]{1,300}? gepflegt\.)+\Z")
+FILLER_START = "Dieser Eintrag ("
+FILLER_RE = re.compile(r"Dieser Eintrag \([^()\n]{1,40}\) stammt aus dem Marktplatz für kommunale "
+                       r"Digitalisierung und wird von [^\n]{1,300} gepflegt\.")
+
+
+def _strip_filler(text: str) -> str:
+    """Remove the filler sentences export() appended, one at a time from the end (linear cost)."""
+    for _ in range(100):
+        if not text.endswith(" gepflegt."):
+            break
+        start = text.rfind(FILLER_START)
+        if start < 0 or len(text) - start > 500 or not FILLER_RE.fullmatch(text, start):
+            break
+        text = text[:start].rstrip()
+    return text
+
+
 MAINTENANCE_FROM_TYPE = {"internal": "maintained", "contract": "maintained", "community": "active",
                          "none": "unmaintained"}
 TYPE_FROM_MAINTENANCE = {"maintained": "internal", "active": "community", "unmaintained": "none",
@@ -643,7 +658,7 @@ def to_listing_input(read_out: dict[str, Any]) -> tuple[dict[str, Any], str]:
     body = read_out["body"]
     lang = read_out["lang"]
     name = read_out["name"]
-    long = FILLER_RE.sub("", _clean_text(body["long"] or "")).rstrip()
+    long = _strip_filler(_clean_text(body["long"] or ""))
     features = [_clean_text(f) for f in body["features"]]
     description = long
     # A feature list that only repeats the short description (as export() writes for a
