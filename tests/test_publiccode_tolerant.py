@@ -128,6 +128,8 @@ def test_base_document_has_no_warnings():
     ("type: internal", "type: commercial", "maintenance.type", "maintenance", "maintained"),
     ("type: internal", "type: gelegentlich", "maintenance.type", "maintenance", None),
     ("  license: EUPL-1.2", "  license: Eigene Lizenz", "legal.license", "licence", None),
+    ("shortDescription: Hundesteuer online anmelden und abmelden.", "shortDescription: Steuer",
+     "description.de.shortDescription", "summary", "Hundesteuer: Steuer"),
     ("softwareType: standalone/web", "softwareType: webapp", "softwareType", None, None),
     ("      email: erika@example.org", "      email: keine-adresse", "maintenance.contacts[0].email",
      "contact_email", None),

@@ -463,6 +463,8 @@ def _read_description(r: Report, desc: Any, minor: int, out: dict[str, Any]) -> 
             r.warn(f"{path}.shortDescription", "Pflichtangabe fehlt.")
         elif len(short) > 150:
             r.warn(f"{path}.shortDescription", "Länger als 150 Zeichen; wird gekürzt.")
+        elif len(short) < 10:
+            r.warn(f"{path}.shortDescription", "Kürzer als 10 Zeichen; für die Kurzbeschreibung wird der Name vorangestellt.")
         long = body.get("longDescription")
         if long is not None and not isinstance(long, str):
             r.warn(f"{path}.longDescription", "Erwartet wird ein Text; wird nicht übernommen.")
