@@ -19,14 +19,7 @@ from tests.test_api_core import bearer, make_token
 FIXTURES = Path(__file__).parent / "fixtures" / "publiccode"
 VALID = sorted(FIXTURES.glob("_official_example_*.yml")) + sorted((FIXTURES / "parser-testdata" / "valid").glob("*.yml")) \
     + sorted((FIXTURES / "parser-testdata" / "valid_with_warnings").glob("*.yml"))
-INVALID = {
-    "categories_invalid.yml": "categories[0]",
-    "description_en_longDescription_too_short.yml": "description.en.longDescription",
-    "description_en_shortDescription_missing.yml": "description.en.shortDescription",
-    "description_invalid_language.yml": "description.xxx",
-    "developmentStatus_invalid.yml": "developmentStatus",
-    "developmentStatus_missing.yml": "developmentStatus",
-}
+INVALID = sorted((FIXTURES / "parser-testdata" / "invalid").glob("*.yml"))
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
@@ -36,17 +29,12 @@ def test_valid_files_parse(path):
     assert data["name"]
 
 
-@pytest.mark.parametrize("name,field", sorted(INVALID.items()))
-def test_invalid_files_name_the_field(name, field):
-    """Each invalid parser fixture fails with an error on the offending field path."""
-    with pytest.raises(Invalid) as err:
-        publiccode.parse((FIXTURES / "parser-testdata" / "invalid" / name).read_bytes())
-    assert field in err.value.errors, err.value.errors
-
-
-def test_all_invalid_fixtures_are_covered():
-    """The table above covers every invalid fixture."""
-    assert {p.name for p in (FIXTURES / "parser-testdata" / "invalid").glob("*.yml")} == set(INVALID)
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
+def test_files_the_parser_calls_invalid_import_with_warnings(path):
+    """The reference parser's invalid fixtures still make a listing; each deviation is a warning
+    (the full table with the expected paths: tests/test_publiccode_tolerant.py)."""
+    _data, warnings = publiccode.parse(path.read_bytes())
+    assert warnings
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
@@ -67,18 +55,22 @@ def test_import_and_export_round_trip(client, session, path):
 
 
 def test_api_import_reports_field_paths(client, session):
-    """An invalid upload answers 422 with the field path."""
+    """A tolerated deviation is a warning by path; a refused upload answers 422 with the path."""
     _o, secret = make_token(session)
+    h = {**bearer(secret), "Content-Type": "application/yaml"}
     body = (FIXTURES / "parser-testdata" / "invalid" / "developmentStatus_invalid.yml").read_bytes()
-    resp = client.post("/api/v1/sync/publiccode", data=body, headers={**bearer(secret), "Content-Type": "application/yaml"})
-    assert resp.status_code == 422 and "developmentStatus" in resp.json["errors"]
+    resp = client.post("/api/v1/sync/publiccode", data=body, headers=h)
+    assert resp.status_code == 200 and [w["path"] for w in resp.json["warnings"]] == ["developmentStatus"]
+    assert resp.json["listing"]["phase"] is None
+    resp = client.post("/api/v1/sync/publiccode", data=body.replace(b"url:", b"nourl:"), headers=h)
+    assert resp.status_code == 422 and "url" in resp.json["errors"]
 
 
 def test_export_of_minimal_listing_is_valid(session):
     """Even a listing without licence or repository exports as valid publiccode.yml."""
     owner = f.user(session)
     item = f.listing(session, owner, kind="komponente", licence=None)
-    publiccode.parse(publiccode.export_yaml(item, "http://127.0.0.1:5000"))
+    assert publiccode.parse(publiccode.export_yaml(item, "http://127.0.0.1:5000"))[1] == []
 
 
 @pytest.fixture
@@ -116,11 +108,11 @@ def test_web_upload(client, session, auth):
     body = (FIXTURES / "_official_example_v0.4.0__publiccode.yml").read_bytes()
     resp = client.post("/konto/publiccode", data={"file": (io.BytesIO(body), "publiccode.yml")},
                        content_type="multipart/form-data")
-    assert resp.status_code == 302
-    bad = (FIXTURES / "parser-testdata" / "invalid" / "categories_invalid.yml").read_bytes()
+    assert resp.status_code == 200 and "angelegt" in resp.get_data(as_text=True)
+    bad = body.replace(b"\nurl:", b"\nnourl:")
     resp = client.post("/konto/publiccode", data={"file": (io.BytesIO(bad), "publiccode.yml")},
                        content_type="multipart/form-data")
-    assert resp.status_code == 422 and b"categories[0]" in resp.data
+    assert resp.status_code == 422 and b"<code>url</code>" in resp.data and b"abgelehnt" in resp.data
 
 
 json_values = st.recursive(
@@ -230,8 +222,13 @@ def test_yaml_node_count_and_depth_are_bounded():
 
 
 def test_errors_never_print_a_parsed_structure():
-    """A field error names a list or mapping by its kind, not by str() of its content."""
+    """A warning or error names a list or mapping by its kind, not by str() of its content."""
     big = [[["lol"] * 50] * 50]
     with pytest.raises(Invalid) as err:
-        publiccode.validate({"publiccodeYmlVersion": "0.4", "name": "x", "categories": big})
-    assert err.value.errors["categories[0]"] == ["Unbekannte Kategorie '(eine Liste)'."]
+        publiccode.validate({"publiccodeYmlVersion": "0.4", "name": "x", "categories": big, "description": big})
+    assert all("lol" not in m for msgs in err.value.errors.values() for m in msgs)
+    doc = {"name": "x", "url": "https://example.org/x", "categories": big,
+           "description": {"de": {"shortDescription": "Eine kurze Beschreibung."}}}
+    warnings = publiccode.validate(doc)
+    assert {"path": "categories[0]",
+            "message": "Unbekannte Kategorie '(eine Liste)'; wird nicht als Schlagwort übernommen."} in warnings

@@ -36,7 +36,8 @@ def push(file: str, api: str, token: str, full_sync: bool, then: str | None) -> 
                 body = client.push_publiccode(fh.read())
             click.echo(f"{body['result']}: {body['listing']['title']} (id {body['listing']['id']})")
             for warning in body.get("warnings", []):
-                click.echo(f"Hinweis: {warning}", err=True)
+                text = f"{warning.get('path')}: {warning.get('message')}" if isinstance(warning, dict) else warning
+                click.echo(f"Hinweis: {text}", err=True)
             return
         with open(file, encoding="utf-8") as fh:
             data = json.load(fh)

@@ -482,12 +482,31 @@ class PubliccodeUrlSchema(_Base):
     url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=500))
 
 
-class PubliccodeResultSchema(_Base):
-    """The outcome of a publiccode.yml import."""
+class PubliccodeWarningSchema(_Base):
+    """A deviation from the publiccode.yml standard that the import tolerated."""
 
-    result = fields.Str()
+    path = fields.Str(metadata={"description": "Pfad des Feldes in der Datei", "example": "maintenance.contacts"})
+    message = fields.Str(metadata={"description": "Was abweicht und was der Import daraus gemacht hat (deutsch)",
+                                   "example": "Fehlt (vorgeschrieben bei type internal); keine Ansprechperson."})
+
+
+class PubliccodeResultSchema(_Base):
+    """The outcome of a publiccode.yml import: the listing is created or updated even with warnings."""
+
+    result = fields.Str(metadata={"enum": ["created", "updated", "unchanged"]})
     listing = fields.Nested(ListingOutSchema)
-    warnings = fields.List(fields.Str())
+    warnings = fields.List(fields.Nested(PubliccodeWarningSchema), metadata={
+        "description": "Abweichungen vom Standard, je Feldpfad; der Eintrag wurde trotzdem angelegt oder "
+                       "aktualisiert. Abgelehnt (422) wird eine Datei nur ohne name, ohne url, ohne "
+                       "Beschreibung in irgendeiner Sprache oder wenn sie kein YAML ist.",
+        "example": [
+            {"path": "categories[0]",
+             "message": "Unbekannte Kategorie 'citizen-services'; wird nicht als Schlagwort übernommen."},
+            {"path": "maintenance.contacts", "message": "Fehlt (vorgeschrieben bei type internal); keine Ansprechperson."},
+            {"path": "description.it.features", "message": "Fehlt in dieser Sprache (vorhanden in: en)."},
+            {"path": "publiccodeYmlVersion",
+             "message": "Als Zahl angegeben; erwartet wird ein Text in Anführungszeichen (\"0.4\")."},
+        ]})
 
 
 def _problem_types() -> str:

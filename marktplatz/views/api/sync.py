@@ -56,6 +56,17 @@ def sync(data: dict[str, Any]):
     }
 )
 @blp.response(200, PubliccodeResultSchema)
+@blp.doc(description=(
+    "Legt aus einer publiccode.yml (Version 0.2 bis 0.7) eine Komponente der Kommune des Tokens an oder "
+    "aktualisiert sie (Schlüssel: url). Der Import ist tolerant: Abweichungen vom Standard (unbekannte "
+    "Kategorien, fehlende Ansprechpersonen, fehlende features in einer Sprache, Version als Zahl, "
+    "Ländercodes in Kleinbuchstaben, Datum ohne Anführungszeichen, unbekannte Schlüssel, Werte von "
+    "developmentStatus oder maintenance.type außerhalb des Standards) stehen mit ihrem Feldpfad in "
+    "`warnings`. Werte außerhalb des Standards werden auf die nächste Bedeutung abgebildet "
+    "(z. B. production → stable, commercial → contract) oder bleiben leer. Abgelehnt (422, `errors` je "
+    "Feldpfad) wird eine Datei nur ohne name, ohne url (http/https), ohne Beschreibung in irgendeiner "
+    "Sprache oder wenn sie kein YAML ist (auch bei Verweisen/Ankern, mehr als 20000 Elementen, mehr "
+    "als 40 Ebenen oder mehr als 512 KB)."))
 @accepts("application/json", *YAML_TYPES)
 def import_publiccode():
     """Import a publiccode.yml (YAML body, or JSON {"url": ...} to fetch it) as a component."""

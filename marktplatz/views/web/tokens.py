@@ -114,8 +114,6 @@ def publiccode_upload():
             errors = err.errors
         else:
             labels = {"created": "angelegt", "updated": "aktualisiert", "unchanged": "unverändert"}
-            flash(f"Komponente „{listing.title}“ {labels.get(result, result)} (Entwurf).", "success")
-            for warning in warnings:
-                flash(warning, "info")
-            return redirect(url_for("web.listing_detail", slug=listing.slug))
+            return render_template("tokens/publiccode.html", errors={}, url="", listing=listing,
+                                   result=labels.get(result, result), warnings=warnings)
     return render_template("tokens/publiccode.html", errors=errors, url=url), (422 if errors else 200)
