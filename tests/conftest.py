@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -34,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from marktplatz import create_app
 from marktplatz.models import Base
+from tests.fake_dns import fake_resolver
 from tests.live_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -316,21 +316,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ):
         only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
         metafunc.parametrize("backend", ["sqlite"] if only_sqlite else BACKENDS, indirect=True)
-
-
-# Names the tests use for webhook targets and the public address they stand for. Nothing
-# in the suite resolves a real name (no network outside loopback).
-FAKE_DNS = {"example.org": "93.184.216.34", "example.com": "93.184.216.34", "localhost": "127.0.0.1"}
-
-
-def fake_resolver(host: str, port: int) -> list[str]:
-    """Resolve the test names of FAKE_DNS and numeric forms; every other name is unknown."""
-    name = host.lower().rstrip(".")
-    for known, addr in FAKE_DNS.items():
-        if name == known or name.endswith("." + known):
-            return [addr]
-    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP, flags=socket.AI_NUMERICHOST)
-    return [info[4][0] for info in infos]
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ from marktplatz.search.index import listing_doc  # noqa: E402
 from marktplatz.services import listings, moderation, tokens, webhooks  # noqa: E402
 from marktplatz.views.web.forms import listing_to_values  # noqa: E402
 from tests import factories as f  # noqa: E402
+from tests.fake_dns import fake_resolver  # noqa: E402
 
 
 def _migrate(url: str) -> None:
@@ -68,6 +69,7 @@ def main(url: str, index_dir: str, mail_dir: str, out: str) -> None:
         "DATABASE_URL": url, "TESTING": True, "WTF_CSRF_ENABLED": False, "INDEX_DIR": index_dir,
         "MAIL_DIR": mail_dir, "SECRET_KEY": "test-secret", "STATS_CACHE_SECONDS": 0,
         "BASE_URL": "https://marktplatz.example",
+        "OUTBOUND_RESOLVER": fake_resolver,  # no real name resolution in tests (example.org is "public")
     })
     seen: dict[str, Any] = {}
     with app.app_context():

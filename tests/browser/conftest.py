@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.live_server import CHROMIUM, app_env, copy_sqlite, gunicorn
 from tests.search_support import copy_index
@@ -105,9 +106,7 @@ def login(page, email: str) -> None:
     page.fill("#password", DEMO_PASSWORD)
     page.click("form.form button[type=submit]")
     page.wait_for_load_state("networkidle")
-    assert "Willkommen" in page.content()
-
-
+    expect(page.locator("body")).to_contain_text("Willkommen")
 def axe_violations(page, axe_path: str) -> list[dict]:
     """Run axe-core with the WCAG 2.1 A/AA rules and return the violations."""
     page.add_script_tag(path=axe_path)

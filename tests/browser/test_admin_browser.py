@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import DEMO_PASSWORD, axe_violations, login, screenshot
 from .test_onboarding_browser import _mail_to, _path_in
@@ -26,9 +27,7 @@ def _request_access(page, address: str, name: str) -> None:
     assert page.input_value("#email") == address  # what was typed stays
     page.check("#ags-08311000")
     page.click("form.form button[type=submit]")
-    assert f"Danke! Wir haben an {address} eine E-Mail geschickt" in page.content()
-
-
+    expect(page.locator("body")).to_contain_text(f"Danke! Wir haben an {address} eine E-Mail geschickt")
 def test_request_access_confirm_approve_set_password_sign_in_without_javascript(new_page, server_env):
     """The whole path of a municipality that has never been on the platform, in a browser without JavaScript:
     request access, confirm, approval, set the password, sign in, publish, review, published."""
@@ -36,28 +35,26 @@ def test_request_access_confirm_approve_set_password_sign_in_without_javascript(
     person = new_page(javascript=False)
     _request_access(person, address, "Anna Antrag")
     person.goto(_path_in(_mail_to(server_env, address), "/zugang-beantragen/bestaetigen/"))
-    assert "Freiburg im Breisgau" in person.content()
+    expect(person.locator("body")).to_contain_text("Freiburg im Breisgau")
     person.click("form.form button[type=submit]")
-    assert "Ihre E-Mail-Adresse ist bestätigt" in person.content()
-
+    expect(person.locator("body")).to_contain_text("Ihre E-Mail-Adresse ist bestätigt")
     decider = new_page(javascript=False)
     login(decider, "admin@marktplatz.example")
     decider.goto("/admin/")
     decider.click("text=Zugangsanträge")
     decider.click("text=Anna Antrag")
-    assert "Ja: freiburg.de gehört zur Website freiburg.de" in decider.content()
+    expect(decider.locator("body")).to_contain_text("Ja: freiburg.de gehört zur Website freiburg.de")
     decider.click("text=Annehmen und Konto anlegen")
-    assert f"Das Konto für {address} ist angelegt" in decider.content()
-
+    expect(decider.locator("body")).to_contain_text(f"Das Konto für {address} ist angelegt")
     person.goto(_path_in(_mail_to(server_env, address), "/konto-einrichten/"))
     person.fill("#new_password", NEW_PASSWORD)
     person.fill("#repeat_password", NEW_PASSWORD)
     person.click("form.form button[type=submit]")
-    assert "Ihr Passwort ist festgelegt" in person.content()
+    expect(person.locator("body")).to_contain_text("Ihr Passwort ist festgelegt")
     assert person.input_value("#email") == address
     person.fill("#password", NEW_PASSWORD)
     person.click("form.form button[type=submit]")
-    assert "Willkommen, Anna Antrag" in person.content()
+    expect(person.locator("body")).to_contain_text("Willkommen, Anna Antrag")
     assert "Meine Kommune" in person.inner_text("header")
 
     # The new officer publishes; the network's coordinator reviews; everyone sees it.
@@ -69,14 +66,14 @@ def test_request_access_confirm_approve_set_password_sign_in_without_javascript(
     if person.locator("#duplicate_override_reason").count():  # the duplicate step, if anything resembles it
         person.fill("#duplicate_override_reason", "Eigenes Verfahren der Stadt.")
         person.click("button[value=einreichen]")
-    assert "zur Prüfung eingereicht" in person.content()
+    expect(person.locator("body")).to_contain_text("zur Prüfung eingereicht")
     slug = person.url.rsplit("/", 1)[-1]
     coordinator = new_page(javascript=False)
     login(coordinator, "koordination@andi.example")
     coordinator.goto("/pruefung")
     coordinator.click(f"text={title}")
     coordinator.click("button[value=freigeben]")
-    assert "freigegeben und veröffentlicht" in coordinator.content()
+    expect(coordinator.locator("body")).to_contain_text("freigegeben und veröffentlicht")
     anonymous = new_page(javascript=False)
     anonymous.goto(f"/eintraege/{slug}")
     assert title in anonymous.inner_text("main") and "Freiburg" in anonymous.inner_text("main")
@@ -94,10 +91,10 @@ def test_admin_user_pages_without_javascript(new_page):
     assert "digital@lemgo.example" in page.content() and "digital@freiburg.example" not in page.content()
     page.click("text=Carsten Meier")
     page.click("text=Konto deaktivieren …")
-    assert "kann sich danach nicht mehr anmelden" in page.content()
+    expect(page.locator("body")).to_contain_text("kann sich danach nicht mehr anmelden")
     page.fill("#comment", "Browsertest")
     page.click("form.form button[type=submit]")
-    assert "ist deaktiviert" in page.content()
+    expect(page.locator("body")).to_contain_text("ist deaktiviert")
     other = new_page(javascript=False)
     other.goto("/anmelden")
     other.fill("#email", "digital@lemgo.example")
@@ -105,11 +102,9 @@ def test_admin_user_pages_without_javascript(new_page):
     other.click("form.form button[type=submit]")
     assert other.get_attribute("#password", "aria-invalid") == "true"
     page.click("text=Konto wieder aktivieren")
-    assert "ist wieder aktiv" in page.content()
+    expect(page.locator("body")).to_contain_text("ist wieder aktiv")
     page.goto("/admin/protokoll?aktion=user.deactivated")
-    assert "Browsertest" in page.content()
-
-
+    expect(page.locator("body")).to_contain_text("Browsertest")
 def test_admin_network_pages_without_javascript(new_page):
     """Create, warn on a taken name, rename, archive and restore, delete the empty network."""
     page = new_page(javascript=False)
@@ -124,19 +119,17 @@ def test_admin_network_pages_without_javascript(new_page):
     assert "gibt es schon" in page.content() and page.get_attribute("#name", "aria-invalid") == "true"
     page.fill("#name", name + " neu")
     page.click("text=Netzwerk speichern")
-    assert "ist gespeichert" in page.content()
+    expect(page.locator("body")).to_contain_text("ist gespeichert")
     page.click("text=Netzwerk archivieren …")
-    assert "verschwindet aus der Netzwerkübersicht" in page.content()
+    expect(page.locator("body")).to_contain_text("verschwindet aus der Netzwerkübersicht")
     page.click("form.form button[type=submit]")
-    assert "ist archiviert" in page.content()
+    expect(page.locator("body")).to_contain_text("ist archiviert")
     page.click("text=Archivieren aufheben")
-    assert "ist wieder aktiv" in page.content()
+    expect(page.locator("body")).to_contain_text("ist wieder aktiv")
     page.click("text=Netzwerk endgültig löschen …")
-    assert "lässt sich nicht rückgängig machen" in page.content()
+    expect(page.locator("body")).to_contain_text("lässt sich nicht rückgängig machen")
     page.click("form.form button[type=submit]")
-    assert f"Das Netzwerk „{name} neu“ ist gelöscht" in page.content()
-
-
+    expect(page.locator("body")).to_contain_text(f"Das Netzwerk „{name} neu“ ist gelöscht")
 @pytest.mark.parametrize("width", [1280, 360])
 def test_access_and_admin_pages_pass_axe_and_fit(new_page, axe_path, server_env, width):
     """Every new page, with and without errors, passes axe (WCAG 2.1 A/AA) and fits the width."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import axe_violations, login, screenshot
 
@@ -36,7 +37,7 @@ def test_merge_with_confirmation_then_restore_without_javascript(new_page, serve
     page = new_page(javascript=False)
     login(page, COORDINATOR)
     page.goto(f"/pruefung/eintrag/{dup_slug}")
-    assert "Alle Angaben" in page.content()
+    expect(page.locator("body")).to_contain_text("Alle Angaben")
     page.fill("#target", f"/eintraege/{orig_slug}")
     page.click("button:has-text('Weiter zur Zusammenführung')")
     body = page.inner_text("main")
@@ -50,7 +51,7 @@ def test_merge_with_confirmation_then_restore_without_javascript(new_page, serve
     page.fill("#target", orig_slug)
     page.click("button:has-text('Weiter zur Zusammenführung')")
     page.click(f"button:has-text('Ja, „{dup_title}“ als Duplikat archivieren')")
-    assert "ist als Duplikat von" in page.content()
+    expect(page.locator("body")).to_contain_text("ist als Duplikat von")
     page.goto(f"/eintraege/{dup_slug}")
     assert "Duplikat" in page.inner_text("main")
     page.click("form[action$='/wiederherstellen'] button")
@@ -83,7 +84,7 @@ def test_moderation_pages_pass_axe_and_fit(new_page, server_tmp, axe_path, width
     check("pruefung-eintrag")
     page.fill("#target", orig_slug)
     page.click("button:has-text('Weiter zur Zusammenführung')")
-    assert "Als Duplikat zusammenführen?" in page.content()
+    expect(page.locator("body")).to_contain_text("Als Duplikat zusammenführen?")
     check("zusammenfuehren-bestaetigen")
 
 

@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from .conftest import axe_violations, login, screenshot
@@ -69,12 +70,12 @@ def test_publish_approve_reuse_story_without_javascript(new_page, server_env):
     page.fill("#reuse_terms", "Kostenfrei, wir teilen Prozess und Formular.")
     page.click("button[value=einreichen]")
     # The demo already has a Bewohnerparkausweis service: the duplicate step asks for a reason.
-    assert "Gibt es das schon?" in page.content()
+    expect(page.locator("body")).to_contain_text("Gibt es das schon?")
     assert page.input_value("#title") == title
     screenshot(page, "eintrag-dublettenhinweis")
     page.fill("#duplicate_override_reason", "Wir binden unser eigenes Parkraumsystem an.")
     page.click("button[value=einreichen]")
-    assert "zur Prüfung eingereicht" in page.content()
+    expect(page.locator("body")).to_contain_text("zur Prüfung eingereicht")
     slug = page.url.rstrip("/").split("/")[-1]
     screenshot(page, "eintrag-eingereicht")
 
@@ -88,8 +89,7 @@ def test_publish_approve_reuse_story_without_javascript(new_page, server_env):
     other.select_option("#stage", "pilot")
     other.fill("#note", "Wir starten im Bürgerbüro.")
     other.click("button:has-text('Nachnutzung erklären')")
-    assert "Ihre Nachnutzung ist eingetragen" in other.content()
-
+    expect(other.locator("body")).to_contain_text("Ihre Nachnutzung ist eingetragen")
     page.goto("/meine-kommune")
     incoming = page.inner_text("section[aria-labelledby=eingehend]")
     assert "Ettlingen" in incoming and title in incoming and "Pilot" in incoming
@@ -138,7 +138,7 @@ def test_duplicate_step_passes_axe(new_page, axe_path):
     page.fill("#title", "Hundesteuer online")
     page.fill("#summary", "Hunde online anmelden.")
     page.click("button[value=speichern]")
-    assert "Kommunen arbeiten bereits daran" in page.content()
+    expect(page.locator("body")).to_contain_text("Kommunen arbeiten bereits daran")
     assert axe_violations(page, axe_path) == []
     screenshot(page, "veroeffentlichen-dublettenhinweis")
     page.click("button[value=speichern]")
