@@ -203,3 +203,23 @@ def test_no_two_buttons_on_a_moderation_page_share_a_label_with_different_effect
         html = client.get(url).get_data(as_text=True)
         clashes = {label: effects for label, effects in _buttons(html).items() if len(effects) > 1}
         assert clashes == {}, url
+
+
+def test_removing_a_coordinator_is_confirmed(client, auth, session, world):
+    from marktplatz.models import NetworkCoordinator
+
+    admin = f.user(session, "admin", ags=None)
+    auth.login(admin.email)
+    coord_id = world["coord"].id
+    step = client.post("/netzwerke/bw/koordination", data={"remove": str(coord_id)})
+    html = step.get_data(as_text=True)
+    assert step.status_code == 200 and "als Koordination von „" in html and "Das Konto selbst bleibt bestehen" in html
+
+    def coordinates() -> bool:
+        session.expire_all()
+        return session.scalar(select(NetworkCoordinator).where(NetworkCoordinator.user_id == coord_id)) is not None
+
+    assert coordinates()
+    client.post("/netzwerke/bw/koordination", data={"remove": str(coord_id), "bestaetigt": "ja"})
+    assert not coordinates()
+    assert client.post("/netzwerke/bw/koordination", data={"remove": "999999"}).status_code == 302  # flashed

@@ -210,7 +210,20 @@ def coordinators(slug: str):
     net = networks.get_network(session, slug)
     try:
         if request.form.get("remove"):
-            networks.remove_coordinator(session, current_user, net, int(request.form["remove"]))
+            user_id = int(request.form["remove"])
+            if not confirmed():
+                row = next((c for c in net.coordinators if c.user_id == user_id), None)
+                if row is None or not can(current_user, "network.appoint_coordinator", net):
+                    raise NotFound("Diese Person koordiniert das Netzwerk nicht.")
+                return confirm_page(
+                    f"{row.user.name} als Koordination von „{net.name}“ entfernen?",
+                    [f"{row.user.name} ({row.user.email}) prüft danach keine Einträge der Mitglieder von "
+                     f"„{net.name}“ mehr und verwaltet keine Mitglieder. Das Konto selbst bleibt bestehen.",
+                     "Hat das Netzwerk danach keine Koordination mehr, gehen neue Einreichungen seiner Mitglieder "
+                     "an die Koordination ihrer anderen Netzwerke oder an die Plattform-Administration."],
+                    f"Ja, {row.user.name} als Koordination entfernen", url_for(".coordinators", slug=slug),
+                    url_for(".detail", slug=slug), "Abbrechen, zurück zum Netzwerk", hidden={"remove": user_id})
+            networks.remove_coordinator(session, current_user, net, user_id)
             flash("Die Koordination wurde entfernt.", "success")
         else:
             networks.appoint_coordinator(session, current_user, net, request.form.get("email", ""))
