@@ -34,7 +34,7 @@ log = logging.getLogger("load")
 pytestmark = pytest.mark.slow
 
 LOAD_BACKEND = "postgresql" if PG_URL else "sqlite"
-SECONDS = float(os.environ.get("MARKTPLATZ_LOAD_SECONDS", "40"))
+SECONDS = float(os.environ.get("MARKTPLATZ_LOAD_SECONDS", "25"))
 WORD = "Lastprobe"  # in every title written by the load, so one search finds them all
 MUNICIPALITIES = (f.FREIBURG, f.MANNHEIM, f.KARLSRUHE)
 
