@@ -359,6 +359,9 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
     engine = app.extensions["sqlalchemy_engine"]
     _clean(engine)
     engine.dispose()
+    # The copied index is 20+ MB; 1,500 tests kept ~30 GB per run and filled the disk (the
+    # PostgreSQL server of CI then stopped). The database and mail of a failed test stay.
+    shutil.rmtree(app.config["INDEX_DIR"], ignore_errors=True)
 
 
 @pytest.fixture
