@@ -122,3 +122,10 @@ def screenshot(page, name: str) -> None:
     """Save a full-page screenshot to test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def assert_accessible(page, axe_path: str, width: int, name: str) -> None:
+    """The page passes axe (WCAG 2.1 A/AA), does not scroll sideways at width, and is screenshotted."""
+    assert axe_violations(page, axe_path) == [], name
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+    screenshot(page, f"{name}-{width}px")

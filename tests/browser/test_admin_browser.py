@@ -7,7 +7,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DEMO_PASSWORD, axe_violations, login, screenshot
+from .conftest import DEMO_PASSWORD, assert_accessible, login
 from .test_onboarding_browser import _mail_to, _path_in
 
 pytestmark = pytest.mark.browser
@@ -137,9 +137,7 @@ def test_access_and_admin_pages_pass_axe_and_fit(new_page, axe_path, server_env,
     checked = []
 
     def check(name: str) -> None:
-        assert axe_violations(page, axe_path) == [], name
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
-        screenshot(page, f"{name}-{width}px")
+        assert_accessible(page, axe_path, width, name)
         checked.append(name)
 
     page.goto("/zugang-beantragen")

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import axe_violations, login, screenshot
+from .conftest import assert_accessible, axe_violations, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -67,9 +67,7 @@ def test_moderation_pages_pass_axe_and_fit(new_page, server_tmp, axe_path, width
     login(page, COORDINATOR)
 
     def check(name: str) -> None:
-        assert axe_violations(page, axe_path) == [], name
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
-        screenshot(page, f"{name}-{width}px")
+        assert_accessible(page, axe_path, width, name)
 
     page.goto("/pruefung")
     check("pruefung")

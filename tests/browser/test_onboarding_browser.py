@@ -10,7 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import axe_violations, login, screenshot
+from .conftest import assert_accessible, login
 
 pytestmark = pytest.mark.browser
 
@@ -116,9 +116,7 @@ def test_new_pages_pass_axe_and_fit(new_page, axe_path, server_env, width):
     checked = []
 
     def check(name: str) -> None:
-        assert axe_violations(page, axe_path) == [], name
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
-        screenshot(page, f"{name}-{width}px")
+        assert_accessible(page, axe_path, width, name)
         checked.append(name)
 
     for path in ("/impressum", "/datenschutz", "/barrierefreiheit", "/passwort-vergessen"):
