@@ -193,7 +193,11 @@ def test_deleted_index_directory_is_rebuilt_while_serving(app, session, tmp_path
 
         code, page = search_once()
         assert code == 200 and link in page
-        shutil.rmtree(index)
+        # Move it away first (atomic), then delete: a worker that is writing a segment at this
+        # moment would otherwise make rmtree fail with "Directory not empty".
+        gone = f"{index}.deleted"
+        os.rename(index, gone)
+        shutil.rmtree(gone, ignore_errors=True)
         t0 = time.monotonic()
         timeline.append("index directory deleted while serving")
         codes: list[int] = []
