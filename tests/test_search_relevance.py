@@ -10,16 +10,19 @@ from tests.search_support import seed_index, template_for
 
 # (query, title expected among the top k results, k)
 CASES = [
-    ("hundesteur", "Digitale Hundesteuer", 5),
+    # Where a query matches all 14 dog-tax listings about equally, the ranking favours what
+    # can be reused (search/ranking.py): Freiburg's live service, offered for reuse and run by
+    # another town, comes first. These three expected other dog-tax listings before that.
+    ("hundesteur", "Hundesteuer-Anmeldung online", 3),
     ("Hundesteuer", "Hundesteuer online", 3),
-    ("Hunde Steuer", "Hundesteuer online", 3),
+    ("Hunde Steuer", "Hundesteuer-Anmeldung online", 1),
     ("Hunde-Steuer", "Hundesteuer online", 5),
     ("Hundesteueranmeldung", "Hundesteuer-Anmeldung online", 1),
     ("Hundesteuer Freiburg", "Hundesteuer-Anmeldung online", 1),
     ("Freiburg im Breisgau", "Hundesteuer-Anmeldung online", 1),
     ("Mannheim Hundesteuer", "Hundesteuer online an- und abmelden", 1),
     ("Hundesteuer Service-BW", "Hundesteuer-Service", 3),
-    ("Steuerbefreiung Hund", "Hundesteuer-App", 5),
+    ("Steuerbefreiung Hund", "Hundesteuer: Anmeldung, Abmeldung, Befreiung", 3),
     ("civento", "Hundesteuer digital", 1),
     ("10160", "Hund anmelden", 3),
     ("99102013000000", "Hundesteuer-Anmeldung online", 3),

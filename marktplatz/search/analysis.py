@@ -79,6 +79,29 @@ class CompoundFilter(Filter):
             shift += len(parts) - 1
 
 
+class DecompoundFilter(Filter):
+    """After each compound word, emit its dictionary parts at the same position (index only).
+
+    "Gewerbeanmeldung" is indexed as gewerbeanmeldung, gewerbe and anmeldung, so the words
+    "Anmeldung" and "Gewerbe" find it. The dictionary (vocabulary.compound_dictionary) holds
+    only shipped words, so index and query split alike.
+    """
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:  # noqa: D102
+        from .vocabulary import split_compound
+
+        for t in tokens:
+            yield t
+            if t.mode == "query" or len(t.text) < 7:
+                continue
+            whole = t.text
+            parts = split_compound(whole)
+            for part in parts:
+                t.text = part
+                yield t
+            t.text = whole
+
+
 class NgramsFilter(Filter):
     """Replace each word by its 4-grams (short words stay whole) for compound matching."""
 
@@ -118,7 +141,25 @@ def _tokenizer() -> RegexTokenizer:
 
 
 def german_analyzer():
-    """Return the analyzer for running German text: fold, split compounds, drop stop words, stem."""
+    """Return the analyzer for running German text: fold, split compounds, drop stop words, stem.
+
+    Compounds without hyphens are split into their dictionary parts at index time only
+    (DecompoundFilter); query building splits a query's compounds itself, as an And of
+    the parts (query.py), which an analyzer's flat list of terms cannot express.
+    """
+    return (
+        _tokenizer()
+        | LowercaseFilter()
+        | FoldFilter()
+        | CompoundFilter()
+        | DecompoundFilter()
+        | StopFilter(stoplist=_GERMAN_STOP, minsize=1)
+        | StemFilter(lang="de", cachesize=50000)
+    )
+
+
+def german_query_analyzer():
+    """Return the German analyzer without dictionary decompounding (for query words)."""
     return (
         _tokenizer()
         | LowercaseFilter()
@@ -127,6 +168,20 @@ def german_analyzer():
         | StopFilter(stoplist=_GERMAN_STOP, minsize=1)
         | StemFilter(lang="de", cachesize=50000)
     )
+
+
+_STEMMER = None
+
+
+def stem_key(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the stems of words (folded words) without stop words: how vocabulary terms match."""
+    global _STEMMER
+    if _STEMMER is None:
+        _STEMMER = german_query_analyzer()
+    out: list[str] = []
+    for w in words:
+        out.extend(terms(_STEMMER, w))
+    return tuple(out)
 
 
 def plain_analyzer():

@@ -146,7 +146,9 @@ class _Segment:
                     self.nodes.move_to_end(key)
                     return found
         kind = type(q)
-        if kind is Q.And or kind is PartMatch:
+        if kind is Q.AndMaybe:  # the optional side only adds to the score
+            out = self.bits(q.a)
+        elif kind is Q.And or kind is PartMatch:
             out = self.live
             for sub in q.subqueries:
                 out &= self.bits(sub)
@@ -332,6 +334,9 @@ def term_cost(q: Q.Query) -> int:
 
 
 def _leaf_boosts(q: Q.Query, mult: float, out: set[float]) -> None:
+    if type(q) is Q.AndMaybe:  # optional words do not make a tier
+        _leaf_boosts(q.a, mult, out)
+        return
     eff = mult * q.boost
     if type(q) is Q.Or or (type(q) is Q.And and any(type(c) is Q.Or for c in q.subqueries)):
         for c in q.subqueries:
@@ -342,6 +347,8 @@ def _leaf_boosts(q: Q.Query, mult: float, out: set[float]) -> None:
 
 def _tier(q: Q.Query, b: float, mult: float = 1.0) -> Q.Query | None:
     """Return the part of q made of clauses with an effective boost of at least b."""
+    if type(q) is Q.AndMaybe:
+        return _tier(q.a, b, mult)
     eff = mult * q.boost
     if type(q) is Q.Or:
         subs = [s for s in (_tier(c, b, eff) for c in q.subqueries) if s is not None]
@@ -365,8 +372,14 @@ class Found:
 
 
 def run(searcher: Any, query: Q.Query, filters: Sequence[Q.Query], k: int, facets: Sequence[str] = (),
-        sort: tuple[str, ...] | None = None, newest: tuple[str, ...] = ("published_ts",)) -> Found:
-    """Match query within all filters; count facets; return the top k by score or by sort."""
+        sort: tuple[str, ...] | None = None, newest: tuple[str, ...] = ("published_ts",),
+        prior: str | None = None) -> Found:
+    """Match query within all filters; count facets; return the top k by score or by sort.
+
+    prior names a numeric column holding a per-document bonus in percent: a document's
+    text score is multiplied by (1 + bonus / 100) (search/ranking.py). Without it the
+    scores are exactly Whoosh's.
+    """
     segs = segments(searcher)
     matched: list[int] = []
     for seg, _off in segs:
@@ -397,11 +410,11 @@ def run(searcher: Any, query: Q.Query, filters: Sequence[Q.Query], k: int, facet
             cands.extend((_neg(keys[d]), d + off) for d in seg.top_by_key(bits, k, sort))
         cands.sort()
         return Found(total, [(d, 0.0) for _key, d in cands[:k]], counts)
-    return Found(total, _score(searcher, segs, query, matched, total, max(k, 1), newest), counts)
+    return Found(total, _score(searcher, segs, query, matched, total, max(k, 1), newest, prior), counts)
 
 
 def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matched: list[int], total: int,
-           k: int, newest: tuple[str, ...]) -> list[tuple[int, float]]:
+           k: int, newest: tuple[str, ...], prior: str | None = None) -> list[tuple[int, float]]:
     """Return the top k as (global docnum, score) in one order that does not depend on k.
 
     A result set of at most SCORE_ALL documents is ranked by score. A larger one is ranked
@@ -446,6 +459,10 @@ def _score(searcher: Any, segs: list[tuple[_Segment, int]], query: Q.Query, matc
                 hit &= gb
             if hit:
                 _add_scores(seg, leaf, mult, ids_of(hit), scores)
+        if prior is not None and seg.reader.has_column(prior):
+            bonus = seg.key_list((prior,))
+            for d in scores:
+                scores[d] *= 1.0 + bonus[d] / 100.0
         scored.extend((-sc, d + off) for d, sc in scores.items())
     head = [(d, -sc) for sc, d in sorted(scored)]
     if len(head) >= k or total <= len(head):
@@ -475,6 +492,8 @@ def _leaves(q: Q.Query, mult: float = 1.0, gates: tuple[Q.Query, ...] = ()) -> l
     as the union/intersection matcher tree, without driving that whole tree per document.
     """
     kind = type(q)
+    if kind is Q.AndMaybe:  # Whoosh adds b's score where b matches too, without a boost
+        return _leaves(q.a, mult, gates) + _leaves(q.b, mult, gates + (q.a,))
     if kind in (Q.Or, Q.And) and not getattr(q, "minmatch", 0) and not getattr(q, "scale", None):
         subs = q.subqueries
         eff = mult if len(subs) == 1 else mult * q.boost

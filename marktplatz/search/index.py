@@ -35,9 +35,10 @@ from whoosh import index as windex
 from whoosh.index import LockError
 from whoosh.writing import SegmentWriter
 
-from ..models import Listing, Organisation, OzgLeistung
+from ..models import LeikaLeistung, Listing, Organisation, OzgLeistung
 from ..permissions.visibility import PUBLIC, listing_labels
-from .analysis import fold
+from . import ranking
+from .analysis import WORD_RE, fold
 from .schema import build_schema
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         "codes": ",".join(codes),
         "tags": ",".join(fold(t) for t in listing.tags),
         "org_exact": fold(org.short_name),
+        "title_exact": exact_text(listing.title),
         "org_name": org.short_name,
         "status": listing.status,
         "visibility": listing.visibility,
@@ -94,6 +96,7 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         "reifegrad": reifegrad,
         "published_ts": int((listing.published_at or listing.created_at).timestamp() * 1000),
         "reuse_count": reuse_count,
+        "rank_prior": ranking.prior(listing),
     }
     for spec in LISTING_FIELDS:  # a facet is one term per value; a flag reads "ja" or "nein"
         if spec.index is Index.FACET:
@@ -101,6 +104,11 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
             doc[spec.name] = ("ja" if value else "nein") if isinstance(value, bool) else (
                 "" if value is None else str(value))
     return doc
+
+
+def exact_text(text: str) -> str:
+    """Return text as the exact-match fields hold it: folded words joined by single spaces."""
+    return " ".join(WORD_RE.findall(fold(text or "")))
 
 
 def org_doc(org: Organisation) -> dict[str, Any]:
@@ -124,8 +132,10 @@ def org_doc(org: Organisation) -> dict[str, Any]:
 
 
 def ozg_doc(ozg: OzgLeistung) -> dict[str, Any]:
-    """Return the index document of an OZG-Leistung."""
+    """Return the index document of an OZG-Leistung: found by its own name and the names of
+    its LeiKa-Leistungen, with the same German analysis as listings."""
     leika = ozg.leika
+    names = " ".join([ozg.name] + [lk.name for lk in leika])
     return {
         "uid": f"ozg:{ozg.id}",
         "doc_type": "ozg",
@@ -134,10 +144,28 @@ def ozg_doc(ozg: OzgLeistung) -> dict[str, Any]:
         "detail": f"OZG-ID {ozg.id} · {ozg.themenfeld.name} · {ozg.lebenslage.name}",
         "body": " ".join([ozg.themenfeld.name, ozg.lebenslage.name] + [lk.name for lk in leika]),
         "title_ng": ozg.name,
-        "spell": ozg.name,
-        "spell_public": ozg.name,
+        "title_exact": exact_text(ozg.name),
+        "spell": names,
+        "spell_public": names,
         "codes": ",".join([str(ozg.id)] + [lk.key for lk in leika]),
         "themenfeld": str(ozg.themenfeld_id),
+    }
+
+
+def leika_doc(leika: LeikaLeistung) -> dict[str, Any]:
+    """Return the index document of a LeiKa-Leistung (found by its name and its OZG-Leistung's)."""
+    ozg = leika.ozg
+    return {
+        "uid": f"leika:{leika.id}",
+        "doc_type": "leika",
+        "obj_id": leika.id,
+        "title": leika.name,
+        "detail": f"LeiKa {leika.key}" + (f" · OZG-ID {ozg.id} {ozg.name}" if ozg else ""),
+        "body": ozg.name if ozg else "",
+        "title_ng": leika.name,
+        "title_exact": exact_text(leika.name),
+        "codes": ",".join([leika.key] + ([str(ozg.id)] if ozg else [])),
+        "themenfeld": str(ozg.themenfeld_id) if ozg else "",
     }
 
 
@@ -160,6 +188,8 @@ def iter_documents(session: Session) -> Iterator[dict[str, Any]]:
         )
     ):
         yield ozg_doc(ozg)
+    for leika in session.scalars(select(LeikaLeistung).options(selectinload(LeikaLeistung.ozg))):
+        yield leika_doc(leika)
     for org in session.scalars(select(Organisation).execution_options(yield_per=2000)):
         yield org_doc(org)
     ids = list(session.scalars(select(Listing.id).order_by(Listing.id)))
@@ -175,7 +205,7 @@ def count_documents(session: Session) -> int:
 
     return sum(
         session.scalar(select(func.count()).select_from(m)) or 0
-        for m in (OzgLeistung, Organisation, Listing)
+        for m in (OzgLeistung, LeikaLeistung, Organisation, Listing)
     )
 
 

@@ -7,6 +7,7 @@ import itertools
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +17,12 @@ from whoosh import highlight
 from whoosh import index as windex
 from whoosh import query as Q
 
-from ..models import Land, Listing, Network, Themenfeld
+from ..models import Land, Listing, ListingStatus, Network, Themenfeld
 from ..models.listing import KINDS, PHASES, REIFEGRAD_MODELS
 from ..permissions import listing_visibility_filter, viewer_scope
 from . import engine
-from .analysis import fold, german_analyzer, ngrams, plain_analyzer, terms
-from .index import current_generation
+from .analysis import WORD_RE, fold, german_query_analyzer, ngrams, plain_analyzer, terms
+from .index import current_generation, exact_text
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ FACET_TITLES = {
 MULTI = {"network", "themenfeld"}
 SORTS = {"relevance": "Relevanz", "newest": "Neueste", "reused": "Meist nachgenutzt"}
 _PHRASE_RE = re.compile(r'"([^"]+)"')
-_DE = german_analyzer()
+_DE = german_query_analyzer()
 _PLAIN = plain_analyzer()
 
 
@@ -46,6 +47,7 @@ class Hit:
     title_html: str
     snippet_html: str
     score: float
+    exact: bool = False  # the query is this listing's whole title
 
 
 @dataclass
@@ -60,6 +62,9 @@ class SearchResult:
     suggestions: list[str] = field(default_factory=list)
     unavailable: bool = False  # the index cannot answer this request: callers answer from SQL
     lagging: bool = False  # ... because it has not yet applied the viewer's own last write
+    # No listing matched every word: these are the results for the words in partial_words
+    # (the note "Keine Treffer für alle Wörter – Ergebnisse für ...").
+    partial_words: list[str] | None = None
 
     @property
     def listing_ids(self) -> list[int]:
@@ -156,53 +161,177 @@ def _word_query(word: str) -> Q.Query | None:
     return Q.Or(subs)
 
 
-def build_query(q: str, budget: int = engine.MAX_QUERY_TERMS) -> Q.Query:
-    """Turn the user's text into a Whoosh query (every word must match somewhere).
+def _exact_word_query(word: str, boost: float = 1.0) -> Q.Query | None:
+    """Return the lean query of one vocabulary word: its stems in the text fields, no typos."""
+    stems = terms(_DE, word[: engine.MAX_WORD_CHARS])[:2]
+    if not stems:
+        return None
+    subs: list[Q.Query] = []
+    for st in stems:
+        subs += [Q.Term("title", st, boost=8.0), Q.Term("summary", st, boost=2.5), Q.Term("body", st)]
+    subs.append(Q.Term("tags", fold(word), boost=3.0))
+    return Q.Or(subs, boost=boost)
 
-    At most MAX_QUERY_WORDS words (a phrase counts as one) and budget index terms
-    (engine.term_cost) are searched; further words are ignored, so no query text, however
-    long, makes a query that reads more of the index.
-    """
-    q = (q or "").strip()
-    if not q:
-        return Q.Every()
-    budget -= 1  # the exact-name term below
-    parts: list[Q.Query] = []
 
-    def add(part: Q.Query | None) -> bool:
-        nonlocal budget
+def _term_query(words: tuple[str, ...], boost: float) -> Q.Query | None:
+    """Return the lean query of a vocabulary term (every word of it must match)."""
+    subs = [q for q in (_exact_word_query(w) for w in words) if q is not None]
+    if not subs:
+        return None
+    return Q.Or(subs, boost=boost) if len(subs) == 1 else Q.And(subs, boost=boost)
+
+
+@dataclass
+class Concept:
+    """One thing the user asked for: a word, a phrase or a vocabulary term of several words."""
+
+    text: str  # as typed (shown in the "Ergebnisse für ..." note)
+    query: Q.Query
+    optional: bool = False  # a stop or filler word: it ranks, but never makes the query fail
+
+
+@dataclass
+class ParsedQuery:
+    """A query text as concepts, plus the exact title and name it may be."""
+
+    concepts: list[Concept]
+    whole: str
+
+    @property
+    def required(self) -> list[Concept]:
+        """Return the concepts a hit must match."""
+        return [c for c in self.concepts if not c.optional]
+
+    def compose(self, keep: Sequence[Concept] | None = None) -> Q.Query:
+        """Return the Whoosh query: all required concepts (or those in keep), the optional
+        ones as score only, an exact title or municipality name on top."""
+        required = list(self.required if keep is None else keep)
+        optional = [c.query for c in self.concepts if c.optional]
+        if not required:  # only optional words ("online beantragen"): any of them
+            if not optional:
+                return Q.NullQuery
+            required, optional = [Concept("", Q.Or(optional))], []
+        main = Q.And([c.query for c in required]) if len(required) > 1 else required[0].query
+        if optional:
+            main = Q.AndMaybe(main, Q.Or(optional) if len(optional) > 1 else optional[0])
+        return Q.Or([main, Q.Term("title_exact", self.whole, boost=EXACT_TITLE_BOOST),
+                     Q.Term("org_exact", self.whole, boost=20.0)])
+
+
+EXACT_TITLE_BOOST = 400.0  # a query that is a listing's whole title puts it first
+
+
+def _concept(words: list[str]) -> Concept | None:
+    """Return the concept of one query word or one multi-word vocabulary term."""
+    from . import vocabulary
+
+    text = " ".join(words)
+    folded = tuple(w for w in (fold(x)[: engine.MAX_WORD_CHARS] for x in words) if w)
+    if len(words) == 1:
+        base = _word_query(words[0])
+        if base is None:
+            return None
+        optional = vocabulary.is_optional(folded[0]) if folded else False
+    else:
+        base = _term_query(folded, 1.0)
+        if base is None:
+            return None
+        optional = False
+    subs: list[Q.Query] = [base]
+    budget = CONCEPT_EXTRA_TERMS
+    if len(folded) == 1:  # a compound: all of its parts ("gewerbeanmeldung" = gewerbe + anmeldung)
+        parts = vocabulary.split_compound(folded[0])
+        if parts:
+            part_queries = []
+            for part in parts[:4]:
+                alts = [_term_query((part,), 1.0)] + [
+                    _term_query(alt, 0.6) for alt in vocabulary.alternatives((part,))[:3]]
+                alts = [a for a in alts if a is not None]
+                part_queries.append(Q.Or(alts) if len(alts) > 1 else alts[0])
+            whole_parts = Q.And(part_queries, boost=0.8)
+            cost = engine.term_cost(whole_parts)
+            if cost <= budget:
+                subs.append(whole_parts)
+                budget -= cost
+    for alt in vocabulary.alternatives(folded):
+        part = _term_query(alt, 0.6)
         if part is None:
-            return True
-        if len(parts) >= engine.MAX_QUERY_WORDS:
-            return False
+            continue
         cost = engine.term_cost(part)
+        if cost > budget:
+            break
+        subs.append(part)
+        budget -= cost
+    return Concept(text, Q.Or(subs) if len(subs) > 1 else base, optional)
+
+
+CONCEPT_EXTRA_TERMS = 60  # index terms the synonyms, word forms and parts of one word may add
+
+
+def parse_query(q: str, budget: int = engine.MAX_QUERY_TERMS) -> ParsedQuery:
+    """Turn the user's text into concepts (every required one must match somewhere).
+
+    At most MAX_QUERY_WORDS concepts (a phrase counts as one) and budget index terms
+    (engine.term_cost) are searched; further words are ignored, so no query text, however
+    long, makes a query that reads more of the index. Consecutive words that form a term of
+    the vocabulary ("Wohnsitz Änderung") are one concept.
+    """
+    from . import vocabulary
+
+    q = (q or "").strip()
+    whole = " ".join(WORD_RE.findall(fold(q.replace('"', ""))))
+    parsed = ParsedQuery([], whole)
+    budget -= 2  # the exact title and name terms
+    concepts = parsed.concepts
+
+    def add(concept: Concept | None) -> bool:
+        nonlocal budget
+        if concept is None:
+            return True
+        if len(concepts) >= engine.MAX_QUERY_WORDS:
+            return False
+        cost = engine.term_cost(concept.query)
         if cost > budget:
             return False
         budget -= cost
-        parts.append(part)
+        concepts.append(concept)
         return True
 
     for phrase in _PHRASE_RE.findall(q):
         words = terms(_DE, phrase[: engine.MAX_WORD_CHARS * engine.MAX_QUERY_WORDS])[: engine.MAX_QUERY_WORDS]
         if len(words) > 1:
-            part: Q.Query | None = Q.Or([Q.Phrase("title", words, boost=5.0),
-                                         Q.Phrase("summary", words, boost=2.0), Q.Phrase("body", words)])
+            part = Concept(phrase, Q.Or([Q.Phrase("title", words, boost=5.0),
+                                         Q.Phrase("summary", words, boost=2.0), Q.Phrase("body", words)]))
         else:
-            part = _word_query(phrase) if words else None
+            part = _concept([phrase]) if words else None
         if not add(part):
+            return parsed
+    rest = _PHRASE_RE.sub(" ", q).split()[: engine.MAX_QUERY_WORDS * 4]
+    longest = min(vocabulary.longest_term(), 3)
+    i = 0
+    while i < len(rest):
+        taken = 1
+        for n in range(min(longest, len(rest) - i), 1, -1):  # a multi-word term of the vocabulary
+            words = tuple(fold(w) for w in rest[i : i + n])
+            if any(vocabulary.is_optional(w) for w in (words[0], words[-1])):
+                continue
+            if vocabulary.alternatives(words):
+                taken = n
+                break
+        if not add(_concept(rest[i : i + taken])):
             break
-    rest = _PHRASE_RE.sub(" ", q)
-    for word in rest.split()[: engine.MAX_QUERY_WORDS * 4]:
-        if not add(_word_query(word)):
-            break
-    whole = fold(q.replace('"', "")).strip()
-    if not parts:
+        i += taken
+    return parsed
+
+
+def build_query(q: str, budget: int = engine.MAX_QUERY_TERMS) -> Q.Query:
+    """Turn the user's text into a Whoosh query (every required word must match somewhere)."""
+    if not (q or "").strip():
+        return Q.Every()
+    parsed = parse_query(q, budget)
+    if not parsed.concepts:
         return Q.NullQuery
-    main = Q.And(parts) if len(parts) > 1 else parts[0]
-    # A query that is exactly a municipality name or code ranks that hit first.
-    return Q.Or([main, Q.Term("org_exact", whole, boost=20.0)]) if len(parts) > 1 else Q.Or(
-        [main, Q.Term("org_exact", whole, boost=20.0)]
-    )
+    return parsed.compose()
 
 
 # --------------------------------------------------------------------------- visibility
@@ -271,11 +400,14 @@ def _facet_labels(session: Session, name: str, values: list[str]) -> dict[str, s
 def _filter_query(filters: dict[str, Any]) -> list[Q.Query]:
     """Return the filter queries of filters: facet values plus a few non-facet restrictions.
 
-    Besides the facet names, filters may hold ``organisation_ids`` (a set, e.g. the members of
+    Archived listings (merged duplicates among them) are left out unless filters has
+    ``include_archived``. Besides the facet names, filters may hold ``organisation_ids`` (a set, e.g. the members of
     a Kreis), ``ozg_id`` (an OZG-ID, matched in the codes), ``reifegrad_min`` (a grade; any
     model) and ``listing_ids`` (restrict to these listings).
     """
     out: list[Q.Query] = []
+    if not filters.get("include_archived"):  # archived listings and merged duplicates
+        out.append(Q.Or([Q.Term("status", st.value) for st in ListingStatus if st is not ListingStatus.ARCHIVED]))
     if filters.get("organisation_ids") is not None:
         out.append(_ids("organisation_id", set(filters["organisation_ids"])))
     if filters.get("ozg_id"):
@@ -322,12 +454,67 @@ def sort_fields(q: str, sort: str) -> tuple[str, ...] | None:
     return None
 
 
+CATALOGUE_BOOST = 0.5  # listings of an OZG-Leistung the query names, without its words
+CATALOGUE_MATCHES = 3  # OZG-Leistungen a query may stand for
+CATALOGUE_MIN_SHARE = 0.5  # ... each scoring at least this share of the best one
+
+
+def catalogue_ids(searcher: Any, query: Q.Query, kind: str = "ozg", limit: int = 50) -> list[tuple[int, float]]:
+    """Return (id, score) of the catalogue entries (OZG-Leistungen or LeiKa) matching query, best first."""
+    found = engine.run(searcher, query, [Q.Term("doc_type", kind)], limit)
+    return [(searcher.stored_fields(d)["obj_id"], sc) for d, sc in found.top]
+
+
+def _with_catalogue(searcher: Any, query: Q.Query) -> Q.Query:
+    """Add the listings of the OZG-Leistungen that query names (by their LeiKa names too).
+
+    "Ummeldung" is the LeiKa-Leistung "Wohnsitz Änderung" of OZG 10124: a listing tied to
+    10124 is found although it never says "Ummeldung". Those listings rank below ones that
+    carry the words themselves (CATALOGUE_BOOST).
+    """
+    found = catalogue_ids(searcher, query, limit=CATALOGUE_MATCHES)
+    # Only strong matches: a typo-tolerant or partial hit in some LeiKa name is not a reason.
+    ids = [i for i, sc in found if sc >= CATALOGUE_MIN_SHARE * found[0][1]] if found else []
+    if not ids:
+        return query
+    return Q.Or([query, Q.Or([Q.Term("codes", str(i)) for i in ids], boost=CATALOGUE_BOOST)])
+
+
 def run_search(searcher: Any, q: str, vis: Q.Query | None, filters: dict[str, Any], sort: str,
-               limit: int) -> engine.Found:
-    """Match q within the visibility and facet filters; return exact counts and the top limit."""
-    query = build_query(q) if q.strip() else Q.Term("doc_type", "listing")
+               limit: int, parsed: ParsedQuery | None = None,
+               keep: Sequence[Concept] | None = None) -> engine.Found:
+    """Match q (or only the concepts keep of parsed) within the visibility and facet filters;
+    return exact counts and the top limit, ranked by text relevance and ranking.prior."""
+    if q.strip():
+        parsed = parsed or parse_query(q)
+        query = _with_catalogue(searcher, parsed.compose(keep)) if parsed.concepts else Q.NullQuery
+    else:
+        query = Q.Term("doc_type", "listing")
     fq = ([vis] if vis is not None else []) + _filter_query(filters)
-    return engine.run(searcher, query, fq, limit, FACETS, sort_fields(q, sort))
+    return engine.run(searcher, query, fq, limit, FACETS, sort_fields(q, sort), prior="rank_prior")
+
+
+MAX_FALLBACK_TRIES = 20  # word subsets tried when no listing matches every word
+
+
+def _fallback(searcher: Any, q: str, parsed: ParsedQuery, vis: Q.Query | None, filters: dict[str, Any],
+              sort: str, limit: int) -> tuple[engine.Found, list[Concept]] | None:
+    """Return the best partial match of a query whose words never occur together: the
+    largest set of its words that finds anything (the most hits among sets of that size)."""
+    required = parsed.required
+    tries = 0
+    for size in range(len(required) - 1, 0, -1):
+        best: tuple[engine.Found, list[Concept]] | None = None
+        for keep in itertools.combinations(required, size):
+            tries += 1
+            if tries > MAX_FALLBACK_TRIES:
+                return best
+            found = run_search(searcher, q, vis, filters, sort, limit, parsed, list(keep))
+            if found.total and (best is None or found.total > best[0].total):
+                best = (found, list(keep))
+        if best is not None:
+            return best
+    return None
 
 
 def _highlighter() -> highlight.Highlighter:
@@ -364,7 +551,15 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
     searcher = _searcher(root)
     if searcher is None:
         return SearchResult(0, [], {}, page, per_page, unavailable=True)
-    found = run_search(searcher, q, visibility_filter(session, user), filters, sort, page * per_page)
+    vis = visibility_filter(session, user)
+    parsed = parse_query(q) if q.strip() else None
+    found = run_search(searcher, q, vis, filters, sort, page * per_page, parsed)
+    partial = None
+    if not found.total and parsed is not None and len(parsed.required) > 1:
+        fallback = _fallback(searcher, q, parsed, vis, filters, sort, page * per_page)
+        if fallback is not None:
+            found, kept = fallback
+            partial = [c.text for c in kept]
     hits = []
     page_hits = found.top[(page - 1) * per_page : page * per_page]
     if page_hits:
@@ -379,7 +574,8 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
             summary = doc.get("summary", "")
             title_html = highlight_text(hl, title_an, title, title_words, 3, 0) or html.escape(title)
             snippet = highlight_text(hl, summary_an, summary, summary_words, 2, 1) or html.escape(summary)
-            hits.append(Hit(doc["obj_id"], title, title_html, snippet, float(score or 0)))
+            exact = parsed is not None and exact_text(title) == parsed.whole
+            hits.append(Hit(doc["obj_id"], title, title_html, snippet, float(score or 0), exact))
     facets: dict[str, list[tuple[str, str, int]]] = {}
     for name in FACETS:
         counts = found.facets.get(name, {})
@@ -388,7 +584,7 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
             ((str(k), labels.get(str(k), str(k)), int(v)) for k, v in counts.items()),
             key=lambda t: (-t[2], t[1]),
         )
-    result = SearchResult(found.total, hits, facets, page, per_page)
+    result = SearchResult(found.total, hits, facets, page, per_page, partial_words=partial)
     if q.strip() and result.total < 3:
         result.suggestions = did_you_mean(searcher, q)
     return result
@@ -400,11 +596,10 @@ def matching_listing_ids(session: Session, root: str, user: Any, q: str, filters
     searcher = _searcher(root)
     if searcher is None or not (q or "").strip():
         return []
-    vis = visibility_filter(session, user)
-    fq = ([vis] if vis is not None else []) + _filter_query(filters or {})
-    flt = (Q.And(fq) if len(fq) > 1 else fq[0]) if fq else None
-    results = searcher.search(build_query(q), filter=flt, limit=limit)
-    return [hit["obj_id"] for hit in results]
+    # The API filters states itself (its status parameter): archived ones are not dropped here.
+    found = run_search(searcher, q, visibility_filter(session, user), dict(filters or {}, include_archived=True),
+                       "relevance", limit)
+    return [searcher.stored_fields(d)["obj_id"] for d, _sc in found.top]
 
 
 def _within(searcher: Any, fieldname: str, word: str) -> set[str]:

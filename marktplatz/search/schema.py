@@ -30,6 +30,8 @@ def build_schema() -> Schema:
         codes=KEYWORD(lowercase=True, commas=True, scorable=True),
         tags=KEYWORD(lowercase=True, commas=True, scorable=True),
         org_exact=ID(),
+        # The folded title, words joined by single spaces: a query that is exactly a title.
+        title_exact=ID(),
         org_name=STORED(),
         detail=STORED(),
         # Visibility.
@@ -51,4 +53,6 @@ def build_schema() -> Schema:
         # Sorting.
         published_ts=NUMERIC(sortable=True, bits=64, shift_step=0),
         reuse_count=NUMERIC(sortable=True, stored=True, shift_step=0),
+        # Ranking bonus in percent (search/ranking.py); may be negative.
+        rank_prior=NUMERIC(sortable=True, signed=True, shift_step=0),
     )
