@@ -273,6 +273,21 @@ def suggest(user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]
         return {"listings": [], "organisations": [], "ozg": []}
 
 
+def search_catalogue(q: str, kind: str = "ozg", limit: int = 200) -> list[int] | None:
+    """Return the ids of the OZG-Leistungen (kind "ozg") or LeiKa-Leistungen ("leika")
+    matching q, best first: their own names, their LeiKa names, synonyms and word forms,
+    with the same German analysis as listings. None when the index cannot answer."""
+    from .query import search_catalogue as _catalogue
+
+    try:
+        found = _catalogue(index_dir(), q or "", kind, limit)
+    except Exception:
+        if index_available():
+            raise
+        return None
+    return found
+
+
 def similar_listings(user: Any, text: str, limit: int = 20) -> list[tuple[int, float]]:
     """Return (listing id, similarity 0..1) of visible listings whose wording resembles text."""
     from ..core.db import get_session

@@ -55,6 +55,7 @@ class CompoundFilter(Filter):
         for t in tokens:
             if t.positions:
                 t.pos += shift
+            t.joined = False
             if "-" not in t.text:
                 yield t
                 continue
@@ -73,6 +74,7 @@ class CompoundFilter(Filter):
                     t.pos = pos + i
                 yield t
             t.text = "".join(parts)
+            t.joined = True  # its parts were just emitted: DecompoundFilter leaves it alone
             if t.chars:
                 t.startchar, t.endchar = start, start + len(text)
             yield t
@@ -81,6 +83,9 @@ class CompoundFilter(Filter):
 
 class DecompoundFilter(Filter):
     """After each compound word, emit its dictionary parts at the same position (index only).
+
+    The joined form of a hyphenated word (CompoundFilter) is not split again: its parts were
+    emitted already, at their own positions.
 
     "Gewerbeanmeldung" is indexed as gewerbeanmeldung, gewerbe and anmeldung, so the words
     "Anmeldung" and "Gewerbe" find it. The dictionary (vocabulary.compound_dictionary) holds
@@ -91,15 +96,15 @@ class DecompoundFilter(Filter):
         from .vocabulary import split_compound
 
         for t in tokens:
+            whole = t.text  # read before yielding: later filters change the shared token
+            joined = getattr(t, "joined", False)
             yield t
-            if t.mode == "query" or len(t.text) < 7:
+            if t.mode == "query" or joined or len(whole) < 7:
                 continue
-            whole = t.text
-            parts = split_compound(whole)
-            for part in parts:
+            for part in split_compound(whole):
                 t.text = part
+                t.stopped = False
                 yield t
-            t.text = whole
 
 
 class NgramsFilter(Filter):
@@ -152,8 +157,8 @@ def german_analyzer():
         | LowercaseFilter()
         | FoldFilter()
         | CompoundFilter()
-        | DecompoundFilter()
         | StopFilter(stoplist=_GERMAN_STOP, minsize=1)
+        | DecompoundFilter()  # after the stop filter, which renumbers positions
         | StemFilter(lang="de", cachesize=50000)
     )
 

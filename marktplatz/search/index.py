@@ -141,8 +141,11 @@ def ozg_doc(ozg: OzgLeistung) -> dict[str, Any]:
         "doc_type": "ozg",
         "obj_id": ozg.id,
         "title": ozg.name,
+        # The LeiKa names are what people call the Leistung (each is also a document of its
+        # own, whose short name ranks its OZG-Leistung: query.catalogue_ids).
+        "summary": " · ".join(lk.name for lk in leika),
         "detail": f"OZG-ID {ozg.id} · {ozg.themenfeld.name} · {ozg.lebenslage.name}",
-        "body": " ".join([ozg.themenfeld.name, ozg.lebenslage.name] + [lk.name for lk in leika]),
+        "body": " ".join([ozg.themenfeld.name, ozg.lebenslage.name]),
         "title_ng": ozg.name,
         "title_exact": exact_text(ozg.name),
         "spell": names,
@@ -165,6 +168,7 @@ def leika_doc(leika: LeikaLeistung) -> dict[str, Any]:
         "title_ng": leika.name,
         "title_exact": exact_text(leika.name),
         "codes": ",".join([leika.key] + ([str(ozg.id)] if ozg else [])),
+        "parent": ozg.id if ozg else None,
         "themenfeld": str(ozg.themenfeld_id) if ozg else "",
     }
 

@@ -196,6 +196,7 @@ class ParsedQuery:
 
     concepts: list[Concept]
     whole: str
+    quoted: bool = False  # the text has a "phrase": exactly these words, no catalogue expansion
 
     @property
     def required(self) -> list[Concept]:
@@ -245,10 +246,14 @@ def _concept(words: list[str]) -> Concept | None:
             part_queries = []
             for part in parts[:4]:
                 alts = [_term_query((part,), 1.0)] + [
-                    _term_query(alt, 0.6) for alt in vocabulary.alternatives((part,))[:3]]
+                    _term_query(alt, 0.4) for alt in vocabulary.alternatives((part,))[:3]]
                 alts = [a for a in alts if a is not None]
                 part_queries.append(Q.Or(alts) if len(alts) > 1 else alts[0])
-            whole_parts = Q.And(part_queries, boost=0.8)
+            stems = [st for part in parts[:4] for st in terms(_DE, part)[:1]]
+            together = [Q.And(part_queries, boost=0.8)]
+            if len(stems) > 1:  # "Gewerbe Anmeldung" as written apart, in that order
+                together += [Q.Phrase("title", stems, boost=6.0), Q.Phrase("summary", stems, boost=2.0)]
+            whole_parts = Q.Or(together)
             cost = engine.term_cost(whole_parts)
             if cost <= budget:
                 subs.append(whole_parts)
@@ -265,7 +270,7 @@ def _concept(words: list[str]) -> Concept | None:
     return Concept(text, Q.Or(subs) if len(subs) > 1 else base, optional)
 
 
-CONCEPT_EXTRA_TERMS = 60  # index terms the synonyms, word forms and parts of one word may add
+CONCEPT_EXTRA_TERMS = 80  # index terms the synonyms, word forms and parts of one word may add
 
 
 def parse_query(q: str, budget: int = engine.MAX_QUERY_TERMS) -> ParsedQuery:
@@ -280,7 +285,7 @@ def parse_query(q: str, budget: int = engine.MAX_QUERY_TERMS) -> ParsedQuery:
 
     q = (q or "").strip()
     whole = " ".join(WORD_RE.findall(fold(q.replace('"', ""))))
-    parsed = ParsedQuery([], whole)
+    parsed = ParsedQuery([], whole, quoted=bool(_PHRASE_RE.search(q)))
     budget -= 2  # the exact title and name terms
     concepts = parsed.concepts
 
@@ -460,9 +465,47 @@ CATALOGUE_MIN_SHARE = 0.5  # ... each scoring at least this share of the best on
 
 
 def catalogue_ids(searcher: Any, query: Q.Query, kind: str = "ozg", limit: int = 50) -> list[tuple[int, float]]:
-    """Return (id, score) of the catalogue entries (OZG-Leistungen or LeiKa) matching query, best first."""
-    found = engine.run(searcher, query, [Q.Term("doc_type", kind)], limit)
-    return [(searcher.stored_fields(d)["obj_id"], sc) for d, sc in found.top]
+    """Return (id, score) of the catalogue entries (OZG-Leistungen or LeiKa) matching query, best first.
+
+    An OZG-Leistung scores as its own document or as its best LeiKa-Leistung, whichever is
+    higher: "Gewerbeanmeldung" is the LeiKa-Leistung "Gewerbe Anmeldung" of OZG 10294,
+    whose own long list of names would dilute the match.
+    """
+    if kind != "ozg":
+        found = engine.run(searcher, query, [Q.Term("doc_type", kind)], limit)
+        return [(searcher.stored_fields(d)["obj_id"], sc) for d, sc in found.top]
+    both = Q.Or([Q.Term("doc_type", "ozg"), Q.Term("doc_type", "leika")])
+    found = engine.run(searcher, query, [both], limit * 4)
+    best: dict[int, float] = {}
+    for d, sc in found.top:
+        doc = searcher.stored_fields(d)
+        ozg_id = doc["obj_id"] if doc.get("doc_type") == "ozg" else doc.get("parent")
+        if ozg_id is not None and sc > best.get(ozg_id, -1.0):
+            best[ozg_id] = sc
+    return sorted(best.items(), key=lambda item: -item[1])[:limit]
+
+
+def search_catalogue(root: str, q: str, kind: str = "ozg", limit: int = 200) -> list[int] | None:
+    """Return the ids of the catalogue entries of kind ("ozg" or "leika") matching q, best first.
+
+    An OZG-ID or a whole LeiKa key is matched exactly (services/catalogue.py matches key
+    prefixes in SQL). None when there is no index.
+    """
+    searcher = _searcher(root)
+    if searcher is None:
+        return None
+    q = (q or "").strip()
+    if not q:
+        return []
+    parsed = parse_query(q)
+    if not parsed.concepts:
+        return []
+    found = catalogue_ids(searcher, parsed.compose(), kind, limit)
+    if not found and len(parsed.required) > 1:  # no entry has every word: the best partial match
+        best = best_subset(parsed, lambda keep: catalogue_ids(searcher, parsed.compose(keep), kind, limit),
+                           lambda hits: max((sc for _i, sc in hits), default=0.0))
+        found = best[0] if best else []
+    return [i for i, _sc in found]
 
 
 def _with_catalogue(searcher: Any, query: Q.Query) -> Q.Query:
@@ -487,7 +530,9 @@ def run_search(searcher: Any, q: str, vis: Q.Query | None, filters: dict[str, An
     return exact counts and the top limit, ranked by text relevance and ranking.prior."""
     if q.strip():
         parsed = parsed or parse_query(q)
-        query = _with_catalogue(searcher, parsed.compose(keep)) if parsed.concepts else Q.NullQuery
+        query = parsed.compose(keep) if parsed.concepts else Q.NullQuery
+        if parsed.concepts and not parsed.quoted:
+            query = _with_catalogue(searcher, query)
     else:
         query = Q.Term("doc_type", "listing")
     fq = ([vis] if vis is not None else []) + _filter_query(filters)
@@ -497,24 +542,39 @@ def run_search(searcher: Any, q: str, vis: Q.Query | None, filters: dict[str, An
 MAX_FALLBACK_TRIES = 20  # word subsets tried when no listing matches every word
 
 
-def _fallback(searcher: Any, q: str, parsed: ParsedQuery, vis: Q.Query | None, filters: dict[str, Any],
-              sort: str, limit: int) -> tuple[engine.Found, list[Concept]] | None:
-    """Return the best partial match of a query whose words never occur together: the
-    largest set of its words that finds anything (the most hits among sets of that size)."""
+def _top(found: engine.Found) -> float:
+    return max((sc for _d, sc in found.top), default=0.0)
+
+
+def best_subset(parsed: ParsedQuery, run: Any, top: Any) -> tuple[Any, list[Concept]] | None:
+    """Return (result, concepts kept) of the best partial match of a query whose words never
+    occur together: the largest set of its words that finds anything; among sets of that size
+    the one whose best hit scores highest (rare, specific words outscore common ones).
+
+    run(keep) searches with only the concepts keep; top(result) is its best score (0: none).
+    At most MAX_FALLBACK_TRIES sets are tried.
+    """
     required = parsed.required
     tries = 0
     for size in range(len(required) - 1, 0, -1):
-        best: tuple[engine.Found, list[Concept]] | None = None
+        best: tuple[Any, list[Concept]] | None = None
         for keep in itertools.combinations(required, size):
             tries += 1
             if tries > MAX_FALLBACK_TRIES:
                 return best
-            found = run_search(searcher, q, vis, filters, sort, limit, parsed, list(keep))
-            if found.total and (best is None or found.total > best[0].total):
-                best = (found, list(keep))
+            result = run(list(keep))
+            if top(result) > 0 and (best is None or top(result) > top(best[0])):
+                best = (result, list(keep))
         if best is not None:
             return best
     return None
+
+
+def _fallback(searcher: Any, q: str, parsed: ParsedQuery, vis: Q.Query | None, filters: dict[str, Any],
+              sort: str, limit: int) -> tuple[engine.Found, list[Concept]] | None:
+    """Return the best partial match of q among the listings (best_subset)."""
+    return best_subset(parsed, lambda keep: run_search(searcher, q, vis, filters, sort, limit, parsed, keep),
+                       lambda found: _top(found) if found.total else 0.0)
 
 
 def _highlighter() -> highlight.Highlighter:

@@ -34,6 +34,7 @@ def build_schema() -> Schema:
         title_exact=ID(),
         org_name=STORED(),
         detail=STORED(),
+        parent=STORED(),  # a LeiKa-Leistung's OZG-ID
         # Visibility.
         status=ID(stored=True),
         visibility=ID(stored=True),

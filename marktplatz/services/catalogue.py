@@ -16,9 +16,59 @@ from ..models import (
     listing_ozg,
 )
 from ..permissions import listing_visibility_filter
+from .common import like_pattern
 from .read_cache import PUBLISHED
 
 # --- OZG catalogue -------------------------------------------------------------------
+
+
+MAX_CATALOGUE_MATCHES = 500  # catalogue entries a text search returns at most (of 5,249 LeiKa)
+
+
+def find_ozg_ids(session: Session, term: str, limit: int = MAX_CATALOGUE_MATCHES) -> list[int]:
+    """Return the ids of the OZG-Leistungen matching term, best first.
+
+    Words go through the search index's catalogue (the OZG names and their LeiKa names,
+    German analysis, synonyms and word forms, ranked); an OZG-ID or the leading digits of a
+    LeiKa key match exactly in SQL. While the index cannot answer, a plain name match in SQL
+    stands in.
+    """
+    from .. import search
+
+    term = (term or "").strip()[:200]
+    if not term:
+        return []
+    if term.isdigit():
+        ids = [int(term[:9])] if len(term) <= 9 else []
+        ids += list(session.scalars(select(LeikaLeistung.ozg_id).where(LeikaLeistung.key.startswith(term))
+                                    .order_by(LeikaLeistung.key).limit(limit)))
+        known = set(session.scalars(select(OzgLeistung.id).where(OzgLeistung.id.in_(ids))))
+        return [i for i in dict.fromkeys(ids) if i in known][:limit]
+    found = search.search_catalogue(term, "ozg", limit)
+    if found is not None:
+        return found
+    like = like_pattern(term)
+    return list(session.scalars(select(OzgLeistung.id).where(or_(
+        func.lower(OzgLeistung.name).like(like, escape="\\"),
+        OzgLeistung.id.in_(select(LeikaLeistung.ozg_id).where(func.lower(LeikaLeistung.name).like(like, escape="\\"))),
+    )).order_by(OzgLeistung.name).limit(limit)))
+
+
+def find_leika_ids(session: Session, term: str, limit: int = MAX_CATALOGUE_MATCHES) -> list[int]:
+    """Return the ids of the LeiKa-Leistungen matching term, best first (as find_ozg_ids)."""
+    from .. import search
+
+    term = (term or "").strip()[:200]
+    if not term:
+        return []
+    if term.isdigit():
+        return list(session.scalars(select(LeikaLeistung.id).where(LeikaLeistung.key.startswith(term[:14]))
+                                    .order_by(LeikaLeistung.key).limit(limit)))
+    found = search.search_catalogue(term, "leika", limit)
+    if found is not None:
+        return found
+    return list(session.scalars(select(LeikaLeistung.id).where(
+        func.lower(LeikaLeistung.name).like(like_pattern(term), escape="\\")).order_by(LeikaLeistung.key).limit(limit)))
 
 
 def ozg_catalogue(session: Session, user: Any, term: str = "", themenfeld_id: int | None = None) -> list[dict[str, Any]]:
@@ -26,12 +76,7 @@ def ozg_catalogue(session: Session, user: Any, term: str = "", themenfeld_id: in
     q = select(OzgLeistung).options(selectinload(OzgLeistung.lebenslage), selectinload(OzgLeistung.themenfeld))
     term = (term or "").strip()
     if term:
-        cond = [func.lower(OzgLeistung.name).like(f"%{term.lower()}%")]
-        if term.isdigit():
-            cond.append(OzgLeistung.id == int(term[:9]))
-            cond.append(OzgLeistung.id.in_(select(LeikaLeistung.ozg_id).where(LeikaLeistung.key.startswith(term))))
-        cond.append(OzgLeistung.id.in_(select(LeikaLeistung.ozg_id).where(func.lower(LeikaLeistung.name).like(f"%{term.lower()}%"))))
-        q = q.where(or_(*cond))
+        q = q.where(OzgLeistung.id.in_(find_ozg_ids(session, term)))
     if themenfeld_id:
         q = q.where(OzgLeistung.themenfeld_id == themenfeld_id)
     counts = dict(
@@ -98,15 +143,23 @@ def catalogue_search(session: Session, term: str, limit: int = 15) -> tuple[list
     term = (term or "").strip()
     if len(term) < 2:
         return [], []
-    like = f"%{term.lower()}%"
-    ozg_cond = [func.lower(OzgLeistung.name).like(like)]
-    leika_cond = [func.lower(LeikaLeistung.name).like(like)]
-    if term.isdigit():
-        ozg_cond.append(OzgLeistung.id == int(term[:9]))
-        leika_cond.append(LeikaLeistung.key.startswith(term))
-    ozg = list(session.scalars(select(OzgLeistung).where(or_(*ozg_cond)).order_by(OzgLeistung.name).limit(limit)))
-    leika = list(session.scalars(select(LeikaLeistung).where(or_(*leika_cond)).order_by(LeikaLeistung.key).limit(limit)))
-    return ozg, leika
+    return (by_ids(session, OzgLeistung, find_ozg_ids(session, term, limit)),
+            by_ids(session, LeikaLeistung, find_leika_ids(session, term, limit)))
+
+
+def matching_ozg(session: Session, term: str, limit: int = 5) -> list[dict[str, Any]]:
+    """Return the best OZG-Leistungen for a search text as entries (id, label, detail)."""
+    rows = by_ids(session, OzgLeistung, find_ozg_ids(session, term, limit))
+    return [{"id": o.id, "label": o.name, "detail": f"OZG-ID {o.id} · {o.themenfeld.name} · {o.lebenslage.name}"}
+            for o in rows]
+
+
+def by_ids(session: Session, model: Any, ids: list[int]) -> list[Any]:
+    """Return the rows of model with these ids, in the order of ids."""
+    if not ids:
+        return []
+    rows = {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
 
 
 def catalogue_by_ids(session: Session, ozg_ids: list[int], leika_keys: list[str]) -> tuple[list[OzgLeistung], list[LeikaLeistung]]:

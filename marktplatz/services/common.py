@@ -110,3 +110,8 @@ def flush(session: Session) -> None:
     except Exception:
         session.rollback()
         raise
+
+
+def like_pattern(text: str) -> str:
+    """Return a case-folded LIKE pattern matching text anywhere (use with escape="\\\\")."""
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

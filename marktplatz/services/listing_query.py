@@ -59,6 +59,7 @@ class ListingQuery:
     licence: str | None = None
     reuse_offered: bool | None = None
     published_only: bool = True
+    include_archived: bool = False  # archived listings and merged duplicates too
     sort: str = "newest"
     page: int = 1
     size: int = 20
@@ -115,7 +116,10 @@ def statement(q: ListingQuery) -> Select:
     """Return a select() of the listings q's viewer may see that match q's filters."""
     s = select(Listing).where(listing_visibility_filter(q.viewer))
     if q.published_only:
-        s = s.where(Listing.status == ListingStatus.PUBLISHED.value)
+        shown = [ListingStatus.PUBLISHED.value] + ([ListingStatus.ARCHIVED.value] if q.include_archived else [])
+        s = s.where(Listing.status.in_(shown))
+    elif not q.include_archived and q.status is None:
+        s = s.where(Listing.status != ListingStatus.ARCHIVED.value)
     if q.text:
         s = s.where(text_condition(q.text))
     for name in ("kind", "status", "phase", "external_id", "reuse_offered"):
@@ -186,7 +190,7 @@ def sql_page(session: Session, q: ListingQuery) -> Page:
 
 def index_filters(session: Session, q: ListingQuery) -> dict[str, Any]:
     """Translate q's filters into the search index's filters."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"include_archived": q.include_archived}
     for name, key in (("kind", "kind"), ("land", "land"), ("phase", "phase"), ("licence", "licence")):
         if getattr(q, name):
             out[key] = getattr(q, name)
@@ -216,6 +220,7 @@ class Browse:
     index_unavailable: bool = False  # the index is being rebuilt (not merely behind the viewer)
     facets: dict[str, list[tuple[str, str, int]]] | None = None
     spelling: list[str] | None = None
+    partial_words: list[str] | None = None  # no hit had every word: results for these
 
 
 def browse(session: Session, q: ListingQuery) -> Browse:
@@ -237,7 +242,7 @@ def browse(session: Session, q: ListingQuery) -> Browse:
                 Listing.id.in_(found.listing_ids), listing_visibility_filter(q.viewer)))}
             items = [(rows[h.listing_id], h) for h in found.hits if h.listing_id in rows]
             return Browse(Page(items, found.total, page, q.size), from_index=True,
-                          facets=found.facets, spelling=found.suggestions)
+                          facets=found.facets, spelling=found.suggestions, partial_words=found.partial_words)
         # While a lost index is rebuilt, or while it lags behind the viewer's own last write,
         # the plain database search stands in (the notice only for a rebuild).
         unavailable = not found.lagging

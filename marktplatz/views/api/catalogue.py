@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ...core.db import get_session
 from ...models import LeikaLeistung, OzgLeistung, Themenfeld
+from ...services import catalogue
 from ...services.errors import NotFound
 from . import problems
-from .common import ApiBlueprint, id_page, rate_limited, safe_int
-from .municipalities import _like
+from .common import ApiBlueprint, id_page, ranked_page, rate_limited, safe_int
 from .schemas import (
     LeikaArgs,
     LeikaSchema,
@@ -42,12 +42,20 @@ def list_themenfelder():
 @blp.arguments(OzgArgs, location="query")
 @blp.response(200, OzgPage)
 def list_leistungen(args: dict[str, Any]):
-    """List OZG-Leistungen, filtered by Themenfeld or name."""
-    q = select(OzgLeistung)
-    if args.get("themenfeld") is not None:
-        q = q.where(OzgLeistung.themenfeld_id == args["themenfeld"])
+    """List OZG-Leistungen, filtered by Themenfeld; with q, ranked by relevance.
+
+    q searches the names of the OZG-Leistungen and of their LeiKa-Leistungen with the
+    German analysis of the listing search (compounds, word forms, synonyms), best first;
+    an OZG-ID or the digits of a LeiKa key match exactly.
+    """
+    theme = args.get("themenfeld")
     if args.get("q"):
-        q = q.where(func.lower(OzgLeistung.name).like(_like(args["q"]), escape="\\"))
+        ids = catalogue.find_ozg_ids(get_session(), args["q"])
+        extra = OzgLeistung.themenfeld_id == theme if theme is not None else None
+        return ranked_page(ids, OzgLeistung, args, "api_catalogue.list_leistungen", extra)
+    q = select(OzgLeistung)
+    if theme is not None:
+        q = q.where(OzgLeistung.themenfeld_id == theme)
     return id_page(q, OzgLeistung, args, "api_catalogue.list_leistungen")
 
 
@@ -67,12 +75,15 @@ def get_leistung(ozg_id: int):
 @blp.arguments(LeikaArgs, location="query")
 @blp.response(200, LeikaPage)
 def list_leika(args: dict[str, Any]):
-    """List LeiKa-Leistungen, filtered by OZG-ID or name."""
-    q = select(LeikaLeistung)
-    if args.get("ozg_id") is not None:
-        q = q.where(LeikaLeistung.ozg_id == args["ozg_id"])
+    """List LeiKa-Leistungen, filtered by OZG-ID; with q, ranked by relevance (as the OZG list)."""
+    ozg_id = args.get("ozg_id")
     if args.get("q"):
-        q = q.where(func.lower(LeikaLeistung.name).like(_like(args["q"]), escape="\\"))
+        ids = catalogue.find_leika_ids(get_session(), args["q"])
+        extra = LeikaLeistung.ozg_id == ozg_id if ozg_id is not None else None
+        return ranked_page(ids, LeikaLeistung, args, "api_catalogue.list_leika", extra)
+    q = select(LeikaLeistung)
+    if ozg_id is not None:
+        q = q.where(LeikaLeistung.ozg_id == ozg_id)
     return id_page(q, LeikaLeistung, args, "api_catalogue.list_leika")
 
 

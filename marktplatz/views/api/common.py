@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from flask_smorest.etag import _get_etag_ctx
 from flask_smorest.exceptions import NotModified, PreconditionFailed
 from flask_smorest.utils import resolve_schema_instance
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 
 from ...core.db import get_session
 from ...core.extensions import limiter
@@ -165,6 +165,29 @@ def id_page(q: Select, model: Any, args: dict[str, Any], endpoint: str, **view_a
         params.update(view_args)
         nxt = url_for(endpoint, after=cursors.encode(rows[-1].id), _external=True, **params)
     return {"items": rows, "links": {"next": nxt}}
+
+
+def ranked_page(ids: list[int], model: Any, args: dict[str, Any], endpoint: str,
+                extra: Any = None) -> dict[str, Any]:
+    """Return one page of a ranked list of ids (best first) with links.next.
+
+    The cursor holds the position in the ranking, so the ranking of one query stays the
+    order across pages; extra, a SQL condition, narrows the ids (e.g. a Themenfeld).
+    """
+    limit = args["limit"]
+    after = decode_cursor(args.get("after"))
+    start = after[0] if after is not None else 0
+    if extra is not None and ids:
+        allowed = set(get_session().scalars(select(model.id).where(model.id.in_(ids), extra)))
+        ids = [i for i in ids if i in allowed]
+    window = ids[start : start + limit]
+    rows = {r.id: r for r in get_session().scalars(select(model).where(model.id.in_(window)))} if window else {}
+    items = [rows[i] for i in window if i in rows]
+    nxt = None
+    if start + limit < len(ids):
+        params = {k: v for k, v in request.args.items() if k != "after"}
+        nxt = url_for(endpoint, after=cursors.encode(start + limit), _external=True, **params)
+    return {"items": items, "links": {"next": nxt}}
 
 
 def safe_int(value: int) -> int:

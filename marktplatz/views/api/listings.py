@@ -135,7 +135,7 @@ def list_listings(args: dict[str, Any]):
     """List the listings the caller may see, with filters, full-text q and optional facets."""
     user = current_user_or_none()
     text = (args.get("q") or "").strip()
-    query = ListingQuery(viewer=user, published_only=False, **{
+    query = ListingQuery(viewer=user, published_only=False, include_archived=True, **{
         name: args.get(name) for name in ("kind", "status", "phase", "external_id", "reuse_offered", "ags",
                                           "ozg_id", "leika_key", "tag")})
     q = listing_query.statement(query)  # the text is matched through the index below

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from ...core.db import get_session
 from ...models import Network, NetworkMembership, Organisation
+from ...services.common import like_pattern
 from ...services.errors import NotFound
 from . import problems
 from .common import ApiBlueprint, id_page, rate_limited
@@ -25,10 +26,6 @@ MunicipalityPage = page_schema(MunicipalitySchema, "MunicipalityPage")
 NetworkPage = page_schema(NetworkSchema, "NetworkPage")
 
 
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
-
-
 @blp.route("/municipalities")
 @blp.etag
 @blp.arguments(MunicipalityArgs, location="query")
@@ -39,7 +36,7 @@ def list_municipalities(args: dict[str, Any]):
     if args.get("ags"):
         q = q.where(Organisation.ags.like(args["ags"].replace("%", "").replace("_", "") + "%"))
     if args.get("name"):
-        q = q.where(func.lower(Organisation.name).like(_like(args["name"]), escape="\\"))
+        q = q.where(func.lower(Organisation.name).like(like_pattern(args["name"]), escape="\\"))
     if args.get("land"):
         land = args["land"]
         q = q.where(or_(Organisation.land_code == land, func.lower(Organisation.land) == land.lower()))

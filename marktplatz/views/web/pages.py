@@ -70,13 +70,14 @@ def parse_filters(args) -> dict[str, Any]:
     if lizenz and len(lizenz) <= 80:
         filters["lizenz"] = lizenz
     filters["nachnutzung"] = args.get("nachnutzung") in ("1", "on", "ja")
+    filters["archivierte"] = args.get("archivierte") in ("1", "on", "ja")
     return filters
 
 
 # The browse page's German URL parameters and sorts, and what they mean in a ListingQuery.
 FILTER_KEYS = (
     "q", "art", "land", "kreis", "netzwerk", "themenfeld", "ozg", "phase", "reifegrad",
-    "lizenz", "nachnutzung",
+    "lizenz", "nachnutzung", "archivierte",
 )
 SORTS = {
     "neu": "Neueste zuerst",
@@ -97,6 +98,7 @@ def listing_query_from(filters: dict[str, Any], sort: str, page: int, size: int)
         network=filters["netzwerk"], themenfeld_id=filters["themenfeld"], ozg_id=filters["ozg"],
         phase=filters["phase"], min_reifegrad=filters["reifegrad"], licence=filters["lizenz"],
         reuse_offered=True if filters["nachnutzung"] else None, published_only=not filters["q"],
+        include_archived=bool(filters["archivierte"]),
         sort=SORT_NAMES[sort], page=page, size=size)
 
 
@@ -145,6 +147,7 @@ def listings():
         counts = facet_counts(session, found.facets)
         suggestions = _suggestions(session, q)
         suggestions["spelling"] = found.spelling
+        suggestions["partial"] = found.partial_words
     elif sort not in SORTS:
         sort = "neu"
     index_unavailable = found.index_unavailable
@@ -173,7 +176,8 @@ def _suggestions(session, q: str) -> dict[str, Any]:
     keys = dict(session.execute(select(Organisation.id, Organisation.key).where(Organisation.id.in_(ids))).all()) if ids else {}
     return {
         "organisations": [dict(s, key=keys[s["id"]]) for s in found["organisations"] if s["id"] in keys],
-        "ozg": found["ozg"],
+        # The whole query, ranked in the catalogue (names of OZG- and LeiKa-Leistungen).
+        "ozg": catalogue.matching_ozg(session, q, 5),
     }
 
 

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from ...core.caching import LockedLRU
 from ...core.db import get_session
 from ...permissions import can, may_see_nav, visible_duplicate_of
+from ...search import ranking
 from ...services.lifecycle import allowed_actions
 from ...services.reuse import may_declare_reuse
 
@@ -98,6 +99,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["number"] = lambda n: f"{n:,}".replace(",", ".") if n is not None else ""
+    app.jinja_env.globals["ranking_reasons"] = ranking.reasons
     app.jinja_env.globals["can"] = lambda action, obj=None: can(current_user, action, obj)
     app.jinja_env.globals["visible_duplicate_of"] = lambda listing: visible_duplicate_of(current_user, listing)
     app.jinja_env.globals["allowed_actions"] = lambda listing: allowed_actions(current_user, listing)
