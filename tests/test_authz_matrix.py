@@ -89,6 +89,9 @@ TARGET: dict[str, str] = {
     "network.edit": "network",
     "reference.view": "none",
     "audit.view_all": "none",
+    "register.edit": "organisation",
+    "register.view_gaps": "organisation",
+    "network.view_registers": "network",
 }
 
 _OWNER = {"officer_owner": "own", "officer_other": "other", "admin": ALL}
@@ -141,6 +144,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "network.edit": _ADMIN,
     "reference.view": _ADMIN,
     "audit.view_all": _ADMIN,
+    # Process registers: the own municipality edits and sees its gaps; the network view is
+    # for members and coordinators of the network.
+    "register.edit": _OWNER,
+    "register.view_gaps": _OWNER,
+    "network.view_registers": {"officer_owner": "own network", "officer_other": "other", **_COORD},
 }
 
 
