@@ -36,6 +36,16 @@ NOT_VISIBLE = "Dieses Prozessregister gibt es nicht oder Sie dürfen es nicht se
 MAX_ROWS = 2000
 
 
+def require_edit(user: Any, organisation: Organisation) -> None:
+    """Raise Forbidden unless user may edit the organisation's register."""
+    require(user, "register.edit", organisation)
+
+
+def require_gaps(user: Any, organisation: Organisation) -> None:
+    """Raise Forbidden unless user may see the organisation's gap view."""
+    require(user, "register.view_gaps", organisation)
+
+
 def find_register(session: Session, organisation: Organisation) -> ProcessRegister | None:
     """Return the organisation's register, or None if it has none yet (no permission check)."""
     return session.scalar(select(ProcessRegister).where(ProcessRegister.organisation_id == organisation.id))
@@ -200,11 +210,14 @@ class UpsertResult:
 
 
 def upsert_entries(session: Session, user: User, organisation: Organisation,
-                   rows: list[tuple[int, dict[str, Any]]]) -> UpsertResult:
+                   rows: list[tuple[int, dict[str, Any]]],
+                   known_errors: dict[int, dict[str, list[str]]] | None = None) -> UpsertResult:
     """Create or update entries by the municipality's own process key, all or nothing.
 
     rows are (line number, raw fields). Every row is validated first; if any fails, Invalid
     is raised with {"zeilen": {line: {field: [messages]}}} and nothing is written.
+    known_errors are errors the caller found already (cells a spreadsheet could not convert);
+    they are reported with the rest.
     """
     require(user, "register.edit", organisation)
     if len(rows) > MAX_ROWS:
@@ -213,12 +226,13 @@ def upsert_entries(session: Session, user: User, organisation: Organisation,
         raise Invalid({"datei": ["Die Daten enthalten keine Prozesse."]})
     schema = ProcessEntrySchema()
     loaded: list[tuple[int, dict[str, Any]]] = []
-    errors: dict[int, dict[str, list[str]]] = {}
+    errors: dict[int, dict[str, list[str]]] = {line: dict(e) for line, e in (known_errors or {}).items()}
     for line, raw in rows:
         try:
-            loaded.append((line, load(schema, raw)))
+            loaded.append((line, load(schema, {k: v for k, v in raw.items() if k not in errors.get(line, {})})))
         except Invalid as err:
-            errors[line] = {k: list(v) if isinstance(v, list) else [str(v)] for k, v in err.errors.items()}
+            found = {k: list(v) if isinstance(v, list) else [str(v)] for k, v in err.errors.items()}
+            errors[line] = {**found, **errors.get(line, {})}
     cat = _catalogue(session, user, [r for _, r in loaded])
     seen: dict[str, int] = {}
     for line, row in loaded:
