@@ -57,7 +57,7 @@ WRITES = {
     "networks.coordinators", "networks.members", "networks.remove_member", "networks.leave",
     "moderation.mark_duplicate", "moderation.close_flag",
     "access.approve", "admin.reactivate_user", "admin.unarchive_network",
-    "registers.visibility", "registers.delete",
+    "registers.visibility", "registers.delete", "api_registers.upsert_register",
 }
 # Reads answered to POST: called with a body that names every canary's words.
 POST_READS = {"api_listings.duplicate_check"}

@@ -136,6 +136,11 @@ class NetworkView:
     themenfelder: list[Themenfeld]
 
     @property
+    def register_ags(self) -> list[str]:
+        """Return the AGS (or keys) of the municipalities whose registers entered the figures."""
+        return [o.ags or o.key for o in self.registers]
+
+    @property
     def cases(self) -> int:
         """Return the combined cases per year of every listed Leistung."""
         return sum(p.cases for p in self.priorities)
