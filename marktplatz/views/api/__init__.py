@@ -120,7 +120,17 @@ def init_app(app: Flask) -> None:
     api.spec.options["security"] = [{}, {"bearerAuth": []}]
     app.extensions["marktplatz_api"] = api
 
-    from . import catalogue, changes, docs, listings, municipalities, openapi, registers, reuses, sync
+    from . import (
+        catalogue,
+        changes,
+        docs,
+        listings,
+        municipalities,
+        openapi,
+        registers,
+        reuses,
+        sync,
+    )
 
     for mod in (municipalities, catalogue, listings, reuses, changes, sync, registers):
         api.register_blueprint(mod.blp)
