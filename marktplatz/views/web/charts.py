@@ -115,7 +115,7 @@ def stacked_bar_chart(title: str, data: Sequence[tuple[str, Sequence[float]]],
         parts.append(f'<text x="{pad}" y="{legend_h + 18}" fill="{TEXT}" font-size="14">Keine Daten</text>')
     for i, (label, values) in enumerate(data):
         y = legend_h + pad + i * row
-        short = label if len(label) <= 32 else label[:31] + "…"
+        short = label if len(label) <= 27 else label[:26] + "…"
         parts.append(f'<text x="{label_w - 6}" y="{y + 18}" text-anchor="end" fill="{TEXT}" font-size="13">'
                      f"{escape(short)}</text>")
         x = float(label_w)
