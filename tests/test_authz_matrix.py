@@ -35,6 +35,8 @@ from marktplatz.models import (
     NetworkMembership,
     Notification,
     Organisation,
+    ProcessEntry,
+    ProcessRegister,
     Reuse,
     ReuseStageChange,
     StatusUpdate,
@@ -280,7 +282,7 @@ def _fingerprint(session) -> dict[str, list[tuple]]:
     session.expire_all()
     out = {}
     for model in (Listing, AuditEvent, ChangeLog, StatusUpdate, Reuse, ReuseStageChange, Follow,
-                  Notification, NetworkMembership, NetworkInvitation, JoinRequest):
+                  Notification, NetworkMembership, NetworkInvitation, JoinRequest, ProcessRegister, ProcessEntry):
         out[model.__tablename__] = [tuple(r) for r in session.execute(select(model.__table__)).all()]
     return out
 
@@ -436,6 +438,10 @@ API_WRITES: dict[str, ApiRow] = {
                                          raw=PUBLICCODE.read_bytes),
     "api_listings.duplicate_check": ApiRow("POST", "/api/v1/listings/duplicate-check", "none", 200, 200,
                                            lambda: {"ozg_ids": [10160], "leika_keys": []}, read_only=True),
+    # Process registers: only the token's own municipality upserts into its register.
+    "api_registers.upsert_register": ApiRow("PUT", f"/api/v1/municipalities/{f.FREIBURG}/processes", "none", 200,
+                                            403, lambda: {"items": [{"process_key": "1", "name": "Hundesteuer",
+                                                                     "ozg_id": 10160, "channel": "analog"}]}),
 }
 
 

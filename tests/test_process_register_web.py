@@ -43,7 +43,7 @@ def test_form_errors_stand_next_to_the_field_in_german(client, auth, world):
     assert 'id="process_key-error"' in page and 'id="cases-error"' in page and "ganze Zahl" in page
     resp = client.post(f"/kommunen/{f.BAD_SALZUFLEN}/prozesse/neu",
                        data={"process_key": "32-1", "name": "Hundesteuer", "ozg_id": "10160", "channel": "pdf",
-                             "cases": "1200", "cases_year": "2025", "own_statute": "1", "statute_ref": "§ 2"})
+                             "cases": "1.200", "cases_year": "2025", "own_statute": "1", "statute_ref": "§ 2"})
     assert resp.status_code == 302
     page = client.get(f"/kommunen/{f.BAD_SALZUFLEN}/prozesse").get_data(as_text=True)
     assert "Hundesteuer" in page and "1.200" in page

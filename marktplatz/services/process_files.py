@@ -112,8 +112,12 @@ def _int(name: str, value: Any, errors: dict[str, list[str]]) -> Any:
     return int(text)
 
 
-def _coerce(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Turn spreadsheet cells into schema input; return it with conversion errors."""
+def coerce(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Turn spreadsheet cells (or form fields) into schema input; return it with conversion errors.
+
+    Numbers may carry German thousands dots (38.000), the channel its German label, the
+    statute flag ja/nein.
+    """
     errors: dict[str, list[str]] = {}
     data: dict[str, Any] = {}
     for c in COLUMNS:
@@ -218,7 +222,7 @@ def read_upload(filename: str, data: bytes) -> tuple[list[tuple[int, dict[str, A
     out: list[tuple[int, dict[str, Any]]] = []
     conversion: dict[int, dict[str, list[str]]] = {}
     for line, raw in rows:
-        data_row, errors = _coerce(raw)
+        data_row, errors = coerce(raw)
         if errors:
             conversion[line] = errors
         out.append((line, data_row))

@@ -14,7 +14,7 @@ from ...models import Organisation, ProcessEntry
 from ...models.listing import REUSE_STAGES
 from ...models.process_register import CHANNELS, NOT_ONLINE, PRIORITIES, REGISTER_VISIBILITIES
 from ...permissions import can
-from ...schemas.process import COLUMNS, LABELS
+from ...schemas.process import COLUMNS, LABELS, ProcessEntrySchema
 from ...services import networks
 from ...services import process_files as files
 from ...services import process_priorities as prio
@@ -115,6 +115,15 @@ def _form_values(form) -> dict[str, Any]:
     return values
 
 
+def _save(org, values: dict[str, Any], entry: ProcessEntry | None = None) -> ProcessEntry:
+    """Save form values read as the import reads cells (38.000, ja/nein); all errors at once."""
+    data, errors = files.coerce(values)
+    if errors:  # a value that did not convert: report it with the schema's other findings, save nothing
+        others = field_errors(ProcessEntrySchema().validate({k: v for k, v in data.items() if k not in errors}))
+        raise Invalid({**others, **errors})
+    return reg.save_entry(get_session(), current_user, org, data, entry)
+
+
 def _entry_values(entry: ProcessEntry) -> dict[str, Any]:
     data = reg.entry_to_dict(current_user, entry)
     return {k: ("" if v is None else v) for k, v in data.items()}
@@ -130,14 +139,13 @@ def _render_form(org, entry, values, errors, status=200):
 @login_required
 def new(key: str):
     """Add a process to the own register."""
-    session = get_session()
     org = _org(key)
     reg.require_edit(current_user, org)
     if request.method == "GET":
         return _render_form(org, None, {"channel": "analog", "cases_year": ""}, {})
     values = _form_values(request.form)
     try:
-        entry = reg.save_entry(session, current_user, org, values)
+        entry = _save(org, values)
     except Invalid as err:
         return _render_form(org, None, values, field_errors(err.errors), 422)
     flash(f"Prozess „{entry.name}“ gespeichert.", "success")
@@ -155,7 +163,7 @@ def edit(key: str, entry_id: int):
         return _render_form(org, entry, _entry_values(entry), {})
     values = _form_values(request.form)
     try:
-        reg.save_entry(session, current_user, org, values, entry)
+        _save(org, values, entry)
     except Invalid as err:
         return _render_form(org, entry, values, field_errors(err.errors), 422)
     flash(f"Prozess „{entry.name}“ gespeichert.", "success")
