@@ -165,3 +165,24 @@ def test_gap_view_offers_one_click_reuse_declaration(client, auth, world, sessio
     assert resp.status_code == 302
     page = client.get(f"/kommunen/{f.BAD_SALZUFLEN}/prozesse/luecken").get_data(as_text=True)
     assert "Ihre Nachnutzung: Interessiert" in page
+
+
+def test_chart_downloads_as_svg_and_municipality_page_links_a_readable_register(client, auth, world, session):
+    sal = f.org(session, f.BAD_SALZUFLEN)
+    reg.save_entry(session, world["sal"], sal, {"process_key": "1", "name": "H", "ozg_id": 10160,
+                                                "channel": "analog", "cases": 3000, "cases_year": 2025})
+    session.commit()
+    assert b"/kommunen/05766008/prozesse\"" not in client.get(f"/kommunen/{f.BAD_SALZUFLEN}").data  # private
+    reg.set_visibility(session, world["sal"], sal, {"visibility": "public"})
+    session.commit()
+    assert b"Prozessregister von Bad Salzuflen" in client.get(f"/kommunen/{f.BAD_SALZUFLEN}").data
+    auth.login(world["lemgo"].email)
+    resp = client.get("/netzwerke/lippe-web/prozesse.svg")
+    assert resp.status_code == 200 and resp.mimetype == "image/svg+xml" and b"Hundehaltung" in resp.data
+
+
+def test_spreadsheet_reader_takes_comma_csv_in_windows_1252():
+    body = (HEADER.replace(";", ",") + "\n" + "1,Fundbüro,10244,,,1.500,2025,Nur analog,,,nein,,,\n").encode("cp1252")
+    rows, errors = files.read_upload("alt.csv", body)
+    assert errors == {} and rows[0][1]["name"] == "Fundbüro" and rows[0][1]["cases"] == 1500
+    assert rows[0][1]["channel"] == "analog" and rows[0][1]["own_statute"] is False

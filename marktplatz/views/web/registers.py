@@ -46,6 +46,13 @@ def _download(body: bytes, filename: str, mimetype: str) -> Response:
     return resp
 
 
+@bp.app_template_global("readable_register")
+def readable_register(org: Organisation):
+    """Return org's register if the current user may read it (for links on other pages), else None."""
+    register = reg.find_register(get_session(), org)
+    return register if register is not None and can(current_user, "register.view", register) else None
+
+
 @bp.route("/prozessregister")
 def index():
     """Explain process registers; link the own register, the networks' views and the template."""
@@ -254,6 +261,18 @@ def network_view(slug: str):
     return render_template("registers/network.html", net=net, view=view, themenfeld=themenfeld, sort=sort,
                            sorts=prio.SORTS, chart=_chart(view), channels=CHANNELS,
                            colours=CHANNEL_COLOURS, boost=prio.REUSE_BOOST)
+
+
+@bp.route("/netzwerke/<slug>/prozesse.svg")
+@login_required
+def network_chart(slug: str):
+    """Download the network view's chart as an SVG file (for a slide)."""
+    session = get_session()
+    net = networks.get_network(session, slug)
+    themenfeld, sort = _view_args()
+    svg = str(_chart(prio.network_view(session, current_user, net, themenfeld, sort)))
+    svg = svg.replace('class="chart" ', 'font-family="Arial, Helvetica, sans-serif" ', 1)
+    return _download(svg.encode("utf-8"), f"prozessprioritaeten-{net.slug}.svg", "image/svg+xml")
 
 
 @bp.route("/netzwerke/<slug>/prozesse.<any(csv, xlsx):fmt>")
