@@ -40,6 +40,13 @@ def _org(key: str) -> Organisation:
     return org
 
 
+def _format(fmt: str) -> str:
+    """Return the spreadsheet format of a download URL, or answer 404."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    return fmt
+
+
 def _download(body: bytes, filename: str, mimetype: str) -> Response:
     resp = Response(body, mimetype=mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -64,9 +71,10 @@ def index():
                            columns=COLUMNS, channels=CHANNELS)
 
 
-@bp.route("/prozessregister/vorlage.<any(csv, xlsx):fmt>")
+@bp.route("/prozessregister/vorlage.<fmt>")
 def template_file(fmt: str):
     """Download the import template with example rows."""
+    fmt = _format(fmt)
     rows = files.table(files.EXAMPLE_ROWS)
     if fmt == "xlsx":
         return _download(files.to_xlsx(rows, "Prozessregister", files.template_notes()),
@@ -88,9 +96,10 @@ def register(key: str):
                            listing_visible=lambda li: li is not None and can(current_user, "listing.view", li))
 
 
-@bp.route("/kommunen/<key>/prozesse.<any(csv, xlsx):fmt>")
+@bp.route("/kommunen/<key>/prozesse.<fmt>")
 def export(key: str, fmt: str):
     """Download a municipality's register as CSV or XLSX (as far as the viewer may read it)."""
+    fmt = _format(fmt)
     session = get_session()
     org = _org(key)
     register = reg.get_register(session, current_user, org)
@@ -275,10 +284,11 @@ def network_chart(slug: str):
     return _download(svg.encode("utf-8"), f"prozessprioritaeten-{net.slug}.svg", "image/svg+xml")
 
 
-@bp.route("/netzwerke/<slug>/prozesse.<any(csv, xlsx):fmt>")
+@bp.route("/netzwerke/<slug>/prozesse.<fmt>")
 @login_required
 def network_export(slug: str, fmt: str):
     """Download the network view's list as CSV or XLSX (same filter and order as the page)."""
+    fmt = _format(fmt)
     session = get_session()
     net = networks.get_network(session, slug)
     themenfeld, sort = _view_args()
