@@ -35,6 +35,8 @@ from marktplatz.models import (
     NetworkMembership,
     Notification,
     Organisation,
+    ProcessEntry,
+    ProcessRegister,
     Reuse,
     ReuseStageChange,
     StatusUpdate,
@@ -89,6 +91,9 @@ TARGET: dict[str, str] = {
     "network.edit": "network",
     "reference.view": "none",
     "audit.view_all": "none",
+    "register.edit": "organisation",
+    "register.view_gaps": "organisation",
+    "network.view_registers": "network",
 }
 
 _OWNER = {"officer_owner": "own", "officer_other": "other", "admin": ALL}
@@ -141,6 +146,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "network.edit": _ADMIN,
     "reference.view": _ADMIN,
     "audit.view_all": _ADMIN,
+    # Process registers: the own municipality edits and sees its gaps; the network view is
+    # for members and coordinators of the network.
+    "register.edit": _OWNER,
+    "register.view_gaps": _OWNER,
+    "network.view_registers": {"officer_owner": "own network", "officer_other": "other", **_COORD},
 }
 
 
@@ -272,7 +282,7 @@ def _fingerprint(session) -> dict[str, list[tuple]]:
     session.expire_all()
     out = {}
     for model in (Listing, AuditEvent, ChangeLog, StatusUpdate, Reuse, ReuseStageChange, Follow,
-                  Notification, NetworkMembership, NetworkInvitation, JoinRequest):
+                  Notification, NetworkMembership, NetworkInvitation, JoinRequest, ProcessRegister, ProcessEntry):
         out[model.__tablename__] = [tuple(r) for r in session.execute(select(model.__table__)).all()]
     return out
 
@@ -428,6 +438,10 @@ API_WRITES: dict[str, ApiRow] = {
                                          raw=PUBLICCODE.read_bytes),
     "api_listings.duplicate_check": ApiRow("POST", "/api/v1/listings/duplicate-check", "none", 200, 200,
                                            lambda: {"ozg_ids": [10160], "leika_keys": []}, read_only=True),
+    # Process registers: only the token's own municipality upserts into its register.
+    "api_registers.upsert_register": ApiRow("PUT", f"/api/v1/municipalities/{f.FREIBURG}/processes", "none", 200,
+                                            403, lambda: {"items": [{"process_key": "1", "name": "Hundesteuer",
+                                                                     "ozg_id": 10160, "channel": "analog"}]}),
 }
 
 

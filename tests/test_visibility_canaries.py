@@ -20,7 +20,7 @@ import json
 import pytest
 from werkzeug.routing import BuildError
 
-from marktplatz.services import listings, moderation, reuse, webhooks
+from marktplatz.services import listings, moderation, process_register, reuse, webhooks
 
 from . import factories as f
 from .search_support import follow
@@ -57,6 +57,7 @@ WRITES = {
     "networks.coordinators", "networks.members", "networks.remove_member", "networks.leave",
     "moderation.mark_duplicate", "moderation.close_flag",
     "access.approve", "admin.reactivate_user", "admin.unarchive_network",
+    "registers.visibility", "registers.delete", "api_registers.upsert_register",
 }
 # Reads answered to POST: called with a body that names every canary's words.
 POST_READS = {"api_listings.duplicate_check"}
@@ -87,7 +88,9 @@ def canaries(session):
     for name, (marker, title) in CANARIES.items():
         data = {"title": title, "summary": f"Kanarienvogel {marker} fuer den Sichtbarkeitstest.",
                 "description": f"Beschreibung mit {marker} und weiteren Worten.", "tags": [f"Tag{marker}"],
-                "visibility": "network" if name == "members" else "public"}
+                "visibility": "network" if name == "members" else "public",
+                # Offered for reuse: the process register's network and gap views name them.
+                "reuse_offered": True, "reuse_terms": "Nachnutzung nach Absprache."}
         item = listings.create_listing(session, owner, f.listing_data(**data))
         if name in ("members", "public"):
             listings.submit_for_review(session, owner, item)
@@ -107,11 +110,16 @@ def canaries(session):
     member = f.user(session, "officer", f.MANNHEIM)
     declared = reuse.declare_reuse(session, member, items["members"], {"stage": "interested"})
     hook = webhooks.create_webhook(session, owner, owner.organisation, "https://example.org/hook", "s" * 32)
+    # A public process register whose process names the members-only canary as its solution.
+    entry = process_register.save_entry(session, owner, owner.organisation, {
+        "process_key": "1", "name": "Hundesteuer", "ozg_id": 10160, "channel": "analog", "cases": 10,
+        "cases_year": 2025, "solution_listing": items["members"].slug})
+    process_register.set_visibility(session, owner, owner.organisation, {"visibility": "public"})
     session.commit()
     follow()  # the index holds every canary: search, facets and suggestions are put to the test
     return {
         "items": items, "dup": dup, "net": net, "owner_org": owner.organisation, "reuse": declared,
-        "hook": hook, "viewers": {
+        "hook": hook, "process_entry": entry, "viewers": {
             "anonymous": None, "outsider": f.user(session, "officer", f.KARLSRUHE),
             "foreign_coordinator": f.user(session, "coordinator", f.LEMGO, [other_net]),
             "member": member, "coordinator": coord, "owner": owner,
@@ -137,6 +145,10 @@ def _values(arg: str, w: dict) -> list:
         return ["ungueltiger-token"]
     if arg == "user_id":  # admin pages: every viewer class is refused
         return [w["viewers"]["owner"].id]
+    if arg == "entry_id":  # process register entries: the owner's private one
+        return [w["process_entry"].id]
+    if arg == "fmt":  # spreadsheet downloads (process registers)
+        return ["csv", "xlsx"]
     if arg == "request_id":  # access requests: none exists in the canary world, so a 404
         return [1]
     raise AssertionError(f"no canary values for URL parameter {arg!r}: add them to _values")

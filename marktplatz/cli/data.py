@@ -66,6 +66,14 @@ def setup_cmd() -> None:
         click.echo("Lade Demo-Inhalte ...")
         load_demo(session)
         session.commit()
+    else:  # a demo loaded before the process registers existed gets them once
+        from ..services.demo import BAD_SALZUFLEN, LIPPE_NEIGHBOURS
+        from ..services.demo_registers import demo_registers_loaded, load_demo_registers
+
+        if not demo_registers_loaded(session, BAD_SALZUFLEN):
+            click.echo("Lade Demo-Prozessregister ...")
+            load_demo_registers(session, BAD_SALZUFLEN, LIPPE_NEIGHBOURS)
+            session.commit()
     for hook in current_app.extensions.get("marktplatz_setup_hooks", []):
         hook()
     click.echo("Daten und Suchindex sind bereit.")

@@ -22,6 +22,7 @@ from .listing import (
 from .municipality import Land, Organisation, valid_ags
 from .network import JoinRequest, Network, NetworkCoordinator, NetworkInvitation, NetworkMembership
 from .notification import Notification
+from .process_register import ProcessEntry, ProcessRegister
 from .throttle import LoginThrottle
 from .token import ApiToken
 from .user import User
@@ -30,7 +31,7 @@ from .webhook import Webhook, WebhookDelivery
 __all__ = [
     "AccessRequest", "AccessibilityFeedback", "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
     "Lebenslage", "LeikaLeistung", "Listing", "LoginThrottle", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
-    "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "OzgFollow", "OzgLeistung", "Reuse",
+    "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "ProcessEntry", "ProcessRegister", "OzgFollow", "OzgLeistung", "Reuse",
     "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",
     "WebhookDelivery", "listing_leika", "listing_ozg", "utcnow", "valid_ags",
 ]

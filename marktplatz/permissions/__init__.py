@@ -24,17 +24,20 @@ from .visibility import (
     REVIEW_STATES,
     ViewerScope,
     can_view_listing,
+    can_view_register,
     is_released,
     listing_labels,
     listing_visibility_filter,
+    register_labels_of,
+    register_visibility_filter,
     released_filter,
     viewer_scope,
     visible_duplicate_of,
 )
 
 __all__ = [
-    "PERMISSIONS", "RELATIONS", "REVIEW_STATES", "ViewerScope", "can", "can_view_listing",
+    "PERMISSIONS", "RELATIONS", "REVIEW_STATES", "ViewerScope", "can", "can_view_listing", "can_view_register",
     "coordinators_of", "is_moderator", "is_officer", "is_released", "listing_labels",
-    "listing_visibility_filter", "may_see_nav", "moderated_organisations", "relations",
+    "listing_visibility_filter", "register_labels_of", "register_visibility_filter", "may_see_nav", "moderated_organisations", "relations",
     "released_filter", "viewer_scope", "visible_duplicate_of",
 ]

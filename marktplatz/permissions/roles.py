@@ -20,6 +20,8 @@ from ..models import (
     NetworkInvitation,
     NetworkMembership,
     Organisation,
+    ProcessEntry,
+    ProcessRegister,
     Reuse,
     StatusUpdate,
     User,
@@ -74,6 +76,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "network.edit": frozenset({"admin"}),  # obj: the Network; edit, archive, delete when empty
     "reference.view": frozenset({"admin"}),  # obj: None; loaded reference data versions
     "audit.view_all": frozenset({"admin"}),  # obj: None; the global audit log
+    # Process registers (issue 19). Reading a register is the visibility policy's
+    # (visibility.can_view_register); these are who may act.
+    "register.edit": frozenset({"owner", "admin"}),  # obj: the Organisation, register or entry
+    "register.view_gaps": frozenset({"owner", "admin"}),  # obj: the Organisation
+    "network.view_registers": frozenset({"member", "coordinator", "admin"}),  # obj: the Network
 }
 
 
@@ -90,6 +97,10 @@ def _owner_org_id(obj: Any) -> int | None:
         return obj.listing.organisation_id
     if isinstance(obj, Reuse):
         return obj.listing.organisation_id
+    if isinstance(obj, ProcessRegister):
+        return obj.organisation_id
+    if isinstance(obj, ProcessEntry):
+        return obj.register.organisation_id
     return None
 
 
@@ -195,6 +206,10 @@ def can(user: Any, action: str, obj: Any = None) -> bool:
         from .visibility import can_view_listing
 
         return can_view_listing(user, obj)
+    if action == "register.view":
+        from .visibility import can_view_register
+
+        return can_view_register(user, obj)
     allowed = PERMISSIONS[action]  # KeyError on an unknown action is a programming error
     if not _authenticated(user) or not user.is_active:
         return False

@@ -30,7 +30,7 @@ from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import Listing, ListingStatus, NetworkMembership, User
+from ..models import Listing, ListingStatus, NetworkMembership, ProcessRegister, User
 
 PUBLIC = "public"
 #: States a network's coordinators may read (to review them); drafts are never among them.
@@ -183,3 +183,49 @@ def listing_visibility_filter(user: Any) -> ColumnElement[bool]:
 def released_filter() -> ColumnElement[bool]:
     """Return the SQL condition 'released' (published, or archived after publication)."""
     return _released_sql()
+
+
+# Process registers (issue 19) use the same labels: ``owner:<org>`` always, ``members:<org>``
+# when shared with the owner's networks, ``public`` when public. A private register is read
+# by its municipality (and admins) only.
+REGISTER_PRIVATE = "private"
+
+
+def register_labels_of(organisation_id: int, visibility: str) -> frozenset[str]:
+    """Return the labels of a process register with these fields."""
+    labels = {f"owner:{organisation_id}"}
+    if visibility == VISIBILITY_PUBLIC:
+        labels.add(PUBLIC)
+    elif visibility == VISIBILITY_NETWORK:
+        labels.add(f"members:{organisation_id}")
+    return frozenset(labels)
+
+
+def can_view_register(user: Any, register: ProcessRegister) -> bool:
+    """Tell whether user may read a process register (page, API, exports, network and gap views)."""
+    scope = viewer_scope(user)
+    if scope.everything:
+        return True
+    held = scope.labels_for({register.organisation_id: register.organisation.network_ids})
+    return bool(register_labels_of(register.organisation_id, register.visibility) & held)
+
+
+def register_visibility_filter(user: Any) -> ColumnElement[bool]:
+    """Return a SQL condition selecting exactly the process registers user may read.
+
+    The SQL form of :func:`register_labels_of` against the viewer's labels.
+    """
+    scope = viewer_scope(user)
+    if scope.everything:
+        return true()
+    conds: list[ColumnElement[bool]] = [ProcessRegister.visibility == VISIBILITY_PUBLIC]
+    if scope.member_networks:
+        conds.append(and_(
+            ProcessRegister.visibility == VISIBILITY_NETWORK,
+            ProcessRegister.organisation_id.in_(
+                select(NetworkMembership.organisation_id)
+                .where(NetworkMembership.network_id.in_(sorted(scope.member_networks)))),
+        ))
+    if scope.own_org is not None:
+        conds.append(ProcessRegister.organisation_id == scope.own_org)
+    return or_(*conds)

@@ -305,6 +305,9 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
     # Real open-source components of München and Berlin.
     created += _components(session, muenchen, berlin, admin, rng)
     progress("Einträge", created)
+    from .demo_registers import load_demo_registers
+
+    progress("Prozessregister (Demo-Zahlen)", load_demo_registers(session, BAD_SALZUFLEN, LIPPE_NEIGHBOURS))
     return {"listings": created, "users": session.scalar(select(func.count(User.id))) or 0}
 
 

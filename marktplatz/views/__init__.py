@@ -25,13 +25,14 @@ def init_app(app: Flask) -> None:
         notifications,
         pages,
         publish,
+        registers,
         search,
         tokens,
         webhooks,
     )
 
     for module in (pages, auth, publish, feeds, networks, moderation, notifications, webhooks, tokens,
-                   search, health, legal, invitations, access, admin):
+                   search, health, legal, invitations, access, admin, registers):
         app.register_blueprint(module.bp)
     api.init_app(app)
 

@@ -120,9 +120,19 @@ def init_app(app: Flask) -> None:
     api.spec.options["security"] = [{}, {"bearerAuth": []}]
     app.extensions["marktplatz_api"] = api
 
-    from . import catalogue, changes, docs, listings, municipalities, openapi, reuses, sync
+    from . import (
+        catalogue,
+        changes,
+        docs,
+        listings,
+        municipalities,
+        openapi,
+        registers,
+        reuses,
+        sync,
+    )
 
-    for mod in (municipalities, catalogue, listings, reuses, changes, sync):
+    for mod in (municipalities, catalogue, listings, reuses, changes, sync, registers):
         api.register_blueprint(mod.blp)
         API_BLUEPRINTS.add(mod.blp.name)
         csrf.exempt(mod.blp)  # bearer tokens, no cookies: CSRF does not apply

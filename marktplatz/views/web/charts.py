@@ -83,3 +83,50 @@ def column_chart(title: str, data: Sequence[tuple[str, float]], width: int = 560
                      f'fill="{TEXT}" font-size="11">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def stacked_bar_chart(title: str, data: Sequence[tuple[str, Sequence[float]]],
+                      series: Sequence[tuple[str, str]], width: int = 640) -> Markup:
+    """Return horizontal stacked bars: per label one bar split into series (name, colour).
+
+    A legend names the series in text; the description lists every value, so the chart
+    reads without colour.
+    """
+    uid = f"chart{next(_ids)}"
+    row, label_w, pad, legend_row = 28, 220, 8, 20
+    legend_h = legend_row * ((len(series) + 1) // 2) + pad
+    height = legend_h + max(len(data), 1) * row + 2 * pad
+    top = max((sum(vals) for _, vals in data), default=0) or 1
+    plot_w = width - label_w - 80
+    desc = "; ".join(
+        f"{lab}: " + ", ".join(f"{name} {_fmt(v)}" for (name, _c), v in zip(series, vals, strict=True) if v)
+        + f" (zusammen {_fmt(sum(vals))})" for lab, vals in data) or "Keine Daten"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="100%" aria-labelledby="{uid}-t {uid}-d">',
+        f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>',
+    ]
+    for i, (name, colour) in enumerate(series):
+        x = pad + (i % 2) * (width // 2)
+        y = pad + (i // 2) * legend_row
+        parts.append(f'<rect x="{x}" y="{y}" width="14" height="14" fill="{colour}"/>'
+                     f'<text x="{x + 20}" y="{y + 12}" fill="{TEXT}" font-size="13">{escape(name)}</text>')
+    if not data:
+        parts.append(f'<text x="{pad}" y="{legend_h + 18}" fill="{TEXT}" font-size="14">Keine Daten</text>')
+    for i, (label, values) in enumerate(data):
+        y = legend_h + pad + i * row
+        short = label if len(label) <= 27 else label[:26] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y + 18}" text-anchor="end" fill="{TEXT}" font-size="13">'
+                     f"{escape(short)}</text>")
+        x = float(label_w)
+        for (_name, colour), value in zip(series, values, strict=True):
+            w = plot_w * value / top
+            if w > 0:
+                # A white gap between segments keeps neighbouring colours apart.
+                parts.append(f'<rect x="{x:.1f}" y="{y + 5}" width="{w:.1f}" height="{row - 10}" '
+                             f'fill="{colour}" stroke="#ffffff" stroke-width="1"/>')
+            x += w
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 18}" fill="{TEXT}" font-size="13">'
+                     f"{escape(_fmt(sum(values)))}</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))

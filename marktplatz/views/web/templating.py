@@ -81,6 +81,7 @@ NAV = [
     ("web.listings", "Einträge", "all"),
     ("web.ozg_index", "OZG-Katalog", "all"),
     ("networks.index", "Netzwerke", "all"),
+    ("registers.index", "Prozessregister", "officer"),
     ("web.dashboard", "Meine Kommune", "officer"),
     ("moderation.queue", "Prüfung", "coordinator"),
     ("admin.index", "Verwaltung", "admin"),
