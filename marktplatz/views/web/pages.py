@@ -223,6 +223,7 @@ def municipality(key: str):
         org=org,
         items=municipalities.municipality_listings(session, current_user, org),
         reuses=municipalities.municipality_reuses(session, current_user, org),
+        reused_by=municipalities.municipality_reused_by(session, current_user, org),
         networks=municipalities.municipality_networks(session, org),
         coverage=municipalities.coverage(session, current_user, org),
     )
