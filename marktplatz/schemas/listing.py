@@ -161,7 +161,11 @@ class _ListingRules(Schema):
         for key in _STRIPPED:
             if isinstance(out.get(key), str):
                 out[key] = out[key].strip()
+        self._given = {k for k, v in out.items() if v is not None}
         return out
+
+    # The cross-field rules run even when a field failed, so every error shows in one round;
+    # a rule stays silent about a field that already has its own error (it is not in data).
 
     @validates("tags")
     def _check_tags(self, value: list[str], **_kw: Any) -> None:
@@ -182,19 +186,23 @@ class _ListingRules(Schema):
         if value is not None:
             normalise_licence(value)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _check_reifegrad(self, data: dict[str, Any], **_kw: Any) -> None:
         grad, model = data.get("reifegrad"), data.get("reifegrad_model")
         if grad is None:
             return
+        if model is None and "reifegrad_model" in getattr(self, "_given", ()):
+            return  # given but invalid: its own error says so
         if model is None:
             raise ValidationError("Bitte das Reifegradmodell (1.1 oder 2.0) angeben.", "reifegrad_model")
         top = REIFEGRAD_MODELS[model]
         if not 0 <= grad <= top:
             raise ValidationError(f"Im Modell {model} liegt der Reifegrad zwischen 0 und {top}.", "reifegrad")
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _check_reuse_terms(self, data: dict[str, Any], **_kw: Any) -> None:
+        if "reuse_terms" not in data and "reuse_terms" in getattr(self, "_given", ()):
+            return  # given but invalid: its own error says so
         if data.get("reuse_offered") and not (data.get("reuse_terms") or "").strip():
             raise ValidationError(
                 "Wer die Lösung zur Nachnutzung anbietet, beschreibt bitte kurz die Bedingungen.",
