@@ -35,15 +35,19 @@ def _form(**overrides):
     return data
 
 
-def test_enter_saves_the_first_submit_button_of_the_form_is_save(world, client, auth):
+def test_enter_saves_the_first_submit_button_of_the_form_is_save(world, client, auth, session):
     """Implicit submission uses the first submit button: save, not 'Im Katalog suchen'."""
     auth.login("owner@example.org")
     for url in ("/eintraege/neu", f"/eintraege/{world['draft'].slug}/bearbeiten"):
         html = client.get(url).get_data(as_text=True)
         form = html[html.index('id="eintrag-formular"'):]
         first = re.search(r"<button[^>]*type=\"submit\"[^>]*>", form).group(0)
-        assert 'name="aktion" value="speichern"' in first, url
+        assert 'class="default-submit"' in first and "name=" not in first, url
         assert form.index(first) < form.index('value="katalog_suchen"')
+    # What that button sends (no "aktion") saves the draft.
+    resp = client.post("/eintraege/neu", data={k: v for k, v in _form().items() if k != "aktion"})
+    assert resp.status_code == 302
+    assert session.scalar(select(Listing).where(Listing.title == "Sperrmüll bestellen")).status == "draft"
 
 
 def test_every_rule_is_checked_in_one_pass(world, client, auth, session):
