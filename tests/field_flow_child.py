@@ -118,7 +118,7 @@ def main(url: str, index_dir: str, mail_dir: str, out: str) -> None:
         payload = json.loads(session.query(WebhookDelivery).filter_by(event="listing.published").one().payload)
         seen["webhook"] = payload["listing"].get("funding")
         rows = list(csv.DictReader(io.StringIO(client.get("/export/eintraege.csv").get_data(as_text=True)
-                                               .lstrip("\ufeff").split("\n", 1)[1]), delimiter=";"))
+                                               .lstrip("\ufeff")), delimiter=";"))
         seen["csv_columns"] = list(rows[0])
         seen["csv_value"] = rows[0]["foerderprogramm"]
         seen["json_value"] = client.get("/export/eintraege.json").get_json()["eintraege"][0].get("foerderprogramm")

@@ -309,12 +309,17 @@ def test_token_pages(client, session, auth):
     officer = f.user(session)
     auth.login(officer.email)
     resp = client.post("/konto/api-tokens", data={"name": "CMS", "scope": "write"})
-    assert resp.status_code == 200 and b"mpk_" in resp.data
+    # Post/redirect/get: the secret shows once on the page the redirect leads to.
+    assert resp.status_code == 303 and resp.headers["Location"] == "/konto/api-tokens#secret-title"
+    assert b"mpk_" not in resp.data
+    shown = client.get("/konto/api-tokens").data.decode()
+    assert "Kopieren Sie den Token jetzt" in shown and 'value="mpk_' in shown and "js/copy.js" in shown
     session.commit()
     row = session.scalar(select(ApiToken))
     assert row.scope_list == ["read", "write"]
-    page = client.get("/konto/api-tokens").data.decode()
+    page = client.get("/konto/api-tokens").data.decode()  # a reload shows it no more, creates none
     assert row.prefix in page and "Kopieren Sie den Token jetzt" not in page
+    assert 'value="mpk_' not in page and len(session.scalars(select(ApiToken)).all()) == 1
     step = client.post(f"/konto/api-tokens/{row.id}/widerrufen")  # first the confirmation step
     assert step.status_code == 200 and "Ja, Token „CMS“ widerrufen" in step.data.decode()
     session.expire_all()

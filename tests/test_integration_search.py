@@ -295,12 +295,14 @@ def test_api_duplicate_check_returns_summary_and_ranked_matches(world, client):
     assert set(ids) == {world["a"].id, world["b"].id}
     first = body["candidates"][0]
     assert "Gleiche OZG-Leistung" in first["reasons"] and first["shared_ozg_ids"] == [10160]
-    assert first["score"] >= body["candidates"][-1]["score"]
+    # Reuse first: the listing offered for reuse leads, the rest follow by score.
+    assert first["id"] == world["a"].id and first["reuse_offered"]
     by_title = client.post("/api/v1/listings/duplicate-check", json={"title": "Sperrmüll Termine"}).json
     assert [c["id"] for c in by_title["candidates"]] == [world["c"].id]
     assert by_title["candidates"][0]["reasons"] == ["Ähnlicher Titel"]
     none = client.post("/api/v1/listings/duplicate-check", json={"title": "Friedhofsverwaltung"}).json
-    assert none == {"summary": "", "municipalities": 0, "offering_reuse": 0, "candidates": []}
+    assert none == {"summary": "", "municipalities": 0, "offering_reuse": 0, "candidates": [],
+                    "own_listings": []}
 
 
 def test_api_duplicate_check_excludes_the_listing_itself(world, client):

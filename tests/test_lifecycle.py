@@ -34,12 +34,15 @@ EXPECTED = {
     "mark_duplicate": ({S.IN_REVIEW, S.PUBLISHED}, {"coordinator", "admin"}),
     "restore": ({S.ARCHIVED}, {"owner", "own_coordinator", "coordinator", "admin"}),
     "edit": (set(S) - {S.ARCHIVED}, {"owner", "own_coordinator", "admin"}),
+    "withdraw": ({S.IN_REVIEW}, {"owner", "own_coordinator", "admin"}),
+    # Only a draft never submitted (every draft _bring_to makes is one).
+    "delete": ({S.DRAFT}, {"owner", "own_coordinator", "admin"}),
 }
 # What a state becomes after the action (restore: back to where it was archived from).
 TARGET = {
     "submit": S.IN_REVIEW, "approve": S.PUBLISHED, "request_changes": S.CHANGES_REQUESTED,
     "reject": S.REJECTED, "unpublish": S.CHANGES_REQUESTED, "archive": S.ARCHIVED,
-    "mark_duplicate": S.ARCHIVED,
+    "mark_duplicate": S.ARCHIVED, "withdraw": S.DRAFT,
 }
 SNAPSHOT = ("status", "published_at", "archived_from", "archived_at", "duplicate_of_id",
             "submitted_at", "review_comment", "title")
@@ -99,6 +102,10 @@ def _do(session, w, action: str, actor, item: Listing) -> None:
         listings.restore_listing(session, actor, item)
     elif action == "edit":
         listings.update_listing(session, actor, item, {"title": "Neuer Titel"}, None, partial=True)
+    elif action == "withdraw":
+        listings.withdraw_listing(session, actor, item)
+    elif action == "delete":
+        listings.delete_draft(session, actor, item)
     else:  # pragma: no cover
         raise AssertionError(action)
 
@@ -124,9 +131,14 @@ def test_every_state_action_and_actor(session, world, state, action):
         if actor is not None:
             assert (action in lifecycle.allowed_actions(actor, item)) is should, (actor_name, action, state)
         if should:
+            item_id = item.id
             _do(session, world, action, actor, item)
+            session.commit()
             session.expire_all()
-            item = session.get(Listing, item.id)
+            item = session.get(Listing, item_id)
+            if action == "delete":
+                assert item is None
+                continue
             if action == "restore":
                 assert item.status == previous
                 assert item.archived_from is None

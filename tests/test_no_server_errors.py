@@ -62,8 +62,8 @@ def test_cr_lf_in_next_is_not_followed(client, auth, session, target):
     officer = f.user(session)
     resp = client.post("/anmelden", query_string={"next": target},
                        data={"email": officer.email, "password": f.PASSWORD})
-    # Signed in and sent to the start page, or refused as bad input (NUL): never to the target.
-    assert (resp.status_code == 302 and resp.headers["Location"] == "/") or resp.status_code == 400
+    # Signed in and sent to "Meine Kommune", or refused as bad input (NUL): never to the target.
+    assert (resp.status_code == 302 and resp.headers["Location"] == "/meine-kommune") or resp.status_code == 400
     resp = client.post("/ozg/10160/folgen", data={"next": target})
     if resp.status_code == 302:  # followed, but not to the injected target
         assert resp.headers["Location"] == "/"

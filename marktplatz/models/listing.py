@@ -202,6 +202,11 @@ class Listing(Base):
         return PHASES.get(self.phase or "", "")
 
     @property
+    def cost_model_label(self) -> str:
+        """Return the German label of the cost model, or an empty string."""
+        return COST_MODELS.get(self.cost_model or "", "")
+
+    @property
     def active_reuse_count(self) -> int:
         """Count reuses that are not discontinued."""
         return sum(1 for r in self.reuses if r.stage != "discontinued")

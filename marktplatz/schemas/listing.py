@@ -161,7 +161,11 @@ class _ListingRules(Schema):
         for key in _STRIPPED:
             if isinstance(out.get(key), str):
                 out[key] = out[key].strip()
+        self._given = {k for k, v in out.items() if v is not None}
         return out
+
+    # The cross-field rules run even when a field failed, so every error shows in one round;
+    # a rule stays silent about a field that already has its own error (it is not in data).
 
     @validates("tags")
     def _check_tags(self, value: list[str], **_kw: Any) -> None:
@@ -182,19 +186,23 @@ class _ListingRules(Schema):
         if value is not None:
             normalise_licence(value)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _check_reifegrad(self, data: dict[str, Any], **_kw: Any) -> None:
         grad, model = data.get("reifegrad"), data.get("reifegrad_model")
         if grad is None:
             return
+        if model is None and "reifegrad_model" in getattr(self, "_given", ()):
+            return  # given but invalid: its own error says so
         if model is None:
             raise ValidationError("Bitte das Reifegradmodell (1.1 oder 2.0) angeben.", "reifegrad_model")
         top = REIFEGRAD_MODELS[model]
         if not 0 <= grad <= top:
             raise ValidationError(f"Im Modell {model} liegt der Reifegrad zwischen 0 und {top}.", "reifegrad")
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _check_reuse_terms(self, data: dict[str, Any], **_kw: Any) -> None:
+        if "reuse_terms" not in data and "reuse_terms" in getattr(self, "_given", ()):
+            return  # given but invalid: its own error says so
         if data.get("reuse_offered") and not (data.get("reuse_terms") or "").strip():
             raise ValidationError(
                 "Wer die Lösung zur Nachnutzung anbietet, beschreibt bitte kurz die Bedingungen.",
@@ -277,19 +285,82 @@ EXPORT_COLUMNS: tuple[str, ...] = _EXPORT_ORDER + tuple(
 )
 
 
-def _export_value(spec: ListingField, value: Any) -> Any:
-    if value is None:
-        return ""
+# Columns of the export without a field, with their JSON type (JSON Schema) and meaning.
+_EXTRA_COLUMNS: dict[str, tuple[dict[str, Any], str]] = {
+    "id": ({"type": "integer"}, "Kennung des Eintrags"),
+    "url": ({"type": "string", "format": "uri"}, "Adresse der Eintragsseite"),
+    "kommune": ({"type": "string"}, "Name der veröffentlichenden Kommune"),
+    "ags": ({"type": ["string", "null"], "pattern": "^[0-9]{8}$"}, "Amtlicher Gemeindeschlüssel"),
+    "land": ({"type": ["string", "null"]}, "Bundesland"),
+    "nachnutzungen": ({"type": "integer", "minimum": 0}, "Zahl der aktiven Nachnutzungen"),
+    "veroeffentlicht": ({"type": ["string", "null"], "format": "date-time"}, "Zeitpunkt der Veröffentlichung"),
+    "aktualisiert": ({"type": "string", "format": "date-time"}, "Zeitpunkt der letzten Änderung"),
+}
+
+
+def _json_type(spec: ListingField) -> dict[str, Any]:
+    """Return the JSON Schema of a field's value in the JSON export."""
     if spec.type is FieldType.TAGS:
-        return ", ".join(value)
+        return {"type": "array", "items": {"type": "string"}}
     if spec.type is FieldType.CODES:
-        return " ".join(str(v) for v in value)
-    return value
+        return {"type": "array", "items": {"type": "integer" if spec.code_type is int else "string"}}
+    if spec.type is FieldType.FLAG:
+        return {"type": "boolean"}
+    if spec.type is FieldType.NUMBER:
+        return {"type": ["integer", "null"]}
+    base: dict[str, Any] = {"type": ["string", "null"] if spec.nullable else "string"}
+    if spec.type is FieldType.CHOICE and spec.choices:
+        base["enum"] = list(spec.choices) + ([None] if spec.nullable else [])
+    return base
+
+
+def export_json_schema(base_url: str) -> dict[str, Any]:
+    """Return the JSON Schema (2020-12) of the JSON export, built from the field declarations."""
+    by_column = {s.export: s for s in LISTING_FIELDS if s.export}
+    properties: dict[str, Any] = {}
+    for column in EXPORT_COLUMNS:
+        if column in by_column:
+            spec = by_column[column]
+            properties[column] = {**_json_type(spec), "description": spec.label}
+        else:
+            schema, description = _EXTRA_COLUMNS[column]
+            properties[column] = {**schema, "description": description}
+    entry = {"type": "object", "required": list(EXPORT_COLUMNS), "properties": properties,
+             "additionalProperties": False}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base_url}/export/eintraege.schema.json",
+        "title": "Marktplatz kommunaler Digitalisierung: Einträge",
+        "type": "object",
+        "required": ["lizenz", "lizenz_url", "namensnennung", "erzeugt", "anzahl", "eintraege"],
+        "properties": {
+            "lizenz": {"type": "string"}, "lizenz_url": {"type": "string", "format": "uri"},
+            "namensnennung": {"type": "string"}, "erzeugt": {"type": "string", "format": "date-time"},
+            "anzahl": {"type": "integer", "minimum": 0},
+            "eintraege": {"type": "array", "items": entry},
+        },
+    }
 
 
 def export_values(listing: Any) -> dict[str, Any]:
-    """Return the open-data columns of a listing's fields (empty text for no value)."""
-    return {s.export: _export_value(s, s.value(listing)) for s in LISTING_FIELDS if s.export}
+    """Return the open-data columns of a listing's fields as JSON values (lists stay lists, None)."""
+    out = {}
+    for s in LISTING_FIELDS:
+        if s.export:
+            value = s.value(listing)
+            out[s.export] = list(value) if s.is_list else value
+    return out
+
+
+def csv_cell(value: Any, column: str = "") -> Any:
+    """Flatten one JSON export value for the CSV: tags comma-, codes space-separated, yes/no, blanks."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "ja" if value else "nein"
+    if isinstance(value, list):
+        return (", " if column == "schlagwoerter" else " ").join(str(v) for v in value)
+    return value
 
 
 def webhook_values(listing: Any) -> dict[str, Any]:

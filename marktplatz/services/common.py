@@ -91,7 +91,10 @@ def load(schema: Schema, data: Any, partial: bool = False) -> dict[str, Any]:
     try:
         return schema.load(data, partial=partial)
     except ValidationError as err:
-        raise Invalid(err.normalized_messages()) from err
+        invalid = Invalid(err.normalized_messages())
+        # The fields that passed, so a caller can check its own rules in the same pass.
+        invalid.valid_data = err.valid_data if isinstance(err.valid_data, dict) else {}
+        raise invalid from err
 
 
 def flush(session: Session) -> None:

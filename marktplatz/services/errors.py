@@ -95,3 +95,4 @@ class Invalid(DomainError):
     def __init__(self, errors: dict[str, Any], message: str = "") -> None:
         super().__init__(message or self.title)
         self.errors = errors
+        self.valid_data: dict[str, Any] = {}

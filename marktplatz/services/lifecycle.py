@@ -45,6 +45,8 @@ class Action(StrEnum):
     ARCHIVE = "archive"
     RESTORE = "restore"
     MARK_DUPLICATE = "mark_duplicate"
+    WITHDRAW = "withdraw"  # the owner takes a listing in review back to a draft
+    DELETE = "delete"  # the owner deletes a draft that never left the municipality
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,13 @@ def _publish_condition(_user: Any, listing: Listing) -> str | None:
     return None
 
 
+def _delete_condition(_user: Any, listing: Listing) -> str | None:
+    # Once submitted or published, others have seen it: it is archived (restorable), not deleted.
+    if listing.submitted_at is not None or listing.published_at is not None:
+        return "Gelöscht werden können nur Entwürfe, die nie eingereicht wurden; archivieren Sie diesen Eintrag."
+    return None
+
+
 _EDITABLE = (S.DRAFT, S.IN_REVIEW, S.PUBLISHED, S.CHANGES_REQUESTED)
 
 TRANSITIONS: dict[tuple[ListingStatus | None, Action], Transition] = {
@@ -93,6 +102,9 @@ TRANSITIONS: dict[tuple[ListingStatus | None, Action], Transition] = {
     **{(s, Action.MARK_DUPLICATE): Transition(S.ARCHIVED, "listing.mark_duplicate")
        for s in (S.IN_REVIEW, S.PUBLISHED)},
     (S.ARCHIVED, Action.RESTORE): Transition(None, "listing.restore", _restore_condition),
+    (S.IN_REVIEW, Action.WITHDRAW): Transition(S.DRAFT, "listing.submit"),
+    # Deleting keeps the state until the row is gone; whoever may archive may delete a draft.
+    (S.DRAFT, Action.DELETE): Transition(S.DRAFT, "listing.archive", _delete_condition),
 }
 
 REFUSED = {
@@ -108,6 +120,8 @@ REFUSED = {
     Action.RESTORE: "Nur archivierte Einträge können wiederhergestellt werden.",
     Action.MARK_DUPLICATE: "Nur veröffentlichte Einträge oder Einträge in Prüfung können als Duplikat markiert werden.",
     Action.CREATE: "Dieser Eintrag besteht bereits.",
+    Action.WITHDRAW: "Zurückziehen lässt sich nur ein Eintrag in Prüfung.",
+    Action.DELETE: "Gelöscht werden können nur Entwürfe; archivieren Sie diesen Eintrag.",
 }
 
 

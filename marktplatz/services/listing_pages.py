@@ -220,7 +220,7 @@ def export_listings(session: Session) -> list[Listing]:
 
 
 def export_row(listing: Listing, base_url: str) -> dict[str, Any]:
-    """Turn a listing into one flat open-data record."""
+    """Turn a listing into one open-data record with JSON types (the CSV flattens it)."""
     from ..schemas.listing import EXPORT_COLUMNS, export_values
 
     org = listing.organisation
@@ -228,11 +228,11 @@ def export_row(listing: Listing, base_url: str) -> dict[str, Any]:
         "id": listing.id,
         "url": f"{base_url}/eintraege/{listing.slug}",
         "kommune": org.name,
-        "ags": org.ags or "",
-        "land": org.land or "",
+        "ags": org.ags or None,
+        "land": org.land or None,
         "nachnutzungen": listing.active_reuse_count,
-        "veroeffentlicht": listing.published_at.isoformat() if listing.published_at else "",
-        "aktualisiert": listing.updated_at.isoformat() if listing.updated_at else "",
+        "veroeffentlicht": listing.published_at.isoformat() if listing.published_at else None,
+        "aktualisiert": listing.updated_at.isoformat() if listing.updated_at else None,
         **export_values(listing),
     }
     return {column: row[column] for column in EXPORT_COLUMNS}

@@ -65,6 +65,27 @@ def _resolve_catalogue(session: Session, data: dict[str, Any]) -> tuple[list[Ozg
     return ozg, leika
 
 
+def load_listing_input(session: Session, data: Any, partial: bool = False) -> dict[str, Any]:
+    """Validate listing input with every rule in one pass: fields, cross-field rules, catalogue.
+
+    A busy officer sees all errors in the first round, not the catalogue's in a second one.
+    """
+    errors: dict[str, Any] = {}
+    try:
+        clean = load(ListingSchema(), data, partial=partial)
+    except Invalid as err:
+        errors, clean = dict(err.errors), err.valid_data
+    if not errors.keys() & {"ozg_ids", "leika_keys"} and ("ozg_ids" in clean or "leika_keys" in clean):
+        try:
+            _resolve_catalogue(session, {"ozg_ids": clean.get("ozg_ids") or [],
+                                         "leika_keys": clean.get("leika_keys") or []})
+        except Invalid as err:
+            errors.update(err.errors)
+    if errors:
+        raise Invalid(errors)
+    return clean
+
+
 def unique_tags(tags: list[str]) -> list[str]:
     """Return the tags as stored: stripped, without blanks and case-insensitive repeats."""
     wanted: list[str] = []
@@ -117,7 +138,7 @@ def create_listing(
         raise Invalid({"organisation": ["Ihr Konto ist keiner Kommune zugeordnet."]})
     listing = Listing(organisation=org, created_by=user)
     transition(user, listing, Action.CREATE, permission_obj=org)
-    clean = load(ListingSchema(), data)
+    clean = load_listing_input(session, data)
     session.add(listing)
     with session.no_autoflush:
         _apply(session, listing, clean)
@@ -161,7 +182,7 @@ def update_listing(
 ) -> Listing:
     """Apply an edit; raise Conflict if the listing changed since expected_version."""
     require(user, "listing.edit", listing)
-    clean = load(ListingSchema(), data, partial=partial)
+    clean = load_listing_input(session, data, partial=partial)
     if expected_version is not None and expected_version != listing.version:
         raise Conflict(
             "Jemand anderes hat diesen Eintrag inzwischen geändert.",
@@ -204,6 +225,26 @@ def archive_listing(session: Session, user: User, listing: Listing, reason: str 
     audit.record(session, user, "listing.archived", listing, comment=reason, from_state=previous.value)
     flush(session)
     return listing
+
+
+def withdraw_listing(session: Session, user: User, listing: Listing) -> Listing:
+    """Take a listing in review back to a draft, before the coordination decides."""
+    transition(user, listing, Action.WITHDRAW)
+    audit.record(session, user, "listing.withdrawn", listing)
+    flush(session)
+    return listing
+
+
+def delete_draft(session: Session, user: User, listing: Listing) -> str:
+    """Delete a draft that was never submitted and return its title."""
+    transition(user, listing, Action.DELETE)
+    title = listing.title
+    event = audit.record(session, user, "listing.deleted", listing, title=title)
+    event.listing_id = None  # the audit trail outlives the row it names
+    session.delete(listing)
+    flush(session)
+    log.info("draft listing %s deleted by user %s", event.object_id, user.id)
+    return title
 
 
 def restore_listing(session: Session, user: User, listing: Listing, comment: str = "") -> Listing:

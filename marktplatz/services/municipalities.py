@@ -60,6 +60,20 @@ def municipality_reuses(session: Session, user: Any, org: Organisation) -> list[
     )
 
 
+def municipality_reused_by(session: Session, user: Any, org: Organisation) -> list[Reuse]:
+    """Return the reuses others declared of org's listings the viewer may see (the other direction)."""
+    return list(
+        session.scalars(
+            select(Reuse)
+            .join(Listing, Listing.id == Reuse.listing_id)
+            .where(Listing.organisation_id == org.id, Reuse.organisation_id != org.id,
+                   listing_visibility_filter(user))
+            .options(selectinload(Reuse.listing), selectinload(Reuse.organisation))
+            .order_by(Reuse.updated_at.desc())
+        )
+    )
+
+
 def municipality_networks(session: Session, org: Organisation) -> list[Network]:
     """Return the networks org belongs to."""
     return list(

@@ -61,6 +61,18 @@ def technical_user(session: Session, organisation: Organisation) -> User:
     return user
 
 
+def token_input_errors(name: str, scopes: list[str], expires_at: datetime | None) -> dict[str, list[str]]:
+    """Return every error of a token's input at once (empty when it is valid)."""
+    errors: dict[str, list[str]] = {}
+    if not 1 <= len((name or "").strip()) <= 120:
+        errors["name"] = ["Bitte einen Namen mit höchstens 120 Zeichen angeben."]
+    if not [s for s in SCOPES if s in set(scopes or [])]:
+        errors["scopes"] = ["Bitte mindestens eine Berechtigung wählen."]
+    if expires_at is not None and expires_at <= utcnow():
+        errors["expires_at"] = ["Das Ablaufdatum muss in der Zukunft liegen."]
+    return errors
+
+
 def create_token(
     session: Session,
     actor: User,
@@ -71,17 +83,11 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """Create a token for organisation and return it with its secret (shown only once)."""
     require(actor, "organisation.manage_tokens", organisation)
-    errors: dict[str, list[str]] = {}
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 120:
-        errors["name"] = ["Bitte einen Namen mit höchstens 120 Zeichen angeben."]
-    wanted = [s for s in SCOPES if s in set(scopes or [])]
-    if not wanted:
-        errors["scopes"] = ["Bitte mindestens eine Berechtigung wählen."]
-    if expires_at is not None and expires_at <= utcnow():
-        errors["expires_at"] = ["Das Ablaufdatum muss in der Zukunft liegen."]
+    errors = token_input_errors(name, scopes, expires_at)
     if errors:
         raise Invalid(errors)
+    name = (name or "").strip()
+    wanted = [s for s in SCOPES if s in set(scopes or [])]
     if "write" in wanted and "read" not in wanted:
         wanted.insert(0, "read")
     visible = secrets.token_hex(4)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from .conftest import axe_violations, login, screenshot
+from .conftest import assert_accessible, axe_violations, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -156,15 +156,45 @@ def test_autocomplete_on_browse_page(new_page):
     assert "Hundesteuer" in page.inner_text("#q-vorschlaege")
 
 
-@pytest.mark.parametrize("path", ["/", "/eintraege", "/eintraege?q=hundesteuer", "/ozg/10160", "/kommunen/08311000", "/anmelden"])
-def test_pages_fit_360_pixels(new_page, path):
-    """Main pages do not scroll sideways at 360 px width."""
+def test_every_main_page_fits_360_pixels_and_passes_axe(new_page, axe_path):
+    """No main page scrolls sideways at 360 px, public or signed in (officer, coordinator)."""
     page = new_page(width=360)
-    page.goto(path)
-    overflow = page.evaluate("document.documentElement.scrollWidth")
-    assert overflow <= 360, f"{path} is {overflow}px wide"
-    if path == "/":
-        screenshot(page, "start-360px")
+    for name, path in MAIN_PAGES + [("netzwerke", "/netzwerke"), ("api-doku", "/api/v1/docs")]:
+        page.goto(path)
+        assert_accessible(page, axe_path, 360, name)
+    login(page, "digital@freiburg.example")
+    for name, path in [("meine-kommune", "/meine-kommune"), ("veroeffentlichen", "/eintraege/neu"),
+                       ("api-tokens", "/konto/api-tokens"), ("webhooks", "/kommune/webhooks")]:
+        page.goto(path)
+        assert_accessible(page, axe_path, 360, name)
+    page.goto("/eintraege?ozg=10160&nachnutzung=1")
+    page.click(".card-title a")
+    assert_accessible(page, axe_path, 360, "eintrag")
+    coordinator = new_page(width=360)
+    login(coordinator, "koordination@andi.example")
+    for name, path in [("pruefung", "/pruefung"), ("statistik", "/pruefung/dashboard")]:
+        coordinator.goto(path)
+        assert_accessible(coordinator, axe_path, 360, name)
+
+
+def test_header_menu_folds_behind_a_button_without_javascript(new_page):
+    """At 360 px the menu is one button that opens the list; at 1280 px the list shows at once."""
+    small = new_page(width=360, javascript=False)
+    small.goto("/")
+    link = small.locator("nav[aria-label=Hauptnavigation] a", has_text="OZG-Katalog")
+    assert not link.is_visible()
+    header = small.evaluate("document.querySelector('.site-header').getBoundingClientRect().height")
+    assert header < 120, header
+    small.click("summary.menu-button")
+    assert link.is_visible()
+    assert small.evaluate("document.documentElement.scrollWidth") <= 360  # axe needs JavaScript
+    screenshot(small, "menue-offen-360px")
+    link.click()
+    assert small.url.endswith("/ozg")
+    wide = new_page(width=1280, javascript=False)
+    wide.goto("/")
+    assert not wide.locator("summary.menu-button").is_visible()
+    assert wide.locator("nav[aria-label=Hauptnavigation] a", has_text="OZG-Katalog").is_visible()
 
 
 def test_ozg_10160_matrix_shows_the_dog_tax_story(new_page):

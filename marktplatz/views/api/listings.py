@@ -109,17 +109,22 @@ def duplicate_candidates(session: Any, user: Any, data: dict[str, Any]) -> dict[
     keys = [k.strip() for k in data.get("leika_keys") or [] if k.strip()]
     report = find_duplicates(session, user, {"title": data.get("title") or "", "ozg_ids": ozg_ids,
                                              "leika_keys": keys, "id": data.get("exclude_id")})
-    candidates = []
-    for m in report.matches:
+    def candidate(m: Any) -> dict[str, Any]:
         lst = m.listing
-        candidates.append({
+        return {
             "id": lst.id, "title": lst.title, "kind": lst.kind, "organisation": lst.organisation,
             "score": m.score, "reasons": m.reasons, "reuse_offered": lst.reuse_offered,
+            "reifegrad": lst.reifegrad, "reifegrad_model": lst.reifegrad_model, "platform": lst.platform,
+            "cost_model": lst.cost_model, "reusers": m.reusers,
+            "own_reuse_stage": m.own_reuse.stage if m.own_reuse is not None else None,
             "shared_ozg_ids": sorted({o.id for o in lst.ozg_leistungen} & set(ozg_ids)),
             "shared_leika_keys": sorted({lk.key for lk in lst.leika_leistungen} & set(keys)),
-        })
+        }
+
     return {"summary": report.summary, "municipalities": report.municipalities,
-            "offering_reuse": report.offering_reuse, "candidates": candidates}
+            "offering_reuse": report.offering_reuse,
+            "candidates": [candidate(m) for m in report.others],
+            "own_listings": [candidate(m) for m in report.own]}
 
 
 def _get(listing_id: int) -> Listing:

@@ -314,6 +314,13 @@ class DuplicateCandidateSchema(_Base):
     score = fields.Float(metadata={"description": "Rangwert; höher heißt ähnlicher"})
     reasons = fields.List(fields.Str(), metadata={"description": "Warum der Eintrag passt"})
     reuse_offered = fields.Bool()
+    reifegrad = fields.Int(allow_none=True)
+    reifegrad_model = fields.Str(allow_none=True, metadata={"description": "Reifegradmodell: 1.1 (0–4) oder 2.0 (0–7)"})
+    platform = fields.Str(allow_none=True, metadata={"description": "Betriebsplattform"})
+    cost_model = fields.Str(allow_none=True, metadata={"description": "Kostenmodell der Nachnutzung"})
+    reusers = fields.Int(metadata={"description": "Zahl der Kommunen, die den Eintrag nachnutzen"})
+    own_reuse_stage = fields.Str(allow_none=True, metadata={
+        "description": "Stufe der Nachnutzung durch die eigene Kommune, falls erklärt"})
     shared_ozg_ids = fields.List(fields.Int())
     shared_leika_keys = fields.List(fields.Str())
 
@@ -325,7 +332,10 @@ class DuplicateResultSchema(_Base):
                                                   "Lösung zur Nachnutzung an.“ (leer ohne Treffer)"})
     municipalities = fields.Int()
     offering_reuse = fields.Int()
-    candidates = fields.List(fields.Nested(DuplicateCandidateSchema))
+    candidates = fields.List(fields.Nested(DuplicateCandidateSchema), metadata={
+        "description": "Einträge anderer Kommunen; zur Nachnutzung angebotene zuerst, sonst nach score"})
+    own_listings = fields.List(fields.Nested(DuplicateCandidateSchema), metadata={
+        "description": "Passende Einträge der eigenen Kommune (nur mit Token)"})
 
 
 class ChangeSchema(_Base):

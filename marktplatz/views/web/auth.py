@@ -29,15 +29,15 @@ def _load_user(ident: str):
     return accounts.load_user(get_session(), ident)
 
 
-def _safe_next(target: str | None) -> str:
-    """Return target if it is a local path, else the start page (no open redirects).
+def _safe_next(target: str | None, default: str | None = None) -> str:
+    """Return target if it is a local path, else default or the start page (no open redirects).
 
     Control characters (CR/LF, NUL) are refused: they would split or end the Location header.
     """
     if (target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
             and not any(ord(c) < 32 or ord(c) == 127 for c in target) and "\\" not in target):
         return target
-    return url_for("web.index")
+    return default or url_for("web.index")
 
 
 @bp.route("/anmelden", methods=["GET", "POST"])
@@ -70,7 +70,9 @@ def login():
             session.clear()
             login_user(user, remember=False)
             flash(f"Willkommen, {user.name}!", "success")
-            return redirect(_safe_next(request.args.get("next")))
+            # Without a (safe) next, an officer's day starts at "Meine Kommune".
+            return redirect(_safe_next(request.args.get("next") or request.form.get("next"),
+                                       url_for("web.dashboard")))
     # flask-limiter sets Retry-After on its own (its window); the wait is named in the message.
     status = 429 if waiting else 422 if errors else 200
     return render_template("auth/login.html", errors=errors, email=email), status

@@ -5,28 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ...core.db import get_session
 from ...models import Network
-from ...schemas.listing import EXPORT_COLUMNS
+from ...schemas.listing import EXPORT_COLUMNS, csv_cell, export_json_schema
 from ...services import catalogue, listing_pages
+from ...services import open_data as open_data_service
 from ...services.listings import get_listing
+from ...services.open_data import ATTRIBUTION, DATA_LICENCE, DATA_LICENCE_URL
 
 bp = Blueprint("feeds", __name__)
-
-DATA_LICENCE = "dl-de/by-2-0"
-DATA_LICENCE_URL = "https://www.govdata.de/dl-de/by-2-0"
-ATTRIBUTION = (
-    "Daten: Marktplatz kommunaler Digitalisierung und die veröffentlichenden Kommunen, "
-    "Datenlizenz Deutschland – Namensnennung – Version 2.0 (dl-de/by-2-0), "
-    + DATA_LICENCE_URL
-)
 
 
 def _atom(title: str, feed_id: str, entries: list[dict[str, Any]]) -> Response:
@@ -112,37 +107,119 @@ def _base_url() -> str:
     return request.url_root.rstrip("/")
 
 
-@bp.route("/export/eintraege.json")
-def export_json():
-    """Export all public published listings as JSON with the data licence."""
-    rows = [listing_pages.export_row(item, _base_url()) for item in listing_pages.export_listings(get_session())]
+def _urls() -> dict[str, str]:
+    """Return the stable addresses of the open-data export and its descriptions."""
+    return {
+        "home": url_for("web.index", _external=True),
+        "page": url_for("feeds.open_data", _external=True),
+        "dataset": url_for("feeds.open_data", _external=True) + "#eintraege",
+        "csv": url_for("feeds.export_csv", _external=True),
+        "json": url_for("feeds.export_json", _external=True),
+        "zip": url_for("feeds.export_zip", _external=True),
+        "schema": url_for("feeds.export_schema", _external=True),
+        "readme": url_for("feeds.export_readme", _external=True),
+        "dcat": url_for("feeds.dcat", _external=True),
+    }
+
+
+def _link_header(urls: dict[str, str]) -> str:
+    """Return the Link header of every export: its licence and where it is described."""
+    return ", ".join([
+        f'<{DATA_LICENCE_URL}>; rel="license"',
+        f'<{urls["readme"]}>; rel="describedby"; type="text/plain"',
+        f'<{urls["dcat"]}>; rel="describedby"; type="application/ld+json"',
+    ])
+
+
+def _rows() -> list[dict[str, Any]]:
+    return [listing_pages.export_row(item, _base_url()) for item in listing_pages.export_listings(get_session())]
+
+
+def _json_body(rows: list[dict[str, Any]], now: datetime) -> str:
     body = {
         "lizenz": DATA_LICENCE,
         "lizenz_url": DATA_LICENCE_URL,
         "namensnennung": ATTRIBUTION,
-        "erzeugt": datetime.now(UTC).isoformat(),
+        "erzeugt": now.isoformat(),
         "anzahl": len(rows),
         "eintraege": rows,
     }
-    resp = Response(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json")
-    resp.headers["Content-Disposition"] = 'inline; filename="marktplatz-eintraege.json"'
-    resp.headers["Link"] = f'<{DATA_LICENCE_URL}>; rel="license"'
+    return json.dumps(body, ensure_ascii=False, indent=1)
+
+
+def _csv_body(rows: list[dict[str, Any]]) -> str:
+    # The first row is the header: csv.DictReader and spreadsheets read the columns from it;
+    # the licence travels in the Link header, the README and the open-data page.
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS), delimiter=";", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_cell(csv_cell(v, k)) for k, v in row.items()})
+    return "\ufeff" + out.getvalue()
+
+
+def _export(body: str, mimetype: str, disposition: str) -> Response:
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Type"] = f"{mimetype}; charset=utf-8"
+    resp.headers["Content-Disposition"] = disposition
+    resp.headers["Link"] = _link_header(_urls())
     return resp
+
+
+@bp.route("/export/eintraege.json")
+def export_json():
+    """Export all public published listings as JSON with the data licence."""
+    return _export(_json_body(_rows(), datetime.now(UTC)), "application/json",
+                   'inline; filename="marktplatz-eintraege.json"')
 
 
 @bp.route("/export/eintraege.csv")
 def export_csv():
-    """Export all public published listings as CSV (UTF-8, semicolon) with the data licence."""
-    rows = [listing_pages.export_row(item, _base_url()) for item in listing_pages.export_listings(get_session())]
-    out = io.StringIO()
-    out.write(f"# Lizenz: {ATTRIBUTION}\n")
-    writer = csv.DictWriter(out, fieldnames=_empty_fields(), delimiter=";", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_cell("ja" if v is True else "nein" if v is False else v) for k, v in row.items()})
-    resp = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
-    resp.headers["Content-Type"] = "text/csv; charset=utf-8"
-    resp.headers["Content-Disposition"] = 'attachment; filename="marktplatz-eintraege.csv"'
+    """Export all public published listings as CSV (UTF-8, semicolon, header first)."""
+    return _export(_csv_body(_rows()), "text/csv", 'attachment; filename="marktplatz-eintraege.csv"')
+
+
+@bp.route("/export/eintraege.schema.json")
+def export_schema():
+    """Return the JSON Schema of the JSON export."""
+    return _export(json.dumps(export_json_schema(_base_url()), ensure_ascii=False, indent=1),
+                   "application/schema+json", 'inline; filename="eintraege.schema.json"')
+
+
+@bp.route("/export/LIESMICH.txt")
+def export_readme():
+    """Return the README of the export: licence, files and columns."""
+    text = open_data_service.readme_text(export_json_schema(_base_url()), _urls(), datetime.now(UTC))
+    return _export(text, "text/plain", 'inline; filename="LIESMICH.txt"')
+
+
+@bp.route("/export/eintraege.zip")
+def export_zip():
+    """Return CSV, JSON, JSON Schema and README in one archive."""
+    now = datetime.now(UTC)
+    rows = _rows()
+    schema = export_json_schema(_base_url())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        stamp = now.timetuple()[:6]
+        for name, text in (("LIESMICH.txt", open_data_service.readme_text(schema, _urls(), now)),
+                           ("eintraege.csv", _csv_body(rows)), ("eintraege.json", _json_body(rows, now)),
+                           ("eintraege.schema.json", json.dumps(schema, ensure_ascii=False, indent=1))):
+            archive.writestr(zipfile.ZipInfo(name, date_time=stamp), text.encode("utf-8"), zipfile.ZIP_DEFLATED)
+    resp = Response(buf.getvalue(), mimetype="application/zip")
+    resp.headers["Content-Disposition"] = 'attachment; filename="marktplatz-eintraege.zip"'
+    resp.headers["Link"] = _link_header(_urls())
+    return resp
+
+
+@bp.route("/export/dcat.jsonld")
+def dcat():
+    """Describe the export as a DCAT-AP.de catalogue (JSON-LD) at a stable address."""
+    items = listing_pages.export_listings(get_session())
+    modified = max((i.updated_at for i in items if i.updated_at), default=None)
+    body = open_data_service.dcat_catalog(_urls(), modified, current_app.config.get("MAIL_FROM") or "", len(items))
+    resp = Response(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/ld+json")
+    resp.headers["Content-Type"] = "application/ld+json; charset=utf-8"
     resp.headers["Link"] = f'<{DATA_LICENCE_URL}>; rel="license"'
     return resp
 
@@ -158,13 +235,10 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _empty_fields() -> list[str]:
-    return list(EXPORT_COLUMNS)
-
-
 @bp.route("/offene-daten")
 def open_data():
     """Explain the feeds and exports."""
     session = get_session()
     networks = session.scalars(select(Network).order_by(Network.name)).all()
-    return render_template("open_data.html", networks=networks, licence=DATA_LICENCE, licence_url=DATA_LICENCE_URL)
+    return render_template("open_data.html", networks=networks, licence=DATA_LICENCE, licence_url=DATA_LICENCE_URL,
+                           attribution=ATTRIBUTION)

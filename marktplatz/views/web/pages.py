@@ -13,7 +13,14 @@ from ...core.db import get_session
 from ...core.extensions import search_limit
 from ...models import Listing, Network, Organisation, Reuse
 from ...models.listing import KINDS, PHASES, REUSE_STAGES
-from ...services import catalogue, listing_pages, listing_query, municipalities, networks
+from ...services import (
+    catalogue,
+    listing_pages,
+    listing_query,
+    municipalities,
+    networks,
+    publiccode,
+)
 from ...services import dashboard as dashboard_service
 from ...services.listing_query import ListingQuery
 from ...services.listings import get_listing
@@ -192,6 +199,8 @@ def render_listing(listing: Listing, status: int = 200, **extra: Any):
         )
     context = {
         "listing": listing,
+        # A component shows the metadata its publiccode.yml export carries.
+        "publiccode": publiccode.export(listing) if listing.kind == "komponente" else None,
         "similar": listing_pages.similar_listings(session, current_user, listing),
         "following": is_following(session, current_user, listing),
         "own_reuse": own_reuse,
@@ -227,6 +236,7 @@ def municipality(key: str):
         org=org,
         items=municipalities.municipality_listings(session, current_user, org),
         reuses=municipalities.municipality_reuses(session, current_user, org),
+        reused_by=municipalities.municipality_reused_by(session, current_user, org),
         networks=municipalities.municipality_networks(session, org),
         coverage=municipalities.coverage(session, current_user, org),
     )

@@ -18,6 +18,8 @@ from ...services import reuse as reuse_service
 from ...services.common import require
 from ...services.duplicates import DuplicateReport, find_duplicates
 from ...services.errors import Conflict, Invalid, NotFound
+from ...services.lifecycle import Action, refusal
+from .confirm import confirm_page, confirmed
 from .forms import (
     FORM_FIELDS,
     field_errors,
@@ -182,6 +184,72 @@ def restore(slug: str):
     listing_service.restore_listing(session, current_user, listing)
     flash(f"Der Eintrag ist wiederhergestellt ({listing.status_label}).", "success")
     return redirect(url_for("web.listing_detail", slug=listing.slug))
+
+
+def _owner_step(listing: Listing, action: Action, title: str, text: list[str], button: str, endpoint: str):
+    """Refuse at once if the lifecycle forbids action, else show its confirmation step (None once confirmed)."""
+    error = refusal(current_user, listing, action)
+    if error is not None:
+        raise error.fail()
+    if confirmed():
+        return None
+    return confirm_page(title, text, button, url_for(endpoint, slug=listing.slug),
+                        url_for("web.listing_detail", slug=listing.slug), "Abbrechen, zurück zum Eintrag")
+
+
+@bp.route("/eintraege/<slug>/archivieren", methods=["POST"])
+@login_required
+def archive(slug: str):
+    """Confirm, then archive a listing of the own municipality (it can be restored)."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    step = _owner_step(
+        listing, Action.ARCHIVE, f"„{listing.title}“ archivieren?",
+        ["Der Eintrag verschwindet aus Suche, Listen und Exporten; Nachnutzende und Folgende werden "
+         "benachrichtigt." if listing.is_published else "Der Eintrag wird archiviert.",
+         f"Sie können ihn jederzeit wiederherstellen; er kehrt dann in den Zustand „{listing.status_label}“ zurück."],
+        "Ja, archivieren", "publish.archive")
+    if step is not None:
+        return step
+    listing_service.archive_listing(session, current_user, listing)
+    flash("Der Eintrag ist archiviert. Sie können ihn auf dieser Seite wiederherstellen.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug))
+
+
+@bp.route("/eintraege/<slug>/zurueckziehen", methods=["POST"])
+@login_required
+def withdraw(slug: str):
+    """Confirm, then take a listing in review back to a draft."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    step = _owner_step(
+        listing, Action.WITHDRAW, f"„{listing.title}“ aus der Prüfung zurückziehen?",
+        ["Die Koordination prüft den Eintrag dann nicht mehr; er wird wieder ein Entwurf Ihrer Kommune.",
+         "Nach Ihren Änderungen reichen Sie ihn erneut ein."],
+        "Ja, zurückziehen", "publish.withdraw")
+    if step is not None:
+        return step
+    listing_service.withdraw_listing(session, current_user, listing)
+    flash("Der Eintrag ist zurückgezogen und wieder ein Entwurf.", "success")
+    return redirect(url_for("web.listing_detail", slug=listing.slug))
+
+
+@bp.route("/eintraege/<slug>/loeschen", methods=["POST"])
+@login_required
+def delete(slug: str):
+    """Confirm, then delete a draft that was never submitted."""
+    session = get_session()
+    listing = listing_service.get_listing(session, current_user, slug)
+    step = _owner_step(
+        listing, Action.DELETE, f"Entwurf „{listing.title}“ löschen?",
+        ["Der Entwurf wird endgültig gelöscht; das lässt sich nicht rückgängig machen.",
+         "Er war noch nie eingereicht, niemand außerhalb Ihrer Kommune hat ihn gesehen."],
+        "Ja, Entwurf endgültig löschen", "publish.delete")
+    if step is not None:
+        return step
+    title = listing_service.delete_draft(session, current_user, listing)
+    flash(f"Der Entwurf „{title}“ ist gelöscht.", "success")
+    return redirect(url_for("web.dashboard"))
 
 
 @bp.route("/eintraege/<slug>/status", methods=["POST"])

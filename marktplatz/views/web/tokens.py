@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import current_user, login_required
 
 from ...core.db import get_session
@@ -38,6 +39,11 @@ def _parse_expiry(value: str) -> datetime | None:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
+# The new secret crosses one redirect in the signed, HttpOnly session cookie and is removed
+# by the page that shows it: reloading that page neither shows it again nor makes a token.
+_NEW_SECRET = "new_token_secret"
+
+
 @bp.route("/konto/api-tokens", methods=["GET", "POST"])
 @login_required
 def index():
@@ -45,18 +51,23 @@ def index():
     session = get_session()
     org = _organisation()
     errors: dict = {}
-    secret = None
+    secret = flask_session.pop(_NEW_SECRET, None) if request.method == "GET" else None
     form = {"name": "", "scope": "read", "expires_at": ""}
     if request.method == "POST":
         form = {k: request.form.get(k, form[k]) for k in form}
         scopes = ["read", "write"] if form["scope"] == "write" else ["read"]
         try:
-            _token, secret = tokens.create_token(
-                session, current_user, org, form["name"], scopes, _parse_expiry(form["expires_at"])
-            )
-            form = {"name": "", "scope": "read", "expires_at": ""}
+            try:
+                expires_at = _parse_expiry(form["expires_at"])
+            except Invalid as err:  # every error in one round, the date's with the others
+                raise Invalid({**tokens.token_input_errors(form["name"], scopes, None), **err.errors}) from err
+            token, secret = tokens.create_token(session, current_user, org, form["name"], scopes, expires_at)
         except Invalid as err:
             errors = err.errors
+        else:
+            flask_session[_NEW_SECRET] = secret
+            flash(f"Der Token „{token.name}“ ist angelegt.", "success")
+            return redirect(url_for("tokens.index") + "#secret-title", 303)
     items = tokens.list_tokens(session, current_user, org)
     status = 422 if errors else 200
     return render_template(
