@@ -110,3 +110,19 @@ def test_network_listing_only_for_members(demo_app):
         assert search.search_listings(None, "Prozessregister").total == 0
         lemgo = get_session().scalar(select(User).where(User.email == "digital@lemgo.example"))
         assert [h.title for h in search.search_listings(lemgo, "Prozessregister").hits] == ["Gemeinsames Prozessregister Lippe"]
+
+
+# Targets of issue 16: the German relevance set (tests/fixtures/relevance_queries.csv).
+TARGETS = {"listing": 0.95, "catalogue": 0.90}
+
+
+def test_relevance_set_meets_its_targets(demo_app):
+    from tests.relevance_metrics import cases, evaluate, report
+
+    rows = cases()
+    assert len(rows) >= 150
+    scores = evaluate(demo_app)
+    print(report(scores))
+    for kind, target in TARGETS.items():
+        s = scores[kind]
+        assert s.hits_at_3 >= target, (kind, report(scores), s.misses)
