@@ -259,7 +259,7 @@ def _concept(words: list[str]) -> Concept | None:
                 subs.append(whole_parts)
                 budget -= cost
     for alt in vocabulary.alternatives(folded):
-        part = _term_query(alt, 0.6)
+        part = _term_query(alt, SYNONYM_BOOST)
         if part is None:
             continue
         cost = engine.term_cost(part)
@@ -270,6 +270,7 @@ def _concept(words: list[str]) -> Concept | None:
     return Concept(text, Q.Or(subs) if len(subs) > 1 else base, optional)
 
 
+SYNONYM_BOOST = 1.0  # a curated synonym or word form (the word itself also matches fuzzily and by n-grams)
 CONCEPT_EXTRA_TERMS = 80  # index terms the synonyms, word forms and parts of one word may add
 
 

@@ -43,7 +43,8 @@ FILLER_WORDS = frozenset(
     "beantragen beantragung antrag antraege online digital digitale digitaler digitales "
     "elektronisch elektronische elektronischer internet web formular formulare service "
     "services portal stellen machen erledigen bekommen erhalten holen wie wo neu neue "
-    "kommune kommunen stadt gemeinde verwaltung amt buerger buergerin buergerinnen".split()
+    "kommune kommunen stadt gemeinde verwaltung amt buerger buergerin buergerinnen finden "
+    "suchen gesucht".split()
 )
 OPTIONAL_WORDS = STOP_WORDS | FILLER_WORDS
 
