@@ -126,3 +126,17 @@ def test_relevance_set_meets_its_targets(demo_app):
     for kind, target in TARGETS.items():
         s = scores[kind]
         assert s.hits_at_3 >= target, (kind, report(scores), s.misses)
+
+
+def test_ranked_catalogue_api_pages_through_the_ranking_without_repeats(demo_app):
+    client = demo_app.test_client()
+    url, seen = "/api/v1/ozg/leistungen?q=Personalausweis&limit=1", []
+    while url and len(seen) < 6:
+        body = client.get(url).get_json()
+        seen += [item["id"] for item in body["items"]]
+        url = body["links"]["next"]
+    assert seen[0] == 10119 and len(seen) == len(set(seen)) and len(seen) > 1
+    narrowed = client.get("/api/v1/ozg/leika?q=Hundesteuer&ozg_id=10110").get_json()
+    assert narrowed["items"] == []  # the filter narrows the ranking
+    bad = client.get("/api/v1/ozg/leistungen?q=Hund&after=kaputt")
+    assert bad.status_code == 422 and bad.content_type.startswith("application/problem+json")

@@ -152,27 +152,20 @@ def german_analyzer():
     (DecompoundFilter); query building splits a query's compounds itself, as an And of
     the parts (query.py), which an analyzer's flat list of terms cannot express.
     """
-    return (
-        _tokenizer()
-        | LowercaseFilter()
-        | FoldFilter()
-        | CompoundFilter()
-        | StopFilter(stoplist=_GERMAN_STOP, minsize=1)
-        | DecompoundFilter()  # after the stop filter, which renumbers positions
-        | StemFilter(lang="de", cachesize=50000)
-    )
+    return _german(decompound=True)
 
 
 def german_query_analyzer():
     """Return the German analyzer without dictionary decompounding (for query words)."""
-    return (
-        _tokenizer()
-        | LowercaseFilter()
-        | FoldFilter()
-        | CompoundFilter()
-        | StopFilter(stoplist=_GERMAN_STOP, minsize=1)
-        | StemFilter(lang="de", cachesize=50000)
-    )
+    return _german(decompound=False)
+
+
+def _german(decompound: bool):
+    chain = _tokenizer() | LowercaseFilter() | FoldFilter() | CompoundFilter() | StopFilter(
+        stoplist=_GERMAN_STOP, minsize=1)
+    if decompound:
+        chain = chain | DecompoundFilter()  # after the stop filter, which renumbers positions
+    return chain | StemFilter(lang="de", cachesize=50000)
 
 
 _STEMMER = None

@@ -48,15 +48,19 @@ def list_leistungen(args: dict[str, Any]):
     German analysis of the listing search (compounds, word forms, synonyms), best first;
     an OZG-ID or the digits of a LeiKa key match exactly.
     """
-    theme = args.get("themenfeld")
+    return _catalogue_page(args, OzgLeistung, catalogue.find_ozg_ids, OzgLeistung.themenfeld_id,
+                           args.get("themenfeld"), "api_catalogue.list_leistungen")
+
+
+def _catalogue_page(args: dict[str, Any], model: Any, find: Any, column: Any, value: Any, endpoint: str):
+    """Return a page of model: ranked by find(q) with q, else by id; column == value narrows it."""
+    cond = column == value if value is not None else None
     if args.get("q"):
-        ids = catalogue.find_ozg_ids(get_session(), args["q"])
-        extra = OzgLeistung.themenfeld_id == theme if theme is not None else None
-        return ranked_page(ids, OzgLeistung, args, "api_catalogue.list_leistungen", extra)
-    q = select(OzgLeistung)
-    if theme is not None:
-        q = q.where(OzgLeistung.themenfeld_id == theme)
-    return id_page(q, OzgLeistung, args, "api_catalogue.list_leistungen")
+        return ranked_page(find(get_session(), args["q"]), model, args, endpoint, cond)
+    q = select(model)
+    if cond is not None:
+        q = q.where(cond)
+    return id_page(q, model, args, endpoint)
 
 
 @blp.route("/leistungen/<int:ozg_id>")
@@ -76,15 +80,8 @@ def get_leistung(ozg_id: int):
 @blp.response(200, LeikaPage)
 def list_leika(args: dict[str, Any]):
     """List LeiKa-Leistungen, filtered by OZG-ID; with q, ranked by relevance (as the OZG list)."""
-    ozg_id = args.get("ozg_id")
-    if args.get("q"):
-        ids = catalogue.find_leika_ids(get_session(), args["q"])
-        extra = LeikaLeistung.ozg_id == ozg_id if ozg_id is not None else None
-        return ranked_page(ids, LeikaLeistung, args, "api_catalogue.list_leika", extra)
-    q = select(LeikaLeistung)
-    if ozg_id is not None:
-        q = q.where(LeikaLeistung.ozg_id == ozg_id)
-    return id_page(q, LeikaLeistung, args, "api_catalogue.list_leika")
+    return _catalogue_page(args, LeikaLeistung, catalogue.find_leika_ids, LeikaLeistung.ozg_id,
+                           args.get("ozg_id"), "api_catalogue.list_leika")
 
 
 @blp.route("/leika/<string:key>")
