@@ -7,8 +7,9 @@ per host, the default outside tests.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -31,9 +32,12 @@ def test_two_processes_share_one_count(tmp_path):
     """Two processes hit one limit of 150 a minute 100 times each: exactly 150 pass."""
     uri = f"sqlitefile://{tmp_path / 'limits.sqlite'}"
     storage_from_string(uri)  # creates the file
-    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter, as a gunicorn worker is
-    with ctx.Pool(2) as pool:
-        passed = pool.starmap(_hit, [(uri, 100), (uri, 100)])
+    # Two fresh interpreters, as gunicorn workers are. Plain subprocesses rather than a
+    # multiprocessing pool: a spawn pool leaves its resource tracker running after the test.
+    code = "import sys; from tests.test_ratelimit_store import _hit; print(_hit(sys.argv[1], 100))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, uri], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    passed = [int(proc.communicate(timeout=120)[0]) for proc in procs]
     assert sum(passed) == 150
     assert storage_from_string(uri).get("LIMITER/client-1/150/1/minute") == 200  # every hit counted
 
