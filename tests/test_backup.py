@@ -150,6 +150,8 @@ def test_sqlite_to_sqlite_restores_identical_content(demo_source, tmp_path):
     target = create_engine(target_url)
     try:
         assert snapshot(target) == snapshot(demo_source)
+        with target.connect() as conn:  # the import refreshed the planner's statistics
+            assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'listing'")).scalar() > 0
     finally:
         target.dispose()
 
@@ -168,6 +170,8 @@ def test_sqlite_to_postgresql_and_back(demo_source, tmp_path):
         txid = [c.name for c in ChangeLog.__table__.columns].index("txid")
         as_history = [(*row[:txid], 0, *row[txid + 1:]) for row in original["change_log"]]
         assert snapshot(pg) == {**original, "change_log": as_history}
+        with pg.connect() as conn:  # ANALYZEd: without statistics reltuples is -1 (never analysed)
+            assert conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'listing'")).scalar() > 0
         # New rows get fresh ids instead of colliding with imported ones.
         with pg.begin() as conn:
             top = conn.execute(text("SELECT max(id) FROM audit_event")).scalar()
@@ -245,7 +249,7 @@ def test_cli_export_and_import(demo_source, source_url, tmp_path):
     with target_app.app_context():  # the command runs against the app of the current context
         result = target_runner.invoke(args=["import", path])
         assert result.exit_code == 0, result.output
-        assert "Import abgeschlossen" in result.output
+        assert "Import abgeschlossen" in result.output and "ANALYZE" in result.output
         again = target_runner.invoke(args=["import", path])
     assert again.exit_code == 1
     assert "nicht leer" in again.output

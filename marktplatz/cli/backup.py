@@ -38,7 +38,8 @@ def import_cmd(path: str) -> None:
     except BackupError as err:
         click.echo(f"Import abgebrochen: {err}", err=True)
         sys.exit(1)
-    click.echo(f"Import abgeschlossen: {sum(counts.values())} Zeilen in {len(counts)} Tabellen.")
+    click.echo(f"Import abgeschlossen: {sum(counts.values())} Zeilen in {len(counts)} Tabellen. "
+               "Planer-Statistiken aktualisiert (ANALYZE): die Datenbank ist bereit.")
 
 
 def init_app(app: Flask) -> None:

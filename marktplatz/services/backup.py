@@ -286,7 +286,22 @@ def import_dump(engine: Engine, inp: IO[str], progress: Progress = _noop) -> dic
         if conn.dialect.name == "postgresql":
             reset_sequences(conn)
     log.info("imported %d rows into %d tables", sum(counts.values()), len(counts))
+    analyze(engine)
     return counts
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the query planner's statistics after a bulk load.
+
+    A freshly restored PostgreSQL database has none (autovacuum gets there minutes later):
+    until then the planner guesses, and at 100,000 listings the start page took 3.4 s and
+    browsing 6.4 s instead of well under a second. SQLite's planner uses sqlite_stat1 the
+    same way.
+    """
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+    log.info("planner statistics refreshed (ANALYZE)")
 
 
 def _apply_self_refs(conn: Connection, table: Table, cols: list[str], rows: list[dict[str, Any]]) -> None:
