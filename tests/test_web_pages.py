@@ -155,6 +155,29 @@ def test_municipality_page_shows_coverage_and_gaps(client, session, world):
     assert client.get("/kommunen/00000000").status_code == 404
 
 
+def test_municipality_gaps_name_the_best_offer_and_count_the_rest(client, auth, session, world):
+    """Per missing OZG-Leistung the page counts the offers others make, names the best one
+    (a live service before a newer pilot), leaves out its own offers and what it cannot see."""
+    f.listing(session, world["other"], publish_by=world["coord"], title="Gewerbe live Mannheim",
+              ozg_ids=[10294], leika_keys=[], reuse_offered=True, reuse_terms="Gerne.")
+    f.listing(session, world["far"], publish_by=world["admin"], title="Gewerbe Pilot Salzuflen", phase="in_progress",
+              ozg_ids=[10294], leika_keys=[], reuse_offered=True, reuse_terms="Gerne.")
+    f.listing(session, world["far"], publish_by=world["admin"], title="Gewerbe intern Salzuflen",
+              ozg_ids=[10294], leika_keys=[], reuse_offered=True, reuse_terms="Gerne.", visibility="network")
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Gewerbe geplant Freiburg", phase="planned",
+              ozg_ids=[10294], leika_keys=[], reuse_offered=True, reuse_terms="Gerne.", reifegrad=None,
+              reifegrad_model=None)
+    gaps = client.get(f"/kommunen/{f.FREIBURG}").get_data(as_text=True).split('id="luecken"')[1]
+    entry = next(li for li in gaps.split("<li>") if 'href="/ozg/10294"' in li)
+    assert "(2 Angebote)" in entry  # Mannheim and Salzuflen's pilot; not Freiburg's own, not members-only
+    assert "Gewerbe live Mannheim" in entry and "Gewerbe Pilot Salzuflen" not in entry  # one named: live first
+    assert "intern" not in gaps and "Gewerbe geplant Freiburg" not in gaps
+    f.user(session, "officer", f.LEMGO, email="lemgo@example.org")
+    auth.login("lemgo@example.org")  # a member of Salzuflen's network also counts its members-only offer
+    gaps = client.get(f"/kommunen/{f.FREIBURG}").get_data(as_text=True).split('id="luecken"')[1]
+    assert "(3 Angebote)" in next(li for li in gaps.split("<li>") if 'href="/ozg/10294"' in li)
+
+
 def test_ozg_index_search_and_detail_matrix(client, session, world):
     """The catalogue is searchable and the OZG page lists efforts and reusers."""
     item = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg",

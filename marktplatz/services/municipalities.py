@@ -21,7 +21,7 @@ from ..models import (
     listing_ozg,
 )
 from ..permissions import listing_visibility_filter
-from .read_cache import ONLINE_REUSE_STAGES, PUBLISHED
+from .read_cache import ONLINE_REUSE_STAGES, PUBLISHED, _cached
 
 # --- municipality --------------------------------------------------------------------
 
@@ -112,18 +112,81 @@ def coverage(session: Session, user: Any, org: Organisation) -> Coverage:
     result.online = sorted(
         ({**v, "name": names.get(k, str(k))} for k, v in online.items()), key=lambda e: e["name"]
     )
-    offers = session.execute(
-        select(OzgLeistung, Themenfeld.name, Listing)
-        .join(listing_ozg, listing_ozg.c.ozg_id == OzgLeistung.id)
-        .join(Listing, Listing.id == listing_ozg.c.listing_id)
-        .join(Themenfeld, Themenfeld.id == OzgLeistung.themenfeld_id)
-        .where(visible, PUBLISHED, Listing.reuse_offered.is_(True), Listing.organisation_id != org.id)
-        .order_by(Themenfeld.name, OzgLeistung.name, Listing.title)
-    ).all()
-    gaps: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
-    for ozg, tf_name, listing in offers:
-        if ozg.id in online:
-            continue
-        gaps[tf_name].setdefault(ozg.id, {"ozg": ozg, "offers": []})["offers"].append(listing)
-    result.gaps = {tf: list(v.values()) for tf, v in gaps.items()}
+    result.gaps = _gaps(session, visible, org, set(online), user)
     return result
+
+
+# Offers named per missing OZG-Leistung on the municipality page; all are on /ozg/<id>. At
+# national scale nearly all of the catalogue's ~560 Leistungen are gaps with offers: with
+# three named each the page weighed 420 kB, with one (the best) it stays readable.
+OFFERS_PER_GAP = 1
+# Offers kept per OZG-Leistung in the shared ranking: enough that a municipality's own
+# offers, which it does not see as gaps, can be dropped and OFFERS_PER_GAP still remain.
+_RANKED_OFFERS = OFFERS_PER_GAP + 5
+
+
+def _gaps(session: Session, visible: Any, org: Organisation, online: set[int], user: Any) -> dict[str, list[dict[str, Any]]]:
+    """Return, per Themenfeld, the OZG-Leistungen org lacks that others offer for reuse.
+
+    Each entry carries the number of offers and the best OFFERS_PER_GAP of them (live ones
+    first, then the newest). At national scale nearly every OZG-Leistung has offers by the
+    hundred, so the page names a few and links to the Leistung's who-does-what page. The
+    ranking is the same for every municipality: it is computed once per visibility class
+    and kept briefly (read_cache), and each page drops its own offers from it.
+    """
+    ranking = _cached("reuse_offers_by_ozg", session, user, lambda: _offer_ranking(session, visible))
+    own = dict(session.execute(
+        select(listing_ozg.c.ozg_id, func.count())
+        .join(Listing, Listing.id == listing_ozg.c.listing_id)
+        .where(visible, PUBLISHED, Listing.reuse_offered.is_(True), Listing.organisation_id == org.id)
+        .group_by(listing_ozg.c.ozg_id)
+    ).all())
+    gaps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in ranking:
+        if entry["ozg_id"] in online:
+            continue
+        total = entry["total"] - own.get(entry["ozg_id"], 0)
+        if total <= 0:
+            continue
+        offers = [o for o in entry["offers"] if o["organisation_id"] != org.id][:OFFERS_PER_GAP]
+        gaps[entry["themenfeld"]].append({**entry, "total": total, "offers": offers})
+    return dict(gaps)
+
+
+def _offer_ranking(session: Session, visible: Any) -> list[dict[str, Any]]:
+    """Return every OZG-Leistung with offers for reuse: its count and its best offers.
+
+    Ordered by Themenfeld and name; a window function ranks the offers per Leistung, so only
+    _RANKED_OFFERS rows per Leistung are read.
+    """
+    ozg_id = listing_ozg.c.ozg_id
+    ranked = (
+        select(
+            ozg_id.label("ozg_id"),
+            Listing.slug,
+            Listing.title,
+            Listing.organisation_id,
+            func.row_number().over(
+                partition_by=ozg_id,
+                order_by=((Listing.phase == "live").desc(), Listing.published_at.desc(), Listing.id.desc()),
+            ).label("rank"),
+            func.count().over(partition_by=ozg_id).label("total"),
+        )
+        .join(Listing, Listing.id == listing_ozg.c.listing_id)
+        .where(visible, PUBLISHED, Listing.reuse_offered.is_(True))
+    ).subquery()
+    rows = session.execute(
+        select(ranked.c.ozg_id, OzgLeistung.name, Themenfeld.name, ranked.c.slug, ranked.c.title, ranked.c.total,
+               ranked.c.organisation_id, Organisation.short_name)
+        .join(OzgLeistung, OzgLeistung.id == ranked.c.ozg_id)
+        .join(Themenfeld, Themenfeld.id == OzgLeistung.themenfeld_id)
+        .join(Organisation, Organisation.id == ranked.c.organisation_id)
+        .where(ranked.c.rank <= _RANKED_OFFERS)
+        .order_by(Themenfeld.name, OzgLeistung.name, ranked.c.ozg_id, ranked.c.rank)
+    ).all()
+    out: list[dict[str, Any]] = []
+    for oid, ozg_name, tf_name, slug, title, total, org_id, org_name in rows:
+        if not out or out[-1]["ozg_id"] != oid:
+            out.append({"ozg_id": oid, "name": ozg_name, "themenfeld": tf_name, "total": total, "offers": []})
+        out[-1]["offers"].append({"slug": slug, "title": title, "organisation": org_name, "organisation_id": org_id})
+    return out
