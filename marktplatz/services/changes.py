@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, tuple_
+from sqlalchemy import and_, exists, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -101,12 +101,16 @@ def _visible(user: Any):
     mirror learns to drop it. Changes of listings never published stay the owner's and
     reviewers' (the SQL filter of the one visibility policy decides).
     """
-    visible_listing = select(Listing.id).where(listing_visibility_filter(user))
-    once_published = select(Listing.id).where(Listing.published_at.is_not(None))
+    # A correlated EXISTS: one primary-key lookup per change read. `listing_id IN (SELECT
+    # ...)` made both databases collect the ids of every visible listing for each page, and
+    # at 100,000 listings a page took 1.6 s.
+    listing_readable = exists(select(Listing.id).where(
+        Listing.id == ChangeLog.listing_id,
+        or_(listing_visibility_filter(user), Listing.published_at.is_not(None)),
+    ))
     return or_(
         ChangeLog.listing_id.is_(None),
-        ChangeLog.listing_id.in_(visible_listing),
-        ChangeLog.listing_id.in_(once_published),
+        listing_readable,
         and_(ChangeLog.op == "deleted", ChangeLog.entity_type == "listing"),
     )
 
@@ -203,7 +207,6 @@ def _current_entities(session: Session, user: Any, rows: Any, load: bool) -> dic
     for r in rows:
         wanted.setdefault(r.entity_type, set()).add(r.entity_id)
     found: dict[tuple[str, int], Any] = {}
-    visible_listing = select(Listing.id).where(listing_visibility_filter(user))
     for kind, ids in wanted.items():
         model = _MODELS.get(kind)
         if model is None:
@@ -211,8 +214,8 @@ def _current_entities(session: Session, user: Any, rows: Any, load: bool) -> dic
         q = select(model if load else model.id).where(model.id.in_(sorted(ids)))
         if model is Listing:
             q = q.where(listing_visibility_filter(user))
-        elif model is not Organisation:
-            q = q.where(model.listing_id.in_(visible_listing))
+        elif model is not Organisation:  # joined: the page's few listings, not every visible one
+            q = q.join(Listing, Listing.id == model.listing_id).where(listing_visibility_filter(user))
         for obj in session.scalars(q):
             found[(kind, obj.id if load else obj)] = obj
     return found
