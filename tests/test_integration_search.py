@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from sqlalchemy import select
@@ -101,13 +102,26 @@ def test_browse_query_respects_visibility(world, client, auth):
     assert world["draft"].id in own
 
 
-def test_browse_without_query_keeps_sql_listing_and_filters(world, client):
-    """Without q the page lists published listings newest first, with the full filter form."""
+def test_browse_without_query_lists_published_newest_first_with_counts(world, client, auth):
+    """Without q the index answers: published listings newest first, each filter option with
+    its count; not the viewer's own drafts, which the search shows."""
+    html = client.get("/eintraege").get_data(as_text=True)
+    assert card_ids(html) == [world["c"].id, world["b"].id, world["a"].id]
+    assert "<mark>" not in html and "Titel A–Z" in html and "Zahl der passenden Einträge" in html
+    assert re.search(r'<option value="dienst">Dienst \(\d+\)</option>', html)  # counted by the index
+    assert 'data-suggest-url="/suche/vorschlaege"' in html
+    auth.login(world["lemgo"].email)
+    assert world["draft"].id not in card_ids(client.get("/eintraege").get_data(as_text=True))
+
+
+def test_browse_sorted_by_title_or_without_index_is_answered_by_sql(world, client, app):
+    """Sorts the index does not keep, and a lost index, fall back to SQL: same listings, no counts."""
+    html = client.get("/eintraege?sortierung=titel").get_data(as_text=True)
+    assert set(card_ids(html)) == {world["a"].id, world["b"].id, world["c"].id}
+    assert "Zahl der passenden Einträge" not in html
+    shutil.rmtree(app.config["INDEX_DIR"])
     html = client.get("/eintraege").get_data(as_text=True)
     assert set(card_ids(html)) == {world["a"].id, world["b"].id, world["c"].id}
-    assert "<mark>" not in html and "Titel A–Z" in html
-    assert '<option value="projekt">Projekt</option>' in html  # no counts without q
-    assert 'data-suggest-url="/suche/vorschlaege"' in html
 
 
 def test_browse_query_page_beyond_the_end_shows_last_page(world, client):

@@ -407,13 +407,15 @@ def _filter_query(filters: dict[str, Any]) -> list[Q.Query]:
     """Return the filter queries of filters: facet values plus a few non-facet restrictions.
 
     Archived listings (merged duplicates among them) are left out unless filters has
-    ``include_archived``. Besides the facet names, filters may hold ``organisation_ids`` (a set, e.g. the members of
-    a Kreis), ``ozg_id`` (an OZG-ID, matched in the codes), ``reifegrad_min`` (a grade; any
+    ``include_archived``. Besides the facet names, filters may hold ``statuses`` (a set of
+    states), ``organisation_ids`` (a set, e.g. the members of a Kreis), ``ozg_id`` (an OZG-ID, matched in the codes), ``reifegrad_min`` (a grade; any
     model) and ``listing_ids`` (restrict to these listings).
     """
     out: list[Q.Query] = []
     if not filters.get("include_archived"):  # archived listings and merged duplicates
         out.append(Q.Or([Q.Term("status", st.value) for st in ListingStatus if st is not ListingStatus.ARCHIVED]))
+    if filters.get("statuses"):  # e.g. browsing without a text: published ones only, not own drafts
+        out.append(Q.Or([Q.Term("status", str(st)) for st in sorted(filters["statuses"])]))
     if filters.get("organisation_ids") is not None:
         out.append(_ids("organisation_id", set(filters["organisation_ids"])))
     if filters.get("ozg_id"):

@@ -152,10 +152,11 @@ def listings():
     counts = suggestions = None
     if found.from_index:
         counts = facet_counts(session, found.facets)
-        suggestions = _suggestions(session, q)
-        suggestions["spelling"] = found.spelling
-        suggestions["partial"] = found.partial_words
-    elif sort not in SORTS:
+        if q:
+            suggestions = _suggestions(session, q)
+            suggestions["spelling"] = found.spelling
+            suggestions["partial"] = found.partial_words
+    if not found.from_index and sort not in SORTS:
         sort = "neu"
     index_unavailable = found.index_unavailable
     active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
