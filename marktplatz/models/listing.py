@@ -163,7 +163,9 @@ class Listing(Base):
             "OR (reifegrad_model = '2.0' AND reifegrad BETWEEN 0 AND 7)",
             name="reifegrad_range",
         ),
-        Index("ix_listing_status_visibility", "status", "visibility"),
+        # Browsing: a page of the newest visible listings in index order, and their count
+        # from the index alone (migration 0013).
+        Index("ix_listing_browse", "status", "visibility", "published_at", "id", "archived_from"),
     )
 
     @property
