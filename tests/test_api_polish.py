@@ -207,3 +207,22 @@ def test_docs_page_has_no_junk_rows_and_shows_shapes_and_problem_types(client):
     assert "<code>If-None-Match</code>" in html and "<code>If-Match</code>" in html
     assert "ListingPage" in html and "items, links, facets" in html
     assert TYPE_PREFIX + "invalid-json" in html
+
+
+def test_the_openapi_document_is_built_once_when_first_read(tmp_path):
+    """create_app leaves the document to its first reader (it cost 0.1 s of every app);
+    threads reading at once all get the whole document, examples and problems included."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from marktplatz import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "x", "TESTING": True,
+                      "INDEX_DIR": str(tmp_path / "idx")})
+    api = app.extensions["marktplatz_api"]
+    assert len(api._pending_docs) >= 7 and api._finish_docs is not None  # nothing documented yet
+    with ThreadPoolExecutor(4) as pool:
+        docs = list(pool.map(lambda _: api.spec.to_dict(), range(4)))
+    assert all(d == docs[0] for d in docs) and not api._pending_docs and api._finish_docs is None
+    op = docs[0]["paths"]["/api/v1/listings"]["get"]
+    assert "/api/v1/changes" in docs[0]["paths"] and "example" in op["responses"]["200"]["content"]["application/json"]
+    assert op["responses"]["429"] == {"$ref": "#/components/responses/Problem429"}
