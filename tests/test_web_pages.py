@@ -197,6 +197,26 @@ def test_ozg_index_search_and_detail_matrix(client, session, world):
     assert client.get("/ozg/1").status_code == 404
 
 
+def test_ozg_matrix_pages_efforts_before_reuses_and_counts_all(client, session, world):
+    """The who-does-what table is paged: own efforts first (live before planned), then reuses;
+    the counts cover every row, not the page."""
+    from marktplatz.services import catalogue
+
+    live = f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg",
+                     reuse_offered=True, reuse_terms="Gerne.")
+    planned = f.listing(session, world["other"], publish_by=world["coord"], title="Hundesteuer Mannheim",
+                        phase="planned", reifegrad=None, reifegrad_model=None)
+    reuse.declare_reuse(session, world["far"], live, {"stage": "production"})
+    session.commit()
+    first = catalogue.ozg_matrix(session, None, 10160, page=1, size=2)
+    assert [r["listing"].id for r in first.rows] == [live.id, planned.id] and first.pages == 2
+    assert (first.total, first.efforts, first.reusers) == (3, 2, 1)
+    second = catalogue.ozg_matrix(session, None, 10160, page=9, size=2)  # past the end: the last page
+    assert second.page == 2 and [r["reuse"].organisation.short_name for r in second.rows] == ["Bad Salzuflen"]
+    html = client.get("/ozg/10160?seite=abc").get_data(as_text=True)
+    assert "2 Einträge von Kommunen setzen" in html and "1 nutzt" in html
+
+
 def test_dashboard_needs_login_and_shows_own_work(client, auth, session, world):
     """The dashboard lists own listings with state, reuses, and changes on followed listings."""
     assert client.get("/meine-kommune").status_code == 302

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -11,7 +12,9 @@ from ..models import (
     LeikaLeistung,
     Listing,
     ListingStatus,
+    Organisation,
     OzgLeistung,
+    Reuse,
     Themenfeld,
     listing_ozg,
 )
@@ -111,31 +114,80 @@ def get_ozg(session: Session, ozg_id: int) -> OzgLeistung | None:
     )
 
 
-def ozg_matrix(session: Session, user: Any, ozg_id: int) -> list[dict[str, Any]]:
-    """Return one row per municipality with a listing or a reuse for this OZG-Leistung."""
-    listings = list(
-        session.scalars(
-            select(Listing)
-            .join(listing_ozg, listing_ozg.c.listing_id == Listing.id)
-            .where(listing_ozg.c.ozg_id == ozg_id, listing_visibility_filter(user),
-                   Listing.status != ListingStatus.ARCHIVED.value)
-            .options(selectinload(Listing.reuses))
-            .order_by(Listing.title)
-        )
-    )
+# Rows per page of the who-does-what table: at national scale a popular Leistung has
+# hundreds of efforts and reuses.
+MATRIX_PAGE = 50
+_PHASE_RANK = {"live": 0, "in_progress": 1, "planned": 2, "idea": 3, "stopped": 4}
+
+
+@dataclass
+class Matrix:
+    """One page of an OZG-Leistung's who-does-what rows, with the counts over all of them."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    size: int
+    efforts: int  # listings (own efforts) among all rows
+    reusers: int  # reuses among all rows
+
+    @property
+    def pages(self) -> int:
+        """Return the number of pages."""
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_prev(self) -> bool:
+        """Tell whether there is a previous page."""
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        """Tell whether there is a next page."""
+        return self.page < self.pages
+
+
+def ozg_matrix(session: Session, user: Any, ozg_id: int, page: int = 1, size: int = MATRIX_PAGE) -> Matrix:
+    """Return one page of rows, one per municipality with a listing or a reuse for this Leistung.
+
+    Own efforts first (live ones first), then reuses, each by municipality name. The order is
+    found from a few columns of every row; only the page's listings and reuses are loaded.
+    """
+    visible = (listing_ozg.c.ozg_id == ozg_id, listing_visibility_filter(user),
+               Listing.status != ListingStatus.ARCHIVED.value)
+    own = session.execute(
+        select(Listing.id, Listing.phase, Organisation.short_name)
+        .join(listing_ozg, listing_ozg.c.listing_id == Listing.id)
+        .join(Organisation, Organisation.id == Listing.organisation_id)
+        .where(*visible)
+    ).all()
+    reused = session.execute(
+        select(Reuse.id, Listing.phase, Organisation.short_name)
+        .join(Listing, Listing.id == Reuse.listing_id)
+        .join(listing_ozg, listing_ozg.c.listing_id == Listing.id)
+        .join(Organisation, Organisation.id == Reuse.organisation_id)
+        .where(*visible, Reuse.stage != "discontinued")
+    ).all()
+    keys = [((False, _PHASE_RANK.get(phase or "", 5), name, lid), "listing", lid) for lid, phase, name in own]
+    keys += [((True, _PHASE_RANK.get(phase or "", 5), name, rid), "reuse", rid) for rid, phase, name in reused]
+    keys.sort(key=lambda k: k[0])
+    total = len(keys)
+    pages = max(1, -(-total // size))
+    page = min(max(page, 1), pages)
+    chosen = keys[(page - 1) * size : page * size]
+    listing_ids = {i for _k, kind, i in chosen if kind == "listing"}
+    reuse_ids = {i for _k, kind, i in chosen if kind == "reuse"}
+    listings = {lst.id: lst for lst in session.scalars(
+        select(Listing).where(Listing.id.in_(listing_ids)))} if listing_ids else {}
+    reuses = {r.id: r for r in session.scalars(
+        select(Reuse).where(Reuse.id.in_(reuse_ids)).options(selectinload(Reuse.listing)))} if reuse_ids else {}
     rows: list[dict[str, Any]] = []
-    for listing in listings:
-        rows.append({"org": listing.organisation, "listing": listing, "reuse": None})
-        for r in listing.reuses:
-            if r.stage != "discontinued":
-                rows.append({"org": r.organisation, "listing": listing, "reuse": r})
-    phase_rank = {"live": 0, "in_progress": 1, "planned": 2, "idea": 3, "stopped": 4}
-    rows.sort(key=lambda r: (
-        r["reuse"] is not None,
-        phase_rank.get(r["listing"].phase or "", 5),
-        r["org"].short_name,
-    ))
-    return rows
+    for _key, kind, i in chosen:
+        if kind == "listing":
+            rows.append({"org": listings[i].organisation, "listing": listings[i], "reuse": None})
+        else:
+            rows.append({"org": reuses[i].organisation, "listing": reuses[i].listing, "reuse": reuses[i]})
+    return Matrix(rows, total, page, size, efforts=len(own), reusers=len(reused))
 
 
 def catalogue_search(session: Session, term: str, limit: int = 15) -> tuple[list[OzgLeistung], list[LeikaLeistung]]:

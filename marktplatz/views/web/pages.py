@@ -265,13 +265,14 @@ def ozg_detail(ozg_id: int):
     ozg = catalogue.get_ozg(session, ozg_id)
     if ozg is None:
         abort(404)
-    rows = catalogue.ozg_matrix(session, current_user, ozg_id)
+    matrix = catalogue.ozg_matrix(session, current_user, ozg_id, _int(request.args.get("seite"), 1, 100_000) or 1)
     return render_template(
         "ozg/detail.html",
         ozg=ozg,
-        rows=rows,
-        efforts=sum(1 for r in rows if r["reuse"] is None),
-        reusers=sum(1 for r in rows if r["reuse"] is not None),
+        matrix=matrix,
+        rows=matrix.rows,
+        efforts=matrix.efforts,
+        reusers=matrix.reusers,
         following_ozg=_follows_ozg(session, ozg_id),
     )
 
