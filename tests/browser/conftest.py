@@ -119,7 +119,13 @@ def axe_violations(page, axe_path: str) -> list[dict]:
 
 
 def screenshot(page, name: str) -> None:
-    """Save a full-page screenshot to test-artifacts/screenshots/."""
+    """Save a full-page screenshot to test-artifacts/screenshots/ when MARKTPLATZ_TEST_SCREENSHOTS=1.
+
+    For looking at the pages after a run; no test asserts on them. Off by default: the full-page
+    PNGs of ~150 checked pages cost about a minute of every run.
+    """
+    if os.environ.get("MARKTPLATZ_TEST_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
