@@ -1,8 +1,8 @@
 """Browser test fixtures: a real gunicorn server on a free port with demo data, Chromium, axe-core.
 
-The server runs against a temporary SQLite database prepared by `marktplatz data setup`
-(migrate, reference data, demo content, search index) once per session, starting from a copy
-of the run's reference-data template. axe-core comes from npm at test
+Each worker's server runs against a copy of one SQLite database prepared by `marktplatz data
+setup` (migrate, reference data, demo content, search index) once per run, starting from a
+copy of the run's reference-data template. axe-core comes from npm at test
 time and is cached under .venv/npm-axe so repeated runs are fast.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import _file_lock, _shared_dir
 from tests.live_server import CHROMIUM, app_env, copy_sqlite, gunicorn
 from tests.search_support import copy_index
 
@@ -52,18 +53,35 @@ def server_env(server_tmp: Path) -> dict[str, str]:
     return app_env(f"sqlite:///{server_tmp / 'live.db'}", server_tmp, ratelimit=True)
 
 
-@pytest.fixture(scope="session")
-def live_server(server_tmp: Path, server_env: dict[str, str], templates) -> Iterator[str]:
-    """Prepare the database with demo data and serve the app with gunicorn on a free port.
+def _demo_template(templates, shared: Path) -> Path:
+    """Return the run's demo database and index, preparing them if no worker has yet.
 
     `marktplatz data setup` starts from a copy of the run's reference-data template and its
     search index, so it loads the demo content and indexes it, not all 11,000 municipalities.
+    Every worker that runs browser tests copies the result (it cost each one 20-60 s).
     """
-    copy_sqlite(templates["sqlite"]["url"], server_tmp / "live.db")
-    copy_index(templates["sqlite"]["index"], str(server_tmp / "index"))
-    bindir = Path(sys.executable).parent
-    subprocess.run([str(bindir / "marktplatz"), "data", "setup"], env=server_env, check=True,
-                   capture_output=True, timeout=600, cwd=ROOT)
+    demo = shared / "demo-sqlite"
+    with _file_lock(shared / "demo-sqlite.lock"):
+        if (demo / "ready").exists():
+            return demo
+        shutil.rmtree(demo, ignore_errors=True)  # what a failed attempt of another worker left
+        demo.mkdir()
+        copy_sqlite(templates["sqlite"]["url"], demo / "live.db")
+        copy_index(templates["sqlite"]["index"], str(demo / "index"))
+        bindir = Path(sys.executable).parent
+        subprocess.run([str(bindir / "marktplatz"), "data", "setup"], check=True, capture_output=True,
+                       env=app_env(f"sqlite:///{demo / 'live.db'}", demo), timeout=600, cwd=ROOT)
+        (demo / "ready").write_text("")
+    return demo
+
+
+@pytest.fixture(scope="session")
+def live_server(server_tmp: Path, server_env: dict[str, str], templates, tmp_path_factory) -> Iterator[str]:
+    """Serve a copy of the run's demo database and index with gunicorn on a free port."""
+    demo = _demo_template(templates, _shared_dir(tmp_path_factory))
+    copy_sqlite(f"sqlite:///{demo / 'live.db'}", server_tmp / "live.db")
+    # As it is: its position is where the demo's change log ends.
+    shutil.copytree(demo / "index", server_tmp / "index", ignore=shutil.ignore_patterns("*.lock"))
     with gunicorn(server_env["MARKTPLATZ_DATABASE_URL"], server_tmp, workers=2, production_config=True,
                   ready_path="/", ratelimit=True) as server:
         yield server.url
