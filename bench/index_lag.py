@@ -18,7 +18,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import threading
 import time
@@ -49,13 +48,12 @@ def _writers_setup(db_path: str, index_dir: str, writers: int) -> list[tuple[str
     from marktplatz.models import Organisation, User
     from marktplatz.services import accounts, tokens
 
-    with sqlite3.connect(db_path) as con:
-        orgs = [r[0] for r in con.execute(
-            "SELECT organisation_id FROM listing WHERE status='published' AND visibility='public' "
-            "GROUP BY organisation_id ORDER BY COUNT(*) DESC, organisation_id LIMIT ?", (writers,))]
-        ids = {o: [r[0] for r in con.execute(
-            "SELECT id FROM listing WHERE status='published' AND visibility='public' AND organisation_id = ? "
-            "ORDER BY id LIMIT 20", (o,))] for o in orgs}
+    orgs = [r[0] for r in dataset.query(
+        db_path, "SELECT organisation_id FROM listing WHERE status='published' AND visibility='public' "
+                 "GROUP BY organisation_id ORDER BY COUNT(*) DESC, organisation_id LIMIT :n", {"n": writers})]
+    ids = {o: [r[0] for r in dataset.query(
+        db_path, "SELECT id FROM listing WHERE status='published' AND visibility='public' AND organisation_id = :o "
+                 "ORDER BY id LIMIT 20", {"o": o})] for o in orgs}
     app = dataset.make_app(db_path, index_dir)
     out = []
     with app.app_context():
@@ -69,6 +67,9 @@ def _writers_setup(db_path: str, index_dir: str, writers: int) -> list[tuple[str
             out.append((secret, ids[o]))
         session.commit()  # this setup is the edge of its unit of work
         session.close()
+        from marktplatz.core.db import get_engine
+
+        get_engine().dispose()  # no idle connection left open (PostgreSQL: DROP DATABASE later)
     return out
 
 
@@ -108,9 +109,8 @@ def measure(db_path: str, index_dir: str, work: str, seconds: float = 60, reader
     setup = _writers_setup(db_path, index_dir, writers)
     env = env_for(db_path, index_dir)
     log_path = os.path.join(work, "index-lag.log")
-    with sqlite3.connect(db_path) as con:
-        slugs = [r[0] for r in con.execute(
-            "SELECT slug FROM listing WHERE status='published' AND visibility='public' ORDER BY id LIMIT 200")]
+    slugs = [r[0] for r in dataset.query(
+        db_path, "SELECT slug FROM listing WHERE status='published' AND visibility='public' ORDER BY id LIMIT 200")]
     pages = ([f"/eintraege?q={urllib.parse.quote_plus(q)}" for q in QUERIES] + [f"/eintraege/{s}" for s in slugs[:50]]
              + ["/eintraege", "/api/v1/listings", "/api/v1/listings?q=Hundesteuer"])
     with open(log_path, "ab") as log, bh.gunicorn("marktplatz.wsgi:app", env, log_path) as (base, _master):
