@@ -9,6 +9,7 @@ read-your-writes fallback), so the time until the hit is the index lag.
 
     python -m bench.index_lag                      # 10,000 listings, 60 s
     python -m bench.index_lag --listings 2000 --seconds 20
+    python -m bench.index_lag --listings 2000 --seconds 20 --postgres   # mp_bench_2000 on PostgreSQL
 """
 
 from __future__ import annotations
@@ -192,12 +193,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true",
+                        help="generate mp_bench_<listings> on the PostgreSQL bench.run finds instead of SQLite")
     args = parser.parse_args()
-    from .run import RESULTS
+    from .run import RESULTS, postgres_server
 
     work = os.path.join(RESULTS, "work")
-    db_path, _stats = dataset.build(work, args.listings)
-    index_dir = os.path.join(work, f"index-lag-{args.listings}")
+    if args.postgres:
+        server, how = postgres_server()
+        if server is None:
+            parser.error(how)
+        db_path, _stats = dataset.build_postgres(server, args.listings)
+    else:
+        db_path, _stats = dataset.build(work, args.listings)
+    index_dir = os.path.join(work, f"index-lag-{'pg-' if args.postgres else ''}{args.listings}")
     # dataset.build made a new database: an index of an earlier one would hold positions of
     # another change log. The worker builds a fresh one before the load starts.
     shutil.rmtree(index_dir, ignore_errors=True)

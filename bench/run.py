@@ -11,6 +11,7 @@ Search and the REST API are probed, not assumed: when ``marktplatz.search.query`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -353,11 +354,14 @@ def _rotations(db: str) -> dict[str, Any]:
             "feed": feed, "change_log_rows": total}
 
 
-def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: float, sync_batches: int) -> dict[str, Any]:
+def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: float, sync_batches: int,
+               fresh_servers: bool = True) -> dict[str, Any]:
     """Measure pages and API endpoints under gunicorn with wrk; RSS per worker afterwards.
 
     Every HTML page except the `listing_page` runs with the anonymous page cache off
-    (MARKTPLATZ_PAGE_CACHE_ENTRIES=0): the targets are for rendered pages.
+    (MARKTPLATZ_PAGE_CACHE_ENTRIES=0): the targets are for rendered pages. With
+    fresh_servers (make bench) each endpoint gets a gunicorn of its own; without (quick
+    runs, to fit 5 minutes) one gunicorn per setting serves the endpoints one after another.
     """
     if not bh.wrk_available():
         return {"available": False, "note": "wrk not installed (apt-get install -y wrk)"}
@@ -404,38 +408,48 @@ def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: f
     # after 10 s, the server still works them off) must not eat into the next figure.
     rss: list[list[float]] = []
     starts: list[float] = []
-    for name, paths in endpoints.items():
-        if not paths:
-            out["endpoints"][name] = {"available": False}
-            continue
-        server_env = env if name == "listing_page" else {**env, "MARKTPLATZ_PAGE_CACHE_ENTRIES": "0"}
-        timing: dict[str, Any] = {}
-        with bh.gunicorn("marktplatz.wsgi:app", server_env, log, timing) as (base, master):
-            starts.append(timing["first_response_s"])
-            headers = None
-            try:
-                if name == "my_municipality":
-                    headers = {"Cookie": bh.login_cookie(base, BENCH_OFFICER[0], BENCH_OFFICER[1])}
-                check = bh.check_page(base, paths[0], headers)
-            except Exception as err:  # noqa: BLE001 - report, keep the other figures
-                out["endpoints"][name] = {"available": True, "ok": False, "error": repr(err)[:300]}
+    with contextlib.ExitStack() as shared:  # servers kept across endpoints when not fresh_servers
+        servers: dict[str, tuple[str, int]] = {}
+        for name, paths in endpoints.items():
+            if not paths:
+                out["endpoints"][name] = {"available": False}
                 continue
-            if check != 200:  # e.g. a redirect to the login form: not the page we mean to measure
-                out["endpoints"][name] = {"available": True, "ok": False, "error": f"first GET answered {check}"}
-                continue
-            items = None
-            if name.startswith("api_changes"):
-                items = len(bh._items(bh.get_json(base + paths[0])[1]))
-            bh.wrk(base, paths, warm, 16, work, headers)  # warm-up: imports, templates, database caches
-            res = bh.wrk(base, paths, seconds, 16, work, headers)
-            res["ratio_to_ceiling"] = round(res["rps"] / ceiling, 3)
-            res["available"] = True
-            res["first_response_s"] = timing["first_response_s"]
-            if items is not None:
-                res["items_per_page"] = items
-            res["worker_rss_mb"] = [round(bh.rss_mb(p), 1) for p in bh.worker_pids(master)]
-            rss.append(res["worker_rss_mb"])
-            out["endpoints"][name] = res
+            key = "cache" if name == "listing_page" else "nocache"
+            server_env = env if key == "cache" else {**env, "MARKTPLATZ_PAGE_CACHE_ENTRIES": "0"}
+            timing: dict[str, Any] = {}
+            with contextlib.ExitStack() as own:
+                if fresh_servers or key not in servers:
+                    stack = own if fresh_servers else shared
+                    servers[key] = stack.enter_context(bh.gunicorn("marktplatz.wsgi:app", server_env, log, timing))
+                    starts.append(timing["first_response_s"])
+                base, master = servers[key]
+                headers = None
+                try:
+                    if name == "my_municipality":
+                        headers = {"Cookie": bh.login_cookie(base, BENCH_OFFICER[0], BENCH_OFFICER[1])}
+                    check = bh.check_page(base, paths[0], headers)
+                except Exception as err:  # noqa: BLE001 - report, keep the other figures
+                    out["endpoints"][name] = {"available": True, "ok": False, "error": repr(err)[:300]}
+                    continue
+                if check != 200:  # e.g. a redirect to the login form: not the page we mean to measure
+                    out["endpoints"][name] = {"available": True, "ok": False, "error": f"first GET answered {check}"}
+                    continue
+                items = None
+                if name.startswith("api_changes"):
+                    items = len(bh._items(bh.get_json(base + paths[0])[1]))
+                bh.wrk(base, paths, warm, 16, work, headers)  # warm-up: imports, templates, database caches
+                res = bh.wrk(base, paths, seconds, 16, work, headers)
+                res["ratio_to_ceiling"] = round(res["rps"] / ceiling, 3)
+                res["available"] = True
+                res["fresh_server"] = fresh_servers
+                if timing:
+                    res["first_response_s"] = timing["first_response_s"]
+                if items is not None:
+                    res["items_per_page"] = items
+                res["worker_rss_mb"] = [round(bh.rss_mb(p), 1) for p in bh.worker_pids(master)]
+                rss.append(res["worker_rss_mb"])
+                out["endpoints"][name] = res
+    out["fresh_servers"] = fresh_servers
     out["first_response"] = {"servers": len(starts), "p50_s": round(statistics.median(starts), 3) if starts else None,
                              "max_s": round(max(starts), 3) if starts else None}
     # Change feed walk and bulk sync on one server with `marktplatz worker` beside it, as in
@@ -871,7 +885,7 @@ def update_benchmarks_md(results: dict[str, Any], tag: str) -> None:
 
 
 def measure_size(backend: str, n: int, work: str, pg: str | None, seconds: int, rounds: int, feed_seconds: float,
-                 sync_batches: int, rebuild: bool = True) -> tuple[str, str, dict[str, Any]]:
+                 sync_batches: int, quick: bool = False) -> tuple[str, str, dict[str, Any]]:
     """Generate the dataset of n listings on backend and take every figure; return (db, index dir, figures)."""
     print(f"== {NAMES[backend]}, {n} listings", flush=True)
     began = time.perf_counter()
@@ -890,7 +904,7 @@ def measure_size(backend: str, n: int, work: str, pg: str | None, seconds: int, 
         clock[0] = now
 
     phase("dataset")
-    r["index"] = bench_index(env_for(db, index_dir), index_dir, rebuild)
+    r["index"] = bench_index(env_for(db, index_dir), index_dir, rebuild=not quick)
     phase("index")
     print(f"   index: {r['index']}", flush=True)
     r["search"] = bench_search(db, index_dir, rounds)
@@ -903,7 +917,7 @@ def measure_size(backend: str, n: int, work: str, pg: str | None, seconds: int, 
         r["pg_fts"] = bench_pg_fts(db, rounds)
         print(f"   postgresql fts: { {k: v for k, v in r['pg_fts'].items() if k != 'hits'} }", flush=True)
     phase("reference")
-    r["http"] = bench_http(db, index_dir, work, seconds, feed_seconds, sync_batches)
+    r["http"] = bench_http(db, index_dir, work, seconds, feed_seconds, sync_batches, fresh_servers=not quick)
     phase("http")
     summary = {k: v.get("rps") for k, v in r["http"].get("endpoints", {}).items()}
     print(f"   http req/s: {summary} rss: {r['http'].get('worker_rss_mb')}", flush=True)
@@ -923,6 +937,8 @@ def run(sizes: list[int], pg_sizes: list[int], backends: list[str], seconds: int
     pg, how = postgres_server() if "postgresql" in backends else (None, "not requested")
     if pg is None:
         backends = [b for b in backends if b != "postgresql"]
+    if not backends:
+        raise SystemExit(f"no backend to measure (PostgreSQL: {how})")
     print(f"backends: {backends}; PostgreSQL: {how}", flush=True)
     results: dict[str, Any] = {
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -942,9 +958,10 @@ def run(sizes: list[int], pg_sizes: list[int], backends: list[str], seconds: int
         for b in backends:
             if n not in results["by_backend"][b]["sizes"]:
                 continue
-            # Quick runs skip the second, full rebuild: make bench-quick must stay under 5 minutes.
+            # Quick runs skip the second, full rebuild and share gunicorns between endpoints:
+            # make bench-quick must stay under 5 minutes.
             db, index_dir, r = measure_size(b, n, work, pg, seconds, rounds, feed_seconds, sync_batches,
-                                            rebuild=tag != "quick")
+                                            quick=tag == "quick")
             results["by_backend"][b]["by_size"][str(n)] = r
             last[b] = (db, index_dir)
     results["targets"] = {b: targets_for(results, b) for b in backends}
@@ -954,11 +971,12 @@ def run(sizes: list[int], pg_sizes: list[int], backends: list[str], seconds: int
             r = _largest(results, b)[1]
             slug = dataset.query(db, "SELECT slug FROM listing WHERE status='published' AND visibility='public' "
                                      "ORDER BY id LIMIT 1")[0][0]
-            pages = {"listing_page": f"/eintraege/{slug}", "start_page": "/", "browse_page": "/eintraege",
-                     "municipality_page": "/kommunen/08311000"}
+            pages = {"listing_page": f"/eintraege/{slug}", "start_page": "/", "browse_page": "/eintraege"}
             ozg = (r.get("http", {}).get("rotations") or {}).get("ozg")
-            if ozg:
-                pages["ozg_page"] = f"/ozg/{ozg[0]}"
+            if tag != "quick":  # quick runs: the four pages profiled before issue 17 only
+                pages["municipality_page"] = "/kommunen/08311000"
+                if ozg:
+                    pages["ozg_page"] = f"/ozg/{ozg[0]}"
             if r["http"].get("endpoints", {}).get("search_page", {}).get("available"):
                 pages["search_page"] = "/eintraege?q=Hundesteuer"
             for name, path in pages.items():
