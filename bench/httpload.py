@@ -149,6 +149,13 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int, work_dir: s
     result["requests"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors:.*", out)
     result["socket_errors"] = m.group(0) if m else ""
+    m = re.search(r"timeout (\d+)", result["socket_errors"])
+    result["timeouts"] = int(m.group(1)) if m else 0
+    if not result["requests"]:
+        # No request completed in the window: wrk prints zero latencies, which would read as fast.
+        for pct in ("50", "90", "99"):
+            result[f"p{pct}_ms"] = None
+        result["note"] = f"no request completed within {seconds} s"
     return result
 
 
