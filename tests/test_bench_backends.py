@@ -101,3 +101,20 @@ def test_markdown_puts_the_backends_side_by_side() -> None:
     assert "| | SQLite 1,000 | SQLite 2,000 | PostgreSQL 2,000 |" in md
     assert "| figure | target | SQLite 2,000 | PostgreSQL 2,000 |" in md
     assert "PostgreSQL FTS p95" in md and "Meine Kommune (signed in)" in md
+
+
+def test_without_a_server_or_url_postgres_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from bench import run
+
+    def refuse(*_args, **_kwargs):
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.delenv("MARKTPLATZ_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.setattr(psycopg, "connect", refuse)
+    url, how = run.postgres_server()
+    assert url is None and "no PostgreSQL" in how
+    monkeypatch.setenv("MARKTPLATZ_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@db.example:5432/postgres")
+    assert run.postgres_server() == ("postgresql+psycopg://postgres@db.example:5432/postgres",
+                                     "MARKTPLATZ_BENCH_DATABASE_URL")
