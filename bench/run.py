@@ -1030,7 +1030,7 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        sizes, seconds, rounds, feed, batches, tag = [2000, 5000], 2, 3, 30.0, 2, "quick"
+        sizes, seconds, rounds, feed, batches, tag = [2000, 5000], 2, 3, 8.0, 2, "quick"
     else:
         sizes, seconds, rounds, feed, batches, tag = [10000, 30000, 100000], 15, 10, 180.0, 10, "full"
     unknown = set(args.backends) - set(BACKENDS)
