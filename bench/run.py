@@ -441,7 +441,13 @@ def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: f
                 items = None
                 if name.startswith("api_changes"):
                     items = len(bh._items(bh.get_json(base + paths[0])[1]))
-                bh.wrk(base, paths, warm, 16, work, headers)  # warm-up: imports, templates, database caches
+                warmed = bh.wrk(base, paths, warm, 16, work, headers)  # warm-up: imports, templates, caches
+                if name == "listing_page":
+                    # The cached figure is meant to be all hits: each worker must have rendered
+                    # each of the 200 pages once, so warm up until every path was asked ~6 times.
+                    done, deadline = warmed["requests"], time.perf_counter() + 20
+                    while done < 6 * len(paths) and time.perf_counter() < deadline:
+                        done += bh.wrk(base, paths, 1, 16, work, headers)["requests"]
                 res = bh.wrk(base, paths, seconds, 16, work, headers)
                 res["ratio_to_ceiling"] = round(res["rps"] / ceiling, 3)
                 res["available"] = True
