@@ -37,11 +37,14 @@ $(VENV)/.installed-bench: setup.cfg pyproject.toml | $(BIN)/python
 	command -v wrk >/dev/null || apt-get install -y wrk || echo "wrk missing: HTTP figures will be skipped"
 	touch $@ $(VENV)/.installed
 
+# SQLite always; PostgreSQL too when MARKTPLATZ_BENCH_DATABASE_URL is set or a server answers
+# on 127.0.0.1:5432 as in .ci/run (databases mp_bench_*, never the test suite's).
+# BENCH_ARGS passes more options, e.g. BENCH_ARGS=--backends=sqlite.
 bench: $(VENV)/.installed-bench
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-quick: $(VENV)/.installed-bench
-	$(BIN)/python -m bench.run --quick
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

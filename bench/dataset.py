@@ -52,6 +52,10 @@ NETWORKS = [
 REUSE_STAGES = ["interested", "evaluating", "pilot", "production", "production", "discontinued"]
 PHASES = ["idea", "planned", "in_progress", "live", "stopped"]
 CHUNK = 5000
+RESULTS_WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "work")
+# Benchmark databases on PostgreSQL: mp_bench_base (migrated + reference data, the template)
+# and mp_bench_<size>. The test suite's databases (test, mp_test_*, mp_template_*) are never touched.
+PG_PREFIX = "mp_bench_"
 
 
 def _slug(text_: str) -> str:
@@ -62,13 +66,18 @@ def _slug(text_: str) -> str:
     return "-".join(p for p in "".join(out).split("-") if p)[:150]
 
 
+def db_url(db: str) -> str:
+    """Return the SQLAlchemy URL of db: a URL as given, a path as a SQLite file URL."""
+    return db if "://" in db else "sqlite:///" + os.path.abspath(db)
+
+
 def make_app(db_path: str, index_dir: str):
-    """Create a Marktplatz app bound to the given SQLite file and index directory."""
+    """Create a Marktplatz app bound to the given database (SQLite path or URL) and index."""
     from marktplatz import create_app
 
     return create_app(
         {
-            "DATABASE_URL": "sqlite:///" + os.path.abspath(db_path),
+            "DATABASE_URL": db_url(db_path),
             "INDEX_DIR": os.path.abspath(index_dir),
             "TESTING": False,
         }
@@ -220,11 +229,14 @@ def populate(db_path: str, n_listings: int, seed: int = 7, reuses_per_listing: f
 
     rng = random.Random(seed)
     start = time.perf_counter()
-    app = make_app(db_path, os.path.join(os.path.dirname(db_path), "index-unused"))
+    postgres = db_path.startswith("postgresql")
+    unused = os.path.join(RESULTS_WORK if postgres else os.path.dirname(db_path), "index-unused")
+    app = make_app(db_path, unused)
     with app.app_context():
         engine = get_engine()
         with engine.begin() as conn:
-            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            if not postgres:
+                conn.execute(text("PRAGMA foreign_keys=OFF"))
             voc = _vocabulary(conn)
             orgs, ozgs, leika = voc["orgs"], voc["ozg"], voc["leika"]
             now = datetime.now(UTC).replace(tzinfo=None)
@@ -289,7 +301,9 @@ def populate(db_path: str, n_listings: int, seed: int = 7, reuses_per_listing: f
             events.sort()
             _chunks(conn, ChangeLog.__table__, [
                 {"entity_type": e[1], "entity_id": e[2], "op": e[3], "organisation_id": e[4],
-                 "listing_id": e[5], "txid": None, "created_at": e[0]}
+                 # PostgreSQL: history rows carry txid 0, as `marktplatz import` writes them
+                 # (services/backup.py: history_txid); the feed reads txid < horizon.
+                 "listing_id": e[5], "txid": 0 if postgres else None, "created_at": e[0]}
                 for e in events
             ])
             counts = {
@@ -301,9 +315,19 @@ def populate(db_path: str, n_listings: int, seed: int = 7, reuses_per_listing: f
                 "change_log": conn.execute(select(func.count()).select_from(ChangeLog.__table__)).scalar_one(),
                 "municipalities_owning": len({r["organisation_id"] for r in listings}),
             }
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        if postgres:
+            from marktplatz.services.backup import reset_sequences
+
+            with engine.begin() as conn:
+                reset_sequences(conn)  # the rows above carry explicit ids
+            # Planner statistics: without them PostgreSQL plans the generated tables as empty
+            # (seconds per page). Run here, not left to `marktplatz import`.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE"))
+        else:
+            with engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         engine.dispose()
     counts["seconds"] = round(time.perf_counter() - start, 2)
     return counts
@@ -323,3 +347,119 @@ def build(work_dir: str, n_listings: int) -> tuple[str, dict[str, Any]]:
     stats["reference_load_seconds"] = round(base_seconds, 2)
     stats["db_bytes"] = os.path.getsize(path)
     return path, stats
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _pg_admin(server_url: str):
+    """Return an autocommit engine on the maintenance database of server_url's server."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                         connect_args={"connect_timeout": 5})
+
+
+def pg_url(server_url: str, name: str) -> str:
+    """Return the URL of database name on the server of server_url."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _guard(name: str) -> None:
+    if not name.startswith(PG_PREFIX) or name.startswith(("test", "mp_test_")):
+        raise ValueError(f"refusing to drop or create {name!r}: benchmark databases are {PG_PREFIX}*")
+
+
+def _recreate(admin: Any, name: str, template: str | None = None) -> None:
+    _guard(name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+
+
+def _migrations_head() -> str:
+    """Return the Alembic head revision of this checkout (to tell whether a template is current)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg = Config(os.path.join(root, "alembic.ini"))
+    cfg.set_main_option("script_location", os.path.join(root, "migrations"))
+    return ScriptDirectory.from_config(cfg).get_current_head() or ""
+
+
+def pg_base_database(server_url: str) -> float:
+    """Create mp_bench_base (migrated, reference data) unless it is at the current head; return seconds."""
+    from sqlalchemy import create_engine
+
+    name = PG_PREFIX + "base"
+    admin = _pg_admin(server_url)
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists:
+            probe = create_engine(pg_url(server_url, name))
+            try:
+                with probe.connect() as conn:
+                    have = conn.scalar(text("SELECT version_num FROM alembic_version"))
+                    loaded = conn.scalar(text("SELECT count(*) FROM organisation WHERE ags IS NOT NULL"))
+            except Exception:  # noqa: BLE001 - a half-built template: build it again
+                have, loaded = None, 0
+            finally:
+                probe.dispose()
+            if have == _migrations_head() and loaded:
+                return 0.0
+        start = time.perf_counter()
+        _recreate(admin, name)
+        from marktplatz.cli.db import upgrade_database
+        from marktplatz.core.db import get_engine, get_session
+        from marktplatz.services.reference import load_reference
+
+        app = make_app(pg_url(server_url, name), os.path.join(RESULTS_WORK, "index-base-pg"))
+        with app.app_context():
+            upgrade_database()
+            load_reference(get_session())
+            get_session().commit()
+            get_session().close()
+            get_engine().dispose()
+        return time.perf_counter() - start
+    finally:
+        admin.dispose()
+
+
+def build_postgres(server_url: str, n_listings: int) -> tuple[str, dict[str, Any]]:
+    """Return the URL of a freshly generated mp_bench_<n> on PostgreSQL and its stats.
+
+    The same generator and seed as the SQLite file, so both backends hold identical rows:
+    mp_bench_base (migrations + reference data, kept while its revision is current) is
+    copied as a template, then the listings are generated into the copy, the id sequences
+    moved past them and ANALYZE run.
+    """
+    base_seconds = pg_base_database(server_url)
+    name = f"{PG_PREFIX}{n_listings}"
+    admin = _pg_admin(server_url)
+    try:
+        _recreate(admin, name, template=PG_PREFIX + "base")
+    finally:
+        admin.dispose()
+    url = pg_url(server_url, name)
+    stats = populate(url, n_listings)
+    stats["reference_load_seconds"] = round(base_seconds, 2)
+    stats["db_bytes"] = query(url, "SELECT pg_database_size(current_database())")[0][0]
+    return url, stats
+
+
+def query(db: str, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+    """Run one read-only statement against db (SQLite path or URL); return all rows."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url(db))
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params or {}).all())
+    finally:
+        engine.dispose()

@@ -28,24 +28,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> int:
+    """Poll url every 50 ms until gunicorn answers; return the HTTP status of that first answer."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=5).read()
-            return
-        except urllib.error.HTTPError:
-            return
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                resp.read()
+                return resp.status
+        except urllib.error.HTTPError as err:
+            return err.code
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.05)
     raise RuntimeError(f"gunicorn did not answer on {url}")
 
 
 @contextmanager
-def gunicorn(app_path: str, env_extra: dict[str, str], log_path: str):
-    """Run gunicorn with gunicorn.conf.py (2 workers, gthread) on a free port; yield its base URL and pid."""
+def gunicorn(app_path: str, env_extra: dict[str, str], log_path: str, timing: dict[str, Any] | None = None):
+    """Run gunicorn with gunicorn.conf.py (2 workers, gthread) on a free port; yield its base URL and pid.
+
+    timing, when given, receives first_response_s: seconds from starting the gunicorn process
+    until its first answer to GET / (imports, app creation, worker fork, the first request).
+    """
     port = free_port()
     env = dict(os.environ)
     env.update(env_extra)
@@ -57,12 +63,19 @@ def gunicorn(app_path: str, env_extra: dict[str, str], log_path: str):
             cwd=ROOT, env=env, stdout=log, stderr=log,
         )
         base = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
         try:
-            _wait_ready(base + "/", proc)
+            status = _wait_ready(base + "/", proc)
+            if timing is not None:
+                timing["first_response_s"] = round(time.perf_counter() - started, 3)
+                timing["first_status"] = status
             yield base, proc.pid
         finally:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                # Quick shutdown (QUIT): requests a slow endpoint left queued are dropped
+                # instead of being worked off for up to graceful_timeout; the figures were
+                # taken before this point.
+                proc.send_signal(signal.SIGQUIT)
                 try:
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
@@ -136,6 +149,13 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int, work_dir: s
     result["requests"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors:.*", out)
     result["socket_errors"] = m.group(0) if m else ""
+    m = re.search(r"timeout (\d+)", result["socket_errors"])
+    result["timeouts"] = int(m.group(1)) if m else 0
+    if not result["requests"]:
+        # No request completed in the window: wrk prints zero latencies, which would read as fast.
+        for pct in ("50", "90", "99"):
+            result[f"p{pct}_ms"] = None
+        result["note"] = f"no request completed within {seconds} s"
     return result
 
 
@@ -277,3 +297,66 @@ def sync_upsert(base: str, path: str, token: str, batches: int, batch_size: int 
         "batch_p50_s": round(statistics.median(times), 3),
         "unchanged_resend_per_second": round(batch_size / again, 1) if status < 300 else None,
     }
+
+
+def login_cookie(base: str, email: str, password: str) -> str:
+    """Sign in through the real login form (GET for the CSRF token, POST); return a Cookie header.
+
+    Raises when the form does not redirect away from the login page, so a benchmark of a
+    signed-in page never measures the login redirect instead.
+    """
+    import requests
+
+    with requests.Session() as s:
+        page = s.get(base + "/anmelden", timeout=30)
+        m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+        data = {"email": email, "password": password}
+        if m:
+            data["csrf_token"] = m.group(1)
+        resp = s.post(base + "/anmelden", data=data, allow_redirects=False, timeout=30)
+        if resp.status_code not in (302, 303) or "/anmelden" in resp.headers.get("Location", ""):
+            raise RuntimeError(f"login failed: {resp.status_code} {resp.headers.get('Location')}")
+        return "; ".join(f"{c.name}={c.value}" for c in s.cookies)
+
+
+def check_page(base: str, path: str, headers: dict[str, str] | None = None) -> int:
+    """GET path without following redirects; return the status (200 expected)."""
+    import requests
+
+    return requests.get(base + path, headers=headers or {}, allow_redirects=False, timeout=60).status_code
+
+
+class HealthPoller:
+    """Sample /healthz every interval seconds in a thread: (seconds since start, index lag_rows)."""
+
+    def __init__(self, base: str, interval: float = 0.1) -> None:
+        import threading
+
+        self.base, self.interval = base, interval
+        self.samples: list[tuple[float, Any]] = []
+        self._stop = threading.Event()
+        self.started = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            status, doc, _took = get_json(self.base + "/healthz", timeout=10)
+            lag = ((doc or {}).get("index") or {}).get("lag_rows") if status == 200 else None
+            self.samples.append((time.perf_counter() - self.started, lag))
+            self._stop.wait(self.interval)
+
+    def wait_caught_up(self, after: float, timeout: float) -> float | None:
+        """Wait until a sample taken after `after` (seconds since start) shows lag 0; return its time."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            for t, lag in list(self.samples):
+                if t >= after and lag == 0:
+                    return t
+            time.sleep(self.interval / 2)
+        return None
+
+    def stop(self) -> None:
+        """End the sampling thread."""
+        self._stop.set()
+        self._thread.join(15)

@@ -9,6 +9,7 @@ read-your-writes fallback), so the time until the hit is the index lag.
 
     python -m bench.index_lag                      # 10,000 listings, 60 s
     python -m bench.index_lag --listings 2000 --seconds 20
+    python -m bench.index_lag --listings 2000 --seconds 20 --postgres   # mp_bench_2000 on PostgreSQL
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import threading
 import time
@@ -49,13 +49,12 @@ def _writers_setup(db_path: str, index_dir: str, writers: int) -> list[tuple[str
     from marktplatz.models import Organisation, User
     from marktplatz.services import accounts, tokens
 
-    with sqlite3.connect(db_path) as con:
-        orgs = [r[0] for r in con.execute(
-            "SELECT organisation_id FROM listing WHERE status='published' AND visibility='public' "
-            "GROUP BY organisation_id ORDER BY COUNT(*) DESC, organisation_id LIMIT ?", (writers,))]
-        ids = {o: [r[0] for r in con.execute(
-            "SELECT id FROM listing WHERE status='published' AND visibility='public' AND organisation_id = ? "
-            "ORDER BY id LIMIT 20", (o,))] for o in orgs}
+    orgs = [r[0] for r in dataset.query(
+        db_path, "SELECT organisation_id FROM listing WHERE status='published' AND visibility='public' "
+                 "GROUP BY organisation_id ORDER BY COUNT(*) DESC, organisation_id LIMIT :n", {"n": writers})]
+    ids = {o: [r[0] for r in dataset.query(
+        db_path, "SELECT id FROM listing WHERE status='published' AND visibility='public' AND organisation_id = :o "
+                 "ORDER BY id LIMIT 20", {"o": o})] for o in orgs}
     app = dataset.make_app(db_path, index_dir)
     out = []
     with app.app_context():
@@ -69,6 +68,9 @@ def _writers_setup(db_path: str, index_dir: str, writers: int) -> list[tuple[str
             out.append((secret, ids[o]))
         session.commit()  # this setup is the edge of its unit of work
         session.close()
+        from marktplatz.core.db import get_engine
+
+        get_engine().dispose()  # no idle connection left open (PostgreSQL: DROP DATABASE later)
     return out
 
 
@@ -108,9 +110,8 @@ def measure(db_path: str, index_dir: str, work: str, seconds: float = 60, reader
     setup = _writers_setup(db_path, index_dir, writers)
     env = env_for(db_path, index_dir)
     log_path = os.path.join(work, "index-lag.log")
-    with sqlite3.connect(db_path) as con:
-        slugs = [r[0] for r in con.execute(
-            "SELECT slug FROM listing WHERE status='published' AND visibility='public' ORDER BY id LIMIT 200")]
+    slugs = [r[0] for r in dataset.query(
+        db_path, "SELECT slug FROM listing WHERE status='published' AND visibility='public' ORDER BY id LIMIT 200")]
     pages = ([f"/eintraege?q={urllib.parse.quote_plus(q)}" for q in QUERIES] + [f"/eintraege/{s}" for s in slugs[:50]]
              + ["/eintraege", "/api/v1/listings", "/api/v1/listings?q=Hundesteuer"])
     with open(log_path, "ab") as log, bh.gunicorn("marktplatz.wsgi:app", env, log_path) as (base, _master):
@@ -192,12 +193,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true",
+                        help="generate mp_bench_<listings> on the PostgreSQL bench.run finds instead of SQLite")
     args = parser.parse_args()
-    from .run import RESULTS
+    from .run import RESULTS, postgres_server
 
     work = os.path.join(RESULTS, "work")
-    db_path, _stats = dataset.build(work, args.listings)
-    index_dir = os.path.join(work, f"index-lag-{args.listings}")
+    if args.postgres:
+        server, how = postgres_server()
+        if server is None:
+            parser.error(how)
+        db_path, _stats = dataset.build_postgres(server, args.listings)
+    else:
+        db_path, _stats = dataset.build(work, args.listings)
+    index_dir = os.path.join(work, f"index-lag-{'pg-' if args.postgres else ''}{args.listings}")
     # dataset.build made a new database: an index of an earlier one would hold positions of
     # another change log. The worker builds a fresh one before the load starts.
     shutil.rmtree(index_dir, ignore_errors=True)
