@@ -901,8 +901,12 @@ def update_benchmarks_md(results: dict[str, Any], tag: str) -> None:
         fh.write(before + start + "\n" + block + "\n" + end + after)
 
 
+REBUILD = True  # --no-rebuild: build the index once per size, without the second full rebuild
+
+
 def measure_size(backend: str, n: int, work: str, pg: str | None, seconds: int, rounds: int, feed_seconds: float,
-                 sync_batches: int, quick: bool = False, lag: bool = True) -> tuple[str, str, dict[str, Any]]:
+                 sync_batches: int, quick: bool = False, lag: bool = True,
+                 rebuild: bool = True) -> tuple[str, str, dict[str, Any]]:
     """Generate the dataset of n listings on backend and take every figure; return (db, index dir, figures)."""
     print(f"== {NAMES[backend]}, {n} listings", flush=True)
     began = time.perf_counter()
@@ -921,7 +925,7 @@ def measure_size(backend: str, n: int, work: str, pg: str | None, seconds: int, 
         clock[0] = now
 
     phase("dataset")
-    r["index"] = bench_index(env_for(db, index_dir), index_dir, rebuild=not quick)
+    r["index"] = bench_index(env_for(db, index_dir), index_dir, rebuild=rebuild and not quick)
     phase("index")
     print(f"   index: {r['index']}", flush=True)
     r["search"] = bench_search(db, index_dir, rounds)
@@ -981,7 +985,8 @@ def run(sizes: list[int], pg_sizes: list[int], backends: list[str], seconds: int
             # make bench-quick must stay under 5 minutes.
             quick = tag == "quick"
             db, index_dir, r = measure_size(b, n, work, pg, seconds, rounds, feed_seconds, sync_batches,
-                                            quick=quick, lag=not quick or n == results["by_backend"][b]["sizes"][-1])
+                                            quick=quick, lag=not quick or n == results["by_backend"][b]["sizes"][-1],
+                                            rebuild=REBUILD)
             results["by_backend"][b]["by_size"][str(n)] = r
             last[b] = (db, index_dir)
     results["targets"] = {b: targets_for(results, b) for b in backends}
@@ -1034,6 +1039,8 @@ def main() -> int:
                         help="sqlite,postgresql (PostgreSQL only when a server answers)")
     parser.add_argument("--duration", type=int, help="seconds of wrk load per endpoint")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--feed-seconds", type=float, help="at most this long walking the whole change feed")
+    parser.add_argument("--no-rebuild", action="store_true", help="skip the second, full index rebuild")
     args = parser.parse_args()
     if args.quick:
         sizes, seconds, rounds, feed, batches, tag = [2000, 5000], 2, 3, 8.0, 2, "quick"
@@ -1046,6 +1053,9 @@ def main() -> int:
     # Quick runs: PostgreSQL at the largest quick size only, so make bench-quick stays under 5 min.
     pg_sizes = args.pg_sizes or (sizes[-1:] if args.quick and not args.sizes else sizes)
     seconds = args.duration or seconds
+    feed = args.feed_seconds or feed
+    global REBUILD
+    REBUILD = not args.no_rebuild
     start = time.perf_counter()
     results = run(sizes, pg_sizes, args.backends, seconds, rounds, feed, batches, tag, profile=not args.no_profile)
     print(markdown(results))
