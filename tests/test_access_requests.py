@@ -98,6 +98,8 @@ def test_request_confirm_approve_set_password_and_sign_in(client, auth, session,
     assert client.post(path).status_code == 400  # the link is used up
 
     auth.login(world["coord"].email)
+    queue = client.get("/pruefung").get_data(as_text=True)  # the coordinator's way in: the review page
+    assert 'href="/zugangsantraege">Zugangsanträge (1 wartet auf Ihre Entscheidung)' in queue
     page = client.get(f"/zugangsantraege/{req.id}").get_data(as_text=True)
     assert "Ja: freiburg.de gehört zur Website freiburg.de" in page
     assert client.post(f"/zugangsantraege/{req.id}/annehmen").status_code == 302
@@ -261,3 +263,23 @@ def test_asking_twice_before_confirming_keeps_one_request(client, session, app, 
     assert _request(client, name="Frieda Zweitantrag").status_code == 302
     [req] = session.scalars(select(AccessRequest))
     assert req.name == "Frieda Zweitantrag" and req.status == "unconfirmed"
+
+
+def test_the_worker_forgets_requests_whose_confirmation_link_expired(client, session, app, world):
+    """An unconfirmed request older than its link is deleted by the worker's round (name and
+    address are not kept); a fresh one and a confirmed one stay."""
+    from datetime import timedelta
+
+    from marktplatz.cli.worker import run_once
+    from marktplatz.models.base import utcnow
+
+    _confirmed(client, app)  # Frieda's: pending
+    _request(client, email="jana@freiburg.de", name="Jana Muster")  # unconfirmed, fresh
+    _request(client, email="otto@freiburg.de", name="Otto Muster")  # unconfirmed, its link expired
+    by_mail = {r.email: r for r in session.scalars(select(AccessRequest))}
+    by_mail["otto@freiburg.de"].created_at = utcnow() - timedelta(seconds=app.config["ACCESS_CONFIRM_SECONDS"] + 60)
+    session.commit()
+    assert run_once()["access_requests_purged"] == 1
+    session.expire_all()
+    left = {r.email: r.status for r in session.scalars(select(AccessRequest))}
+    assert left == {"frieda@freiburg.de": "pending", "jana@freiburg.de": "unconfirmed"}

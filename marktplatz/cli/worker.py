@@ -23,17 +23,18 @@ log = logging.getLogger(__name__)
 
 
 def run_once() -> dict[str, int]:
-    """Deliver due webhooks and send digests in the current app context; return what was done."""
-    from ..services import mail, webhooks
+    """Deliver due webhooks, send digests and purge expired unconfirmed access requests; return what was done."""
+    from ..services import access_requests, mail, webhooks
 
     session = get_session()
     config = current_app.config
     # Each delivery and each digest is a job of its own: commit after each one.
     delivered = webhooks.deliver_due(session, config, after_each=session.commit)
     digests = mail.send_digests(session, config, after_each=session.commit)
+    purged = access_requests.purge_unconfirmed(session, config)
     session.commit()
     session.close()
-    return {"webhooks": delivered, "digests": digests}
+    return {"webhooks": delivered, "digests": digests, "access_requests_purged": purged}
 
 
 def index_step() -> int:

@@ -16,6 +16,7 @@ import secrets
 import smtplib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
@@ -182,6 +183,23 @@ def request_for_confirmation(session: Session, config: Mapping[str, Any], token:
     if req.status != "unconfirmed":
         raise Invalid({"token": ["Diese E-Mail-Adresse ist schon bestätigt. Der Antrag liegt zur Entscheidung vor."]})
     return req
+
+
+def purge_unconfirmed(session: Session, config: Mapping[str, Any]) -> int:
+    """Delete the requests whose address was not confirmed before the link expired; return how many.
+
+    Nobody decides on them and their link no longer works, so the name and address someone
+    typed in (maybe someone else's) are not kept (Datensparsamkeit). The worker runs this.
+    """
+    cutoff = utcnow() - timedelta(seconds=int(config["ACCESS_CONFIRM_SECONDS"]))
+    stale = list(session.scalars(select(AccessRequest).where(
+        AccessRequest.status == "unconfirmed", AccessRequest.created_at < cutoff)))
+    for req in stale:
+        session.delete(req)
+    flush(session)
+    if stale:
+        log.info("purged %d unconfirmed access requests", len(stale))
+    return len(stale)
 
 
 def deciders(session: Session, org: Organisation) -> list[User]:

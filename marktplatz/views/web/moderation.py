@@ -11,7 +11,7 @@ from ...models import Listing, Reuse
 from ...models.listing import FLAG_REASONS, KINDS
 from ...models.listing_fields import LISTING_FIELDS
 from ...permissions import can, is_moderator
-from ...services import flags, listings, moderation, stats
+from ...services import access_requests, flags, listings, moderation, stats
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound
 from . import charts
 from .confirm import confirm_page, confirmed
@@ -72,6 +72,7 @@ def queue():
         flags=flags.open_flags(session, current_user),
         changed=moderation.recently_changed(session, current_user),
         reasons=FLAG_REASONS,
+        access_requests=len(access_requests.list_requests(session, current_user)),
     ), 422 if errors else 200
 
 
