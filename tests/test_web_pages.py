@@ -150,10 +150,13 @@ def test_municipality_page_shows_coverage_and_gaps(client, session, world):
     html = client.get(f"/kommunen/{f.FREIBURG}").get_data(as_text=True)
     assert "<strong>2</strong> von" in html
     assert "Hundesteuer Freiburg" in html and "(Nachnutzung)" in html
-    gaps = html.split('id="luecken"')[1]
+    summary = html.split('id="luecken"')[1]  # the page counts the gaps per Themenfeld and links to them
+    assert "Für <strong>1</strong> OZG-Leistungen" in summary and f'href="/kommunen/{f.FREIBURG}/luecken"' in summary
+    gaps = client.get(f"/kommunen/{f.FREIBURG}/luecken").get_data(as_text=True).split("<h1")[1]
     assert "Gewerbe Mannheim" in gaps and "Parkausweis Salzuflen" not in gaps
     assert "ANDI" in html or "Netzwerk andi" in html
     assert client.get("/kommunen/00000000").status_code == 404
+    assert client.get("/kommunen/00000000/luecken").status_code == 404
 
 
 def test_municipality_gaps_name_the_best_offer_and_count_the_rest(client, auth, session, world):
@@ -168,14 +171,14 @@ def test_municipality_gaps_name_the_best_offer_and_count_the_rest(client, auth, 
     f.listing(session, world["owner"], publish_by=world["coord"], title="Gewerbe geplant Freiburg", phase="planned",
               ozg_ids=[10294], leika_keys=[], reuse_offered=True, reuse_terms="Gerne.", reifegrad=None,
               reifegrad_model=None)
-    gaps = client.get(f"/kommunen/{f.FREIBURG}").get_data(as_text=True).split('id="luecken"')[1]
+    gaps = client.get(f"/kommunen/{f.FREIBURG}/luecken").get_data(as_text=True).split("<h1")[1]
     entry = next(li for li in gaps.split("<li>") if 'href="/ozg/10294"' in li)
     assert "(2 Angebote)" in entry  # Mannheim and Salzuflen's pilot; not Freiburg's own, not members-only
     assert "Gewerbe live Mannheim" in entry and "Gewerbe Pilot Salzuflen" not in entry  # one named: live first
     assert "intern" not in gaps and "Gewerbe geplant Freiburg" not in gaps
     f.user(session, "officer", f.LEMGO, email="lemgo@example.org")
     auth.login("lemgo@example.org")  # a member of Salzuflen's network also counts its members-only offer
-    gaps = client.get(f"/kommunen/{f.FREIBURG}").get_data(as_text=True).split('id="luecken"')[1]
+    gaps = client.get(f"/kommunen/{f.FREIBURG}/luecken").get_data(as_text=True).split("<h1")[1]
     assert "(3 Angebote)" in next(li for li in gaps.split("<li>") if 'href="/ozg/10294"' in li)
 
 

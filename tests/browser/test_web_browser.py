@@ -20,6 +20,7 @@ MAIN_PAGES = [
     ("suche-hundesteur", "/eintraege?q=hundesteur"),
     ("suche-gefiltert", "/eintraege?q=hundesteuer&land=08&sortierung=neu"),
     ("kommune-freiburg", "/kommunen/08311000"),
+    ("kommune-freiburg-luecken", "/kommunen/08311000/luecken"),
     ("ozg-katalog", "/ozg"),
     ("ozg-10160", "/ozg/10160"),
     ("offene-daten", "/offene-daten"),

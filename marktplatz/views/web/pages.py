@@ -243,6 +243,17 @@ def municipality(key: str):
     )
 
 
+@bp.route("/kommunen/<key>/luecken")
+def municipality_gaps(key: str):
+    """Show the OZG-Leistungen a municipality lacks that others offer for reuse, with the best offer."""
+    session = get_session()
+    org = session.scalar(select(Organisation).where(Organisation.key == key))
+    if org is None:
+        abort(404)
+    return render_template("municipality_gaps.html", org=org,
+                           coverage=municipalities.coverage(session, current_user, org))
+
+
 @bp.route("/ozg")
 def ozg_index():
     """Browse the OZG catalogue by Themenfeld and Lebenslage, searchable by name or key."""
