@@ -20,6 +20,7 @@ from ..models import (
 )
 from ..permissions import listing_visibility_filter
 from .common import like_pattern
+from .listing_query import Page
 from .read_cache import PUBLISHED
 
 # --- OZG catalogue -------------------------------------------------------------------
@@ -121,30 +122,16 @@ _PHASE_RANK = {"live": 0, "in_progress": 1, "planned": 2, "idea": 3, "stopped": 
 
 
 @dataclass
-class Matrix:
-    """One page of an OZG-Leistung's who-does-what rows, with the counts over all of them."""
+class Matrix(Page):
+    """One page of an OZG-Leistung's who-does-what rows (items), with the counts over all of them."""
 
-    rows: list[dict[str, Any]]
-    total: int
-    page: int
-    size: int
-    efforts: int  # listings (own efforts) among all rows
-    reusers: int  # reuses among all rows
+    efforts: int = 0  # listings (own efforts) among all rows
+    reusers: int = 0  # reuses among all rows
 
     @property
-    def pages(self) -> int:
-        """Return the number of pages."""
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_prev(self) -> bool:
-        """Tell whether there is a previous page."""
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        """Tell whether there is a next page."""
-        return self.page < self.pages
+    def rows(self) -> list[dict[str, Any]]:
+        """Return the page's rows."""
+        return self.items
 
 
 def ozg_matrix(session: Session, user: Any, ozg_id: int, page: int = 1, size: int = MATRIX_PAGE) -> Matrix:

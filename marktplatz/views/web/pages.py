@@ -225,13 +225,18 @@ def listing_detail(slug: str):
                        lambda: render_listing(get_listing(session, current_user, slug)))
 
 
+def _organisation_or_404(session, key: str) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.key == key))
+    if org is None:
+        abort(404)
+    return org
+
+
 @bp.route("/kommunen/<key>")
 def municipality(key: str):
     """Show a municipality: profile, listings, reuses, networks and OZG coverage."""
     session = get_session()
-    org = session.scalar(select(Organisation).where(Organisation.key == key))
-    if org is None:
-        abort(404)
+    org = _organisation_or_404(session, key)
     return render_template(
         "municipality.html",
         org=org,
@@ -247,9 +252,7 @@ def municipality(key: str):
 def municipality_gaps(key: str):
     """Show the OZG-Leistungen a municipality lacks that others offer for reuse, with the best offer."""
     session = get_session()
-    org = session.scalar(select(Organisation).where(Organisation.key == key))
-    if org is None:
-        abort(404)
+    org = _organisation_or_404(session, key)
     return render_template("municipality_gaps.html", org=org,
                            coverage=municipalities.coverage(session, current_user, org))
 
