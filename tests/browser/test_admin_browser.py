@@ -23,7 +23,7 @@ def _request_access(page, address: str, name: str) -> None:
     page.fill("#name", name)
     page.fill("#email", address)
     page.click("form.form button[type=submit]")
-    assert page.get_attribute("#kommune", "aria-invalid") == "true"
+    expect(page.locator("#kommune")).to_have_attribute("aria-invalid", "true")
     assert page.input_value("#email") == address  # what was typed stays
     page.check("#ags-08311000")
     page.click("form.form button[type=submit]")
@@ -88,7 +88,8 @@ def test_admin_user_pages_without_javascript(new_page):
     page.fill("#q", "lemgo")
     page.select_option("#rolle", "officer")
     page.click("form.filters button[type=submit]")
-    assert "digital@lemgo.example" in page.content() and "digital@freiburg.example" not in page.content()
+    expect(page.locator("main")).to_contain_text("digital@lemgo.example")
+    expect(page.locator("main")).not_to_contain_text("digital@freiburg.example")
     page.click("text=Carsten Meier")
     page.click("text=Konto deaktivieren …")
     expect(page.locator("body")).to_contain_text("kann sich danach nicht mehr anmelden")
@@ -100,7 +101,7 @@ def test_admin_user_pages_without_javascript(new_page):
     other.fill("#email", "digital@lemgo.example")
     other.fill("#password", DEMO_PASSWORD)
     other.click("form.form button[type=submit]")
-    assert other.get_attribute("#password", "aria-invalid") == "true"
+    expect(other.locator("#password")).to_have_attribute("aria-invalid", "true")
     page.click("text=Konto wieder aktivieren")
     expect(page.locator("body")).to_contain_text("ist wieder aktiv")
     page.goto("/admin/protokoll?aktion=user.deactivated")
@@ -116,7 +117,8 @@ def test_admin_network_pages_without_javascript(new_page):
     page.click("text=Netzwerk verwalten (bearbeiten, archivieren, löschen)")
     page.fill("#name", "ANDI – Agiles Netzwerk Digitale Innovation")
     page.click("text=Netzwerk speichern")
-    assert "gibt es schon" in page.content() and page.get_attribute("#name", "aria-invalid") == "true"
+    expect(page.locator("body")).to_contain_text("gibt es schon")
+    expect(page.locator("#name")).to_have_attribute("aria-invalid", "true")
     page.fill("#name", name + " neu")
     page.click("text=Netzwerk speichern")
     expect(page.locator("body")).to_contain_text("ist gespeichert")
@@ -183,7 +185,7 @@ def test_access_and_admin_pages_pass_axe_and_fit(new_page, axe_path, server_env,
     check("admin-benutzer-konto")
     page.select_option("#role", "coordinator")
     page.click("text=Rolle und Zuordnung speichern")
-    assert page.get_attribute("#network_ids", "aria-describedby") == "network_ids-error"
+    expect(page.locator("#network_ids")).to_have_attribute("aria-describedby", "network_ids-error")
     check("admin-benutzer-konto-fehler")
     page.click("text=Konto deaktivieren …")
     check("admin-benutzer-deaktivieren")

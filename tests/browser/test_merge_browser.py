@@ -40,6 +40,7 @@ def test_merge_with_confirmation_then_restore_without_javascript(new_page, serve
     expect(page.locator("body")).to_contain_text("Alle Angaben")
     page.fill("#target", f"/eintraege/{orig_slug}")
     page.click("button:has-text('Weiter zur Zusammenführung')")
+    expect(page.locator("main")).to_contain_text("Als Duplikat zusammenführen?")
     body = page.inner_text("main")
     assert "Als Duplikat zusammenführen?" in body and dup_title in body and orig_title in body
     assert "Wird archiviert (Duplikat)" in body and "Bleibt bestehen (Original)" in body

@@ -68,7 +68,7 @@ def test_invite_then_accept_without_javascript(new_page, server_env):
     page.fill("#new_password", "kurz")
     page.fill("#repeat_password", "kurz")
     page.click("form.form button[type=submit]")
-    assert page.get_attribute("#new_password", "aria-invalid") == "true"
+    expect(page.locator("#new_password")).to_have_attribute("aria-invalid", "true")
     page.fill("#new_password", NEW_PASSWORD)
     page.fill("#repeat_password", NEW_PASSWORD)
     page.click("form.form button[type=submit]")
@@ -90,7 +90,7 @@ def test_reset_password_without_javascript(new_page, server_env):
     first.fill("#new_password", NEW_PASSWORD)
     first.fill("#repeat_password", NEW_PASSWORD)
     first.click("form.form button[type=submit]")
-    assert "Willkommen" in first.content()  # stays signed in in this browser
+    expect(first.locator("body")).to_contain_text("Willkommen")  # stays signed in in this browser
 
     page = new_page(javascript=False)
     page.goto("/anmelden")
@@ -113,7 +113,7 @@ def test_reset_password_without_javascript(new_page, server_env):
     page.fill("#email", address)
     page.fill("#password", NEW_PASSWORD)
     page.click("form.form button[type=submit]")
-    assert page.get_attribute("#password", "aria-invalid") == "true"
+    expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
     page.fill("#password", changed)
     page.click("form.form button[type=submit]")
     expect(page.locator("body")).to_contain_text("Willkommen, Vera Vergesslich")
@@ -133,7 +133,7 @@ def test_new_pages_pass_axe_and_fit(new_page, axe_path, server_env, width):
     page.goto("/barrierefreiheit")
     page.fill("#email", "keine-adresse")
     page.click("#rueckmeldung button[type=submit]")
-    assert page.get_attribute("#message", "aria-invalid") == "true"
+    expect(page.locator("#message")).to_have_attribute("aria-invalid", "true")
     check("barrierefreiheit-fehler")
     page.goto("/passwort-vergessen")
     page.click("form.form button[type=submit]")
@@ -142,12 +142,13 @@ def test_new_pages_pass_axe_and_fit(new_page, axe_path, server_env, width):
     page.goto("/konto/einladen")
     check("einladen")
     page.click("form.form button[type=submit]")
-    assert page.get_attribute("#email", "aria-invalid") == "true"
+    expect(page.locator("#email")).to_have_attribute("aria-invalid", "true")
     check("einladen-fehler")
     page.fill("#email", f"axe-{width}-{uuid.uuid4().hex[:6]}@freiburg.example")
     page.fill("#name", "Axe Test")
     page.click("form.form button[type=submit]")
-    assert "ist verschickt" in page.content() and page.input_value("#email") == ""
+    expect(page.locator("body")).to_contain_text("ist verschickt")
+    expect(page.locator("#email")).to_have_value("")
     _sign_out(page)
     folder = server_env["MARKTPLATZ_MAIL_DIR"]
     with open(os.path.join(folder, sorted(os.listdir(folder))[-1]), "rb") as fh:
@@ -163,7 +164,7 @@ def test_new_pages_pass_axe_and_fit(new_page, axe_path, server_env, width):
     page.goto(_path_in(_mail_to(server_env, "digital@freiburg.example"), "/passwort-zuruecksetzen/"))
     check("passwort-zuruecksetzen")
     page.click("form.form button[type=submit]")
-    assert page.get_attribute("#new_password", "aria-invalid") == "true"
+    expect(page.locator("#new_password")).to_have_attribute("aria-invalid", "true")
     check("passwort-zuruecksetzen-fehler")
     login(page, "admin@marktplatz.example")
     page.goto("/barrierefreiheit/rueckmeldungen")

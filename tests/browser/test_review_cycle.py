@@ -137,6 +137,7 @@ def test_submit_request_changes_resubmit_approve_notify(server, browser):
     ctx, page = _login(browser, base, COORDINATOR)
     page.goto(base + "/pruefung")
     page.get_by_role("link", name=TITLE).click()
+    expect(page.locator("main")).to_contain_text("Zur Prüfung eingereicht")
     trail = page.get_by_role("table").last.inner_text()
     for step in ("Zur Prüfung eingereicht", "Änderungen erbeten", "Bearbeitet"):
         assert step in trail
@@ -151,5 +152,5 @@ def test_submit_request_changes_resubmit_approve_notify(server, browser):
     page.get_by_role("link", name="Benachrichtigungen").click()
     expect(page.locator("body")).to_contain_text(TITLE)
     page.get_by_role("button", name="Öffnen").first.click()
-    assert page.get_by_role("heading", level=1).inner_text() == TITLE
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
     ctx.close()

@@ -123,7 +123,7 @@ def test_listing_and_signed_in_pages_pass_axe(new_page, axe_path):
     screenshot(page, "veroeffentlichen")
     page.click("button[value=speichern]")
     assert page.locator("[role=alert]").count() == 1
-    assert page.get_attribute("#title", "aria-invalid") == "true"
+    expect(page.locator("#title")).to_have_attribute("aria-invalid", "true")
     assert axe_violations(page, axe_path) == []
     screenshot(page, "veroeffentlichen-fehler")
     page.goto("/meine-kommune")
@@ -143,7 +143,7 @@ def test_duplicate_step_passes_axe(new_page, axe_path):
     assert axe_violations(page, axe_path) == []
     screenshot(page, "veroeffentlichen-dublettenhinweis")
     page.click("button[value=speichern]")
-    assert page.get_attribute("#duplicate_override_reason", "aria-invalid") == "true"
+    expect(page.locator("#duplicate_override_reason")).to_have_attribute("aria-invalid", "true")
     assert axe_violations(page, axe_path) == []
     screenshot(page, "veroeffentlichen-dublette-ohne-grund")
 

@@ -64,6 +64,18 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
+def _client() -> requests.Session:
+    """A session that opens one connection per request.
+
+    gunicorn closes an idle keep-alive connection after 2 s; a reader that alternates two
+    sessions under load sends on such a connection now and then and gets a reset, which a
+    browser would silently retry. With one connection per request, a reset is a server fault.
+    """
+    http = requests.Session()
+    http.headers["Connection"] = "close"
+    return http
+
+
 def _timed(http: requests.Session, method: str, url: str, **kw) -> tuple[requests.Response | None, float, str]:
     t0 = time.perf_counter()
     try:
@@ -76,7 +88,7 @@ def _timed(http: requests.Session, method: str, url: str, **kw) -> tuple[request
 def writer(base: str, secret: str, name: str, stats: Stats, stop: threading.Event, seed: int) -> None:
     """Create listings and update this writer's own listings until stop is set."""
     rng = random.Random(seed)
-    http = requests.Session()
+    http = _client()
     http.headers["Authorization"] = f"Bearer {secret}"
     mine: dict[int, dict] = {}  # id -> last acknowledged body
     for n in itertools.count(1):
@@ -115,8 +127,8 @@ def writer(base: str, secret: str, name: str, stats: Stats, stop: threading.Even
 def reader(base: str, secret: str, slugs: list[str], stats: Stats, stop: threading.Event, seed: int) -> None:
     """Read search, list and detail pages and the read API until stop is set."""
     rng = random.Random(seed)
-    http = requests.Session()
-    api = requests.Session()
+    http = _client()
+    api = _client()
     api.headers["Authorization"] = f"Bearer {secret}"
     paths = [
         (http, f"/suche?q={WORD}"), (http, "/suche?q=Hundesteuer"), (http, "/suche?q=Freiburg"),
