@@ -31,6 +31,10 @@ from typing import Any
 
 from whoosh import query as Q
 
+from . import storage
+
+storage.install()  # segments are read from their memory map, not copied per reader
+
 # Bounds of query expansion: no query reads more than MAX_QUERY_TERMS index terms.
 MIN_PREFIX = 3  # letters a word needs before autocomplete expands it as a prefix
 MAX_EXPANSION = 50  # index terms one prefix expands to (per field)
