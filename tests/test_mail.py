@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marktplatz.models import Notification, User, utcnow
 from marktplatz.services import mail
@@ -69,6 +70,27 @@ def test_daily_digest_via_real_smtp(app, session, smtp_server):
     assert mail.send_digests(session, app.config) == 0
 
 
+def test_a_second_worker_with_a_stale_view_does_not_send_the_digest_again(app, session, smtp_server, monkeypatch):
+    """Two app nodes each run `marktplatz worker`: the one that read the due list before the
+    other sent the digest skips it (compare-and-set of digest_sent_at), new news or not."""
+    sink, port = smtp_server
+    owner, item = _owner_with_news(session)
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    seen = mail.due_users(session)  # worker B reads who is due ...
+    assert [u.id for u in seen] == [owner.id]
+    assert mail.send_digests(session, app.config) == 1  # ... worker A sends meanwhile
+    session.commit()
+    session.add(Notification(user_id=owner.id, kind="listing_updated", message="Neu", listing_id=item.id))
+    session.commit()
+    # Worker B goes on with what it read: for it, the digest was never sent.
+    set_committed_value(session.get(User, owner.id), "digest_sent_at", None)
+    monkeypatch.setattr(mail, "due_users", lambda _s, _now=None: seen)
+    assert mail.send_digests(session, app.config) == 0
+    assert len(sink.messages) == 1
+    session.expire_all()
+    assert session.get(User, owner.id).digest_sent_at is not None
+
+
 def test_digest_waits_for_its_period(app, session, smtp_server):
     sink, port = smtp_server
     owner, _item = _owner_with_news(session, "weekly")
@@ -113,6 +135,8 @@ def test_smtp_down_keeps_notifications_for_next_round(app, session):
     session.expire_all()
     assert all(n.emailed_at is None for n in session.scalars(
         select(Notification).where(Notification.user_id == owner.id)))
+    assert session.get(User, owner.id).digest_sent_at is None  # the claim was handed back
+    assert [u.id for u in mail.due_users(session)] == [owner.id]
 
 
 # Page and form behaviour does not depend on the database; the database tests run on both.

@@ -12,8 +12,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import Notification, User, utcnow
 from . import notify
@@ -88,6 +89,23 @@ def build_digest(user: User, notes: list[Notification], base_url: str) -> EmailM
     return msg
 
 
+def _claim(session: Session, user_id: int, seen: datetime | None, now: datetime | None) -> bool:
+    """Move the user's digest_sent_at from seen to now, if it still is seen; tell whether it did.
+
+    The compare-and-set is what makes a digest go out once when several workers run (one
+    per app node): the second one's UPDATE waits for the first one's commit, then matches
+    no row.
+    """
+    still = User.digest_sent_at.is_(None) if seen is None else User.digest_sent_at == seen
+    done = session.execute(update(User).where(User.id == user_id, still).values(digest_sent_at=now)
+                           .execution_options(synchronize_session=False)).rowcount == 1
+    if done:
+        user = session.get(User, user_id)
+        if user is not None:
+            set_committed_value(user, "digest_sent_at", now)  # the loaded object follows the row
+    return done
+
+
 def send_digests(session: Session, config: Mapping[str, Any], now: datetime | None = None,
                  after_each: Callable[[], None] = lambda: None) -> int:
     """Send every due digest; mark its notifications as e-mailed; return how many were sent.
@@ -109,15 +127,20 @@ def send_digests(session: Session, config: Mapping[str, Any], now: datetime | No
             session.flush()
             after_each()
             continue
+        before = user.digest_sent_at
+        if not _claim(session, user.id, before, now):
+            continue  # another worker (a second app node) sends this one
+        after_each()
         msg = build_digest(user, shown, config.get("BASE_URL") or "")
         try:
             where = send_message(config, msg)
         except (OSError, smtplib.SMTPException) as err:
             log.error("digest for user %s not sent: %s", user.id, type(err).__name__)
+            _claim(session, user.id, now, before)  # hand it back for the next tick
+            after_each()
             break  # the mail server is down; try again on the next tick
         for note in notes:
             note.emailed_at = now
-        user.digest_sent_at = now
         session.flush()
         after_each()
         log.info("digest with %s notifications sent to user %s (%s)", len(shown), user.id,
