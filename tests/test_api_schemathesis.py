@@ -8,6 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
     status_code_conformance,
 )
 
@@ -33,9 +35,11 @@ def write_token(session):
     return tokens.create_token(session, officer, officer.organisation, "fuzz", ["read", "write"])[1]
 
 
-# No 5xx; every status and content type the API answers with is declared for the operation.
+# No 5xx; every status, content type, declared header and body the API answers with is what
+# the OpenAPI document declares for the operation (the body validates against its schema).
 # (flask-smorest declares a "default" error response too, which status_code_conformance accepts.)
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance, response_headers_conformance]
 
 
 def test_no_input_reaches_a_server_error(api_schema, write_token):

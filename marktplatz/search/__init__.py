@@ -260,13 +260,15 @@ def matching_listing_ids(user: Any, q: str, filters: dict[str, Any] | None = Non
         return None
 
 
-def suggest(user: Any, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
-    """Return autocomplete entries (listings user may see, municipalities, OZG-Leistungen)."""
+def suggest(user: Any, q: str, limit: int = 5, kinds: Any = None) -> dict[str, list[dict[str, Any]]]:
+    """Return autocomplete entries (listings user may see, municipalities, OZG-Leistungen);
+    kinds: only some of "listings", "organisations", "ozg" (the others stay empty)."""
     from ..core.db import get_session
+    from .query import SUGGEST_KINDS
     from .query import suggest as _suggest
 
     try:
-        return _suggest(get_session(), index_dir(), user, q, limit)
+        return _suggest(get_session(), index_dir(), user, q, limit, kinds or SUGGEST_KINDS)
     except Exception:
         if index_available():
             raise

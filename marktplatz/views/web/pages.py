@@ -179,7 +179,7 @@ def listings():
 
 def _suggestions(session, q: str) -> dict[str, Any]:
     """Return municipalities and OZG-Leistungen whose names match q, with their page keys."""
-    found = search.suggest(current_user, q, 5)
+    found = search.suggest(current_user, q, 5, kinds=("organisations",))  # the page shows no others
     ids = [s["id"] for s in found["organisations"]]
     keys = dict(session.execute(select(Organisation.id, Organisation.key).where(Organisation.id.in_(ids))).all()) if ids else {}
     return {
