@@ -111,6 +111,8 @@ def _website(org: Organisation) -> str:
 def _backdate(session: Session, listing: Listing, days_ago: int) -> None:
     when = utcnow() - timedelta(days=days_ago)
     listing.created_at = when
+    if listing.submitted_at is not None:
+        listing.submitted_at = when + timedelta(days=1)
     if listing.published_at is not None:
         listing.published_at = when + timedelta(days=3)
     listing.updated_at = when + timedelta(days=5)
@@ -224,8 +226,8 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
         }
         listing = listings.create_listing(session, user, data)
         _publish(session, user, coord_andi, listing, fallback=admin)
-        _timeline(session, user, listing, rng)
         _backdate(session, listing, 600 - i * 35)
+        _timeline(session, user, listing, rng)
         if is_offer:
             offered = listing
         created += 1
@@ -305,6 +307,12 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
     # Real open-source components of München and Berlin.
     created += _components(session, muenchen, berlin, admin, rng)
     progress("Einträge", created)
+    from .demo_catalogue import load_demo_catalogue
+
+    used = set(ANDI + LIPPE_NEIGHBOURS + [BAD_SALZUFLEN, TANGERHUETTE, MUENCHEN, BERLIN])
+    catalogue = load_demo_catalogue(session, admin, DEMO_PASSWORD, used)
+    created += catalogue.get("listings", 0)
+    progress("Beispiel-Katalog (Demo)", catalogue.get("listings", 0))
     from .demo_registers import load_demo_registers
 
     progress("Prozessregister (Demo-Zahlen)", load_demo_registers(session, BAD_SALZUFLEN, LIPPE_NEIGHBOURS))
@@ -333,9 +341,11 @@ def _timeline(session: Session, user: User, listing: Listing, rng: random.Random
         "live": [("Projektstart", "Kick-off mit Fachamt und IT."), ("Pilotbetrieb", "Vier Wochen Pilot mit ausgewählten Nutzenden."), ("Online", "Der Dienst ist für alle freigeschaltet.")],
         "stopped": [("Projektstart", "Kick-off."), ("Projekt eingestellt", "Wir nutzen stattdessen eine Landeslösung.")],
     }.get(listing.phase or "", [])
-    base = utcnow() - timedelta(days=rng.randint(200, 500))
+    # The history ends shortly before the listing was published (call after _backdate).
+    last = (listing.published_at or utcnow()) - timedelta(days=rng.randint(1, 30))
     for n, (title, body) in enumerate(steps):
-        upd = StatusUpdate(listing=listing, author=user, title=title, body=body, created_at=base + timedelta(days=40 * n))
+        when = last - timedelta(days=40 * (len(steps) - 1 - n))
+        upd = StatusUpdate(listing=listing, author=user, title=title, body=body, created_at=when)
         session.add(upd)
     session.flush()
 
