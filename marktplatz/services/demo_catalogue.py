@@ -155,7 +155,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template(10519, "projekt", "Digitale Bauakte", "das Baugenehmigungsverfahren vom Antrag bis zum Bescheid medienbruchfrei führen",
              "Bauordnungsamt", 4, ("Bauen", "E-Akte")),
     Template(10244, "projekt", "Fundbüro Ende-zu-Ende digital", "Fundsachen vom Eingang bis zur Versteigerung in einem Verfahren führen",
-             "Fundbüro", 6, ("Fundbüro", "Prozessdigitalisierung")),
+             "Fundbüro", 6, ("Fundbüro", "Ende-zu-Ende")),
     Template(10557, "projekt", "Standesamt ohne Papier", "Urkundenbestellungen und Anmeldungen im Standesamt vollständig digital bearbeiten",
              "Standesamt", 15, ("Standesamt", "E-Akte")),
     Template(10110, "projekt", "Abfall-App mit Erinnerungsfunktion", "Abfuhrtermine, Sperrmüll und Wertstoffhöfe in einer App mit Erinnerung bündeln",
@@ -165,7 +165,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template(10117, "projekt", "Steuerbescheide digital zustellen", "Grundsteuer- und Abgabenbescheide über das Postfach des Nutzerkontos zustellen",
              "Steueramt", 30, ("Steuern", "Postfach")),
     Template(10092, "projekt", "Wohngeld-Antragsstrecke Ende-zu-Ende", "Wohngeldanträge vom Online-Antrag bis zum Bescheid ohne Medienbruch bearbeiten",
-             "Wohngeldstelle", 8, ("Soziales", "Prozessdigitalisierung")),
+             "Wohngeldstelle", 8, ("Soziales", "Ende-zu-Ende")),
     Template(10136, "komponente", "Mängelmelder-Modul (Open Source)", "ein Open-Source-Modul für Meldungen mit Foto, Karte und Rückmeldung an die Meldenden",
              "Bauhof", 20, ("Mängelmelder", "Open Source")),
     Template(10110, "komponente", "Abfallkalender-Widget (Open Source)", "ein einbettbares Widget für Abfuhrtermine mit iCal-Export und Erinnerung",
@@ -331,7 +331,7 @@ def _listing(session: Session, rng: random.Random, user: User, org: Organisation
         cost = "free" if kind == "komponente" else rng.choice(["free", "cost_sharing", "on_request"])
         data["cost_model"] = cost
         data["reuse_terms"] = {
-            "free": f"Nachnutzung kostenfrei; {city} teilt Prozessmodell, Vorlagen und Erfahrungen.",
+            "free": f"Nachnutzung kostenfrei; {city} teilt Ablaufbeschreibung, Vorlagen und Erfahrungen.",
             "cost_sharing": "Mandant auf unserer Plattform; Betriebskosten werden nach Einwohnerzahl geteilt (Demo).",
             "on_request": "Sprechen Sie uns an; Konditionen stimmen wir mit dem IT-Dienstleister ab.",
         }[cost]
