@@ -231,7 +231,8 @@ def _where(org: Organisation, kreise: dict[str, Organisation]) -> str:
         kreis = kreise.get(org.kreis_key or "")
         label = (kreis.type_label or "Kreis") if kreis is not None else "Kreis"
         name = kreis.short_name if kreis is not None else (org.kreis or "").split(",")[0]
-        first = name if label in name else f"{label} {name}"
+        # "Hochsauerlandkreis", "Märkischer Kreis", "Region Hannover" name themselves.
+        first = name if "kreis" in name.lower() or name.startswith("Region") else f"{label} {name}"
     return f"{first}, {org.land}"
 
 
@@ -291,11 +292,11 @@ def _listing(session: Session, rng: random.Random, user: User, org: Organisation
     cases = pop * tpl.per_1000 / 1000 * rng.uniform(0.8, 1.2)
     kind = tpl.kind
     data: dict[str, Any] = {"kind": kind, "title": tpl.title, "ozg_ids": [tpl.ozg_id],
-                            "leika_keys": [k.key for k in keys], "tags": list(tpl.tags) + [org.land or ""],
+                            "leika_keys": [k.key for k in keys], "tags": list(tpl.tags),
                             "contact_name": user.name, "contact_email": user.email,
                             "external_id": f"{EXTERNAL_PREFIX}{org.ags}/{n + 1}"}
     leika_text = f", LeiKa „{keys[0].name}“" if keys else ""
-    lead = f"{city} ({where}, {_number(pop)} Einw.): {tpl.what[0].upper()}{tpl.what[1:]}"
+    lead = f"{city} ({where}, {_number(pop)} Einw.): {tpl.what}"
     if kind == "dienst":
         phase = "live" if rng.random() < 0.8 else "in_progress"
         model = rng.choice(["1.1", "2.0", "2.0"])
@@ -312,8 +313,6 @@ def _listing(session: Session, rng: random.Random, user: User, org: Organisation
         phase = rng.choice(PROJECT_PHASES)
         offer = False
         data.update(phase=phase, looking_for_partners=phase in ("idea", "planned", "in_progress"))
-        if phase in ("idea", "planned"):
-            data["partners"] = ""
         tail = f". Projekt zur OZG-Leistung „{ozg.name}“{leika_text}."
         body = (f"## Vorhaben\n\n{city} will {tpl.what}. Betroffen sind rund {_number(cases)} Vorgänge im Jahr "
                 f"(Demo-Zahl: Einwohnerzahl × {tpl.per_1000:g} je 1.000, Annahme).\n\n")
