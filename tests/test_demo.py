@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from marktplatz.models import Listing, Network, Organisation, Reuse, StatusUpdate, User, listing_ozg
 from marktplatz.models.listing import REUSE_STAGES
-from marktplatz.services.demo import DEMO_PASSWORD, load_demo
+from marktplatz.services.demo import DEMO_PASSWORD, load_demo, load_missing_catalogue
 from marktplatz.services.demo_catalogue import DEMO_MARK, EXTERNAL_PREFIX
 
 
@@ -31,6 +31,7 @@ def test_demo_loads_story_and_is_idempotent(session):
               "reuses": session.scalar(select(func.count(Reuse.id))),
               "users": session.scalar(select(func.count(User.id)))}
     assert load_demo(session) == {}
+    assert load_missing_catalogue(session) == 0
     assert counts == {"listings": session.scalar(select(func.count(Listing.id))),
                       "reuses": session.scalar(select(func.count(Reuse.id))),
                       "users": session.scalar(select(func.count(User.id)))}

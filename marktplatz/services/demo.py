@@ -53,6 +53,8 @@ LIPPE_NEIGHBOURS = [
     "05766036", "05766040", "05766044", "05766048", "05766052", "05766056", "05766060",
 ]
 BAD_SALZUFLEN, TANGERHUETTE, MUENCHEN, BERLIN = "05766008", "15090546", "09162000", "11000000"
+# The municipalities of the stories above; the demo catalogue (demo_catalogue.py) leaves them alone.
+STORY_AGS = frozenset(ANDI + LIPPE_NEIGHBOURS + [BAD_SALZUFLEN, TANGERHUETTE, MUENCHEN, BERLIN])
 
 # (AGS, kind, phase, reifegrad_model, reifegrad, title suffix, platform)
 DOG_TAX = [
@@ -309,14 +311,23 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
     progress("Einträge", created)
     from .demo_catalogue import load_demo_catalogue
 
-    used = set(ANDI + LIPPE_NEIGHBOURS + [BAD_SALZUFLEN, TANGERHUETTE, MUENCHEN, BERLIN])
-    catalogue = load_demo_catalogue(session, admin, DEMO_PASSWORD, used)
+    catalogue = load_demo_catalogue(session, admin, DEMO_PASSWORD, STORY_AGS)
     created += catalogue.get("listings", 0)
     progress("Beispiel-Katalog (Demo)", catalogue.get("listings", 0))
     from .demo_registers import load_demo_registers
 
     progress("Prozessregister (Demo-Zahlen)", load_demo_registers(session, BAD_SALZUFLEN, LIPPE_NEIGHBOURS))
     return {"listings": created, "users": session.scalar(select(func.count(User.id))) or 0}
+
+
+def load_missing_catalogue(session: Session) -> int:
+    """Add the demo catalogue to a demo loaded before it existed; return how many listings it added."""
+    from .demo_catalogue import catalogue_loaded, load_demo_catalogue
+
+    admin = session.scalar(select(User).where(User.email == "admin@marktplatz.example", User.role == "admin"))
+    if admin is None or catalogue_loaded(session):
+        return 0
+    return load_demo_catalogue(session, admin, DEMO_PASSWORD, STORY_AGS).get("listings", 0)
 
 
 def _dog_description(city: str, kind: str, platform: str | None, is_offer: bool) -> str:

@@ -84,7 +84,7 @@ class Template:
 TEMPLATES: tuple[Template, ...] = (
     Template(10110, "dienst", "Sperrmüllabholung online beantragen", "Sperrmüll online anmelden und den Abholtag wählen",
              "Abfallwirtschaft", 40, ("Abfall", "Umwelt")),
-    Template(10244, "dienst", "Fundsachen online suchen und melden", "Verlorenes online suchen, Funde melden und die Abholung vereinbaren",
+    Template(10244, "dienst", "Fundsachen online suchen und melden", "Verlorenes online suchen, Funde melden und die Rückgabe abstimmen",
              "Fundbüro", 6, ("Fundbüro", "Bürgerservice")),
     Template(10348, "dienst", "Sondernutzungserlaubnis für Straßen online", "Sondernutzung öffentlicher Straßen für Gerüste, Container und Außengastronomie beantragen",
              "Tiefbauamt", 2, ("Straßen", "Sondernutzung")),
@@ -100,7 +100,7 @@ TEMPLATES: tuple[Template, ...] = (
              "Einwohnermeldeamt", 60, ("Ausweise", "Bürgerservice")),
     Template(10177, "dienst", "Reisepass: Abholbereitschaft online prüfen", "online prüfen, ob der Reisepass abholbereit ist, und den Express-Antrag vorbereiten",
              "Einwohnermeldeamt", 25, ("Ausweise", "Reisen")),
-    Template(10026, "dienst", "Eheschließung online anmelden", "die Eheschließung online anmelden, Unterlagen hochladen und den Trauort wählen",
+    Template(10026, "dienst", "Eheschließung online vorbereiten", "die Unterlagen zur Eheschließung online einreichen und den Trauort wählen",
              "Standesamt", 4, ("Standesamt", "Familie")),
     Template(10557, "dienst", "Geburtsurkunde online bestellen", "Geburtsurkunden und beglaubigte Registerausdrucke online bestellen und bezahlen",
              "Standesamt", 15, ("Standesamt", "Urkunden")),
@@ -205,7 +205,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
-def _pick_municipalities(session: Session, rng: random.Random, used: set[str]) -> list[Organisation]:
+def _pick_municipalities(session: Session, rng: random.Random, used: frozenset[str]) -> list[Organisation]:
     """Return the real municipalities of the catalogue: per Land the largest and a few smaller towns."""
     chosen: list[Organisation] = []
     for land, large, small in QUOTAS:
@@ -240,7 +240,7 @@ def _number(n: float) -> str:
     return f"{round(n):,}".replace(",", ".")
 
 
-def load_demo_catalogue(session: Session, admin: User, password: str, used_ags: set[str]) -> dict[str, int]:
+def load_demo_catalogue(session: Session, admin: User, password: str, used_ags: frozenset[str]) -> dict[str, int]:
     """Create the catalogue (once): officers, listings, their timelines and reuses; return counts."""
     from .demo import _backdate, _backdate_reuse, _publish
 
