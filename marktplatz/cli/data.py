@@ -74,6 +74,13 @@ def setup_cmd() -> None:
             click.echo("Lade Demo-Prozessregister ...")
             load_demo_registers(session, BAD_SALZUFLEN, LIPPE_NEIGHBOURS)
             session.commit()
+        from ..services.demo import load_missing_catalogue
+        from ..services.demo_catalogue import catalogue_loaded
+
+        if not catalogue_loaded(session):  # and a demo older than the catalogue gets that once
+            click.echo("Lade Beispiel-Katalog (Demo) ...")
+            load_missing_catalogue(session)
+            session.commit()
     for hook in current_app.extensions.get("marktplatz_setup_hooks", []):
         hook()
     click.echo("Daten und Suchindex sind bereit.")

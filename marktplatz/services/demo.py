@@ -53,6 +53,8 @@ LIPPE_NEIGHBOURS = [
     "05766036", "05766040", "05766044", "05766048", "05766052", "05766056", "05766060",
 ]
 BAD_SALZUFLEN, TANGERHUETTE, MUENCHEN, BERLIN = "05766008", "15090546", "09162000", "11000000"
+# The municipalities of the stories above; the demo catalogue (demo_catalogue.py) leaves them alone.
+STORY_AGS = frozenset(ANDI + LIPPE_NEIGHBOURS + [BAD_SALZUFLEN, TANGERHUETTE, MUENCHEN, BERLIN])
 
 # (AGS, kind, phase, reifegrad_model, reifegrad, title suffix, platform)
 DOG_TAX = [
@@ -111,6 +113,8 @@ def _website(org: Organisation) -> str:
 def _backdate(session: Session, listing: Listing, days_ago: int) -> None:
     when = utcnow() - timedelta(days=days_ago)
     listing.created_at = when
+    if listing.submitted_at is not None:
+        listing.submitted_at = when + timedelta(days=1)
     if listing.published_at is not None:
         listing.published_at = when + timedelta(days=3)
     listing.updated_at = when + timedelta(days=5)
@@ -224,8 +228,8 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
         }
         listing = listings.create_listing(session, user, data)
         _publish(session, user, coord_andi, listing, fallback=admin)
-        _timeline(session, user, listing, rng)
         _backdate(session, listing, 600 - i * 35)
+        _timeline(session, user, listing, rng)
         if is_offer:
             offered = listing
         created += 1
@@ -305,10 +309,25 @@ def load_demo(session: Session, progress: Progress = _noop) -> dict[str, int]:
     # Real open-source components of München and Berlin.
     created += _components(session, muenchen, berlin, admin, rng)
     progress("Einträge", created)
+    from .demo_catalogue import load_demo_catalogue
+
+    catalogue = load_demo_catalogue(session, admin, DEMO_PASSWORD, STORY_AGS)
+    created += catalogue.get("listings", 0)
+    progress("Beispiel-Katalog (Demo)", catalogue.get("listings", 0))
     from .demo_registers import load_demo_registers
 
     progress("Prozessregister (Demo-Zahlen)", load_demo_registers(session, BAD_SALZUFLEN, LIPPE_NEIGHBOURS))
     return {"listings": created, "users": session.scalar(select(func.count(User.id))) or 0}
+
+
+def load_missing_catalogue(session: Session) -> int:
+    """Add the demo catalogue to a demo loaded before it existed; return how many listings it added."""
+    from .demo_catalogue import catalogue_loaded, load_demo_catalogue
+
+    admin = session.scalar(select(User).where(User.email == "admin@marktplatz.example", User.role == "admin"))
+    if admin is None or catalogue_loaded(session):
+        return 0
+    return load_demo_catalogue(session, admin, DEMO_PASSWORD, STORY_AGS).get("listings", 0)
 
 
 def _dog_description(city: str, kind: str, platform: str | None, is_offer: bool) -> str:
@@ -333,9 +352,11 @@ def _timeline(session: Session, user: User, listing: Listing, rng: random.Random
         "live": [("Projektstart", "Kick-off mit Fachamt und IT."), ("Pilotbetrieb", "Vier Wochen Pilot mit ausgewählten Nutzenden."), ("Online", "Der Dienst ist für alle freigeschaltet.")],
         "stopped": [("Projektstart", "Kick-off."), ("Projekt eingestellt", "Wir nutzen stattdessen eine Landeslösung.")],
     }.get(listing.phase or "", [])
-    base = utcnow() - timedelta(days=rng.randint(200, 500))
+    # The history ends shortly before the listing was published (call after _backdate).
+    last = (listing.published_at or utcnow()) - timedelta(days=rng.randint(1, 30))
     for n, (title, body) in enumerate(steps):
-        upd = StatusUpdate(listing=listing, author=user, title=title, body=body, created_at=base + timedelta(days=40 * n))
+        when = last - timedelta(days=40 * (len(steps) - 1 - n))
+        upd = StatusUpdate(listing=listing, author=user, title=title, body=body, created_at=when)
         session.add(upd)
     session.flush()
 
