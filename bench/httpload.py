@@ -83,6 +83,21 @@ def gunicorn(app_path: str, env_extra: dict[str, str], log_path: str, timing: di
                     proc.wait()
 
 
+@contextmanager
+def marktplatz_worker(env: dict[str, str], log: Any):
+    """Run `marktplatz worker` (index follower, webhooks, digests) beside a server; yield its process."""
+    proc = subprocess.Popen([os.path.join(BIN, "marktplatz"), "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def worker_pids(master: int) -> list[int]:
     """Return the pids of the gunicorn workers of a master process."""
     pids = []

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import threading
 import time
 import urllib.error
@@ -102,6 +101,43 @@ def _wait_for_worker(base: str, timeout: float = 600) -> dict[str, Any]:
     raise RuntimeError(f"the worker did not catch up: {body}")
 
 
+def lag_figures(lags: list[float]) -> dict[str, float]:
+    """Return p50/p90/p99/max of lags in seconds (empty when nothing was shown)."""
+    if not lags:
+        return {}
+    return {"p50_s": round(pct(lags, 50), 3), "p90_s": round(pct(lags, 90), 3),
+            "p99_s": round(pct(lags, 99), 3), "max_s": round(max(lags), 3)}
+
+
+def write_and_watch(write_base: str, read_base: str, token: str, mine: list[int], tag: str, stop: threading.Event,
+                    lags: list[float], missed: list[str], lock: threading.Lock) -> None:
+    """Until stop: rename one of mine through write_base's API (PATCH), then poll an anonymous
+    search on read_base every POLL s for the new word; append the seconds from the
+    acknowledged write to the hit to lags, or the word (or the failed write) to missed."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        word = f"{tag}{n}"
+        lid = mine[n % len(mine)]
+        status, _body = _request(f"{write_base}/api/v1/listings/{lid}", "PATCH", {"title": f"Hundesteuer {word}"}, token)
+        if status != 200:
+            with lock:
+                missed.append(f"write {status}")
+            time.sleep(0.5)
+            continue
+        acked = time.monotonic()
+        while time.monotonic() - acked < GIVE_UP:
+            _status, body = _request(f"{read_base}/api/v1/listings?q={word}&limit=5")
+            if any(item.get("id") == lid for item in (body or {}).get("items", [])):
+                with lock:
+                    lags.append(time.monotonic() - acked)
+                break
+            time.sleep(POLL)
+        else:
+            with lock:
+                missed.append(word)
+
+
 def measure(db_path: str, index_dir: str, work: str, seconds: float = 60, readers: int = 8,
             writers: int = 2) -> dict[str, Any]:
     """Run the load for `seconds` and return the lag figures (seconds) and the load reached."""
@@ -114,75 +150,43 @@ def measure(db_path: str, index_dir: str, work: str, seconds: float = 60, reader
         db_path, "SELECT slug FROM listing WHERE status='published' AND visibility='public' ORDER BY id LIMIT 200")]
     pages = ([f"/eintraege?q={urllib.parse.quote_plus(q)}" for q in QUERIES] + [f"/eintraege/{s}" for s in slugs[:50]]
              + ["/eintraege", "/api/v1/listings", "/api/v1/listings?q=Hundesteuer"])
-    with open(log_path, "ab") as log, bh.gunicorn("marktplatz.wsgi:app", env, log_path) as (base, _master):
-        worker = subprocess.Popen([os.path.join(bh.BIN, "marktplatz"), "worker"], cwd=bh.ROOT, env=env,
-                                  stdout=log, stderr=log)
-        try:
-            _wait_for_worker(base)
-            stop = threading.Event()
-            lags: list[float] = []
-            missed: list[str] = []
-            reads = [0]
-            errors: list[int] = []
-            lock = threading.Lock()
+    with open(log_path, "ab") as log, bh.gunicorn("marktplatz.wsgi:app", env, log_path) as (base, _master), \
+            bh.marktplatz_worker(env, log):
+        _wait_for_worker(base)
+        stop = threading.Event()
+        lags: list[float] = []
+        missed: list[str] = []
+        reads = [0]
+        errors: list[int] = []
+        lock = threading.Lock()
 
-            def read(seed: int) -> None:
-                rng = random.Random(seed)
-                while not stop.is_set():
-                    status, _body = _request(base + rng.choice(pages))
-                    with lock:
-                        reads[0] += 1
-                        if status != 200:
-                            errors.append(status)
-
-            def write(k: int) -> None:
-                n = 0
-                token, mine = setup[k]
-                while not stop.is_set():
-                    n += 1
-                    word = f"zqlag{k}x{n}"
-                    lid = mine[n % len(mine)]
-                    status, _body = _request(f"{base}/api/v1/listings/{lid}", "PATCH",
-                                             {"title": f"Hundesteuer {word}"}, token)
+        def read(seed: int) -> None:
+            rng = random.Random(seed)
+            while not stop.is_set():
+                status, _body = _request(base + rng.choice(pages))
+                with lock:
+                    reads[0] += 1
                     if status != 200:
-                        missed.append(f"write {status}")
-                        time.sleep(0.5)
-                        continue
-                    acked = time.monotonic()
-                    while time.monotonic() - acked < GIVE_UP:
-                        _status, body = _request(f"{base}/api/v1/listings?q={word}&limit=5")
-                        if any(item.get("id") == lid for item in (body or {}).get("items", [])):
-                            with lock:
-                                lags.append(time.monotonic() - acked)
-                            break
-                        time.sleep(POLL)
-                    else:
-                        missed.append(word)
+                        errors.append(status)
 
-            threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
-            threads += [threading.Thread(target=write, args=(k,)) for k in range(len(setup))]
-            load_before = os.getloadavg()[0]
-            started = time.monotonic()
-            for t in threads:
-                t.start()
-            time.sleep(seconds)
-            stop.set()
-            for t in threads:
-                t.join(GIVE_UP + 30)
-            elapsed = time.monotonic() - started
-            load_after = os.getloadavg()[0]
-        finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
+        threads += [threading.Thread(target=write_and_watch, args=(base, base, token, mine, f"zqlag{k}x", stop,
+                                                                   lags, missed, lock))
+                    for k, (token, mine) in enumerate(setup)]
+        load_before = os.getloadavg()[0]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join(GIVE_UP + 30)
+        elapsed = time.monotonic() - started
+        load_after = os.getloadavg()[0]
     out: dict[str, Any] = {"seconds": round(elapsed, 1), "readers": readers, "writers": writers,
                            "writes_shown": len(lags), "not_shown": len(missed), "reads_per_s": round(reads[0] / elapsed, 1),
                            "read_errors": len(errors), "loadavg_1min": [round(load_before, 1), round(load_after, 1)]}
-    if lags:
-        out.update({"p50_s": round(pct(lags, 50), 3), "p90_s": round(pct(lags, 90), 3),
-                    "p99_s": round(pct(lags, 99), 3), "max_s": round(max(lags), 3)})
+    out.update(lag_figures(lags))
     return out
 
 

@@ -469,46 +469,37 @@ def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: f
                              "max_s": round(max(starts), 3) if starts else None}
     # Change feed walk and bulk sync on one server with `marktplatz worker` beside it, as in
     # production: the worker follows the change log into the index while the sync writes.
-    with open(log, "ab") as logf, bh.gunicorn("marktplatz.wsgi:app", env, log) as (base, master):
-        worker = subprocess.Popen([os.path.join(BIN, "marktplatz"), "worker"], cwd=ROOT, env=env,
-                                  stdout=logf, stderr=logf)
-        try:
-            index_lag._wait_for_worker(base)
-            if has_feed:
-                out["change_feed"] = bh.change_feed(base, "/api/v1/changes", feed_seconds)
-                # Measured after each phase, so a peak can be told apart: feed or bulk sync.
-                out["change_feed"]["worker_rss_mb"] = [round(bh.rss_mb(p), 1) for p in bh.worker_pids(master)]
-            else:
-                out["change_feed"] = {"available": False}
-            if "/api/v1/sync/listings" in rules:
-                poller = bh.HealthPoller(base)
-                try:
-                    t0 = time.perf_counter() - poller.started
-                    out["sync"] = bh.sync_upsert(base, "/api/v1/sync/listings", token, sync_batches)
-                    t1 = time.perf_counter() - poller.started
-                    if out["sync"].get("ok"):
-                        caught = poller.wait_caught_up(t1, 300)
-                        n = out["sync"]["batches"] * out["sync"]["batch_size"]
-                        out["sync"]["indexing"] = {
-                            "listings": n,
-                            "seconds_to_searchable": round(caught - t0, 2) if caught is not None else None,
-                            "listings_per_second": round(n / (caught - t0), 1) if caught is not None else None,
-                            "lag_after_last_batch_s": round(caught - t1, 2) if caught is not None else None,
-                        }
-                except Exception as err:  # noqa: BLE001 - report, keep the other figures
-                    out["sync"] = {"available": True, "ok": False, "error": repr(err)[:500]}
-                finally:
-                    poller.stop()
-            else:
-                out["sync"] = {"available": False}
-            out["index_worker_rss_mb"] = round(bh.rss_mb(worker.pid), 1)
-        finally:
-            worker.terminate()
+    with open(log, "ab") as logf, bh.gunicorn("marktplatz.wsgi:app", env, log) as (base, master), \
+            bh.marktplatz_worker(env, logf) as worker:
+        index_lag._wait_for_worker(base)
+        if has_feed:
+            out["change_feed"] = bh.change_feed(base, "/api/v1/changes", feed_seconds)
+            # Measured after each phase, so a peak can be told apart: feed or bulk sync.
+            out["change_feed"]["worker_rss_mb"] = [round(bh.rss_mb(p), 1) for p in bh.worker_pids(master)]
+        else:
+            out["change_feed"] = {"available": False}
+        if "/api/v1/sync/listings" in rules:
+            poller = bh.HealthPoller(base)
             try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+                t0 = time.perf_counter() - poller.started
+                out["sync"] = bh.sync_upsert(base, "/api/v1/sync/listings", token, sync_batches)
+                t1 = time.perf_counter() - poller.started
+                if out["sync"].get("ok"):
+                    caught = poller.wait_caught_up(t1, 300)
+                    n = out["sync"]["batches"] * out["sync"]["batch_size"]
+                    out["sync"]["indexing"] = {
+                        "listings": n,
+                        "seconds_to_searchable": round(caught - t0, 2) if caught is not None else None,
+                        "listings_per_second": round(n / (caught - t0), 1) if caught is not None else None,
+                        "lag_after_last_batch_s": round(caught - t1, 2) if caught is not None else None,
+                    }
+            except Exception as err:  # noqa: BLE001 - report, keep the other figures
+                out["sync"] = {"available": True, "ok": False, "error": repr(err)[:500]}
+            finally:
+                poller.stop()
+        else:
+            out["sync"] = {"available": False}
+        out["index_worker_rss_mb"] = round(bh.rss_mb(worker.pid), 1)
         rss.append([round(bh.rss_mb(p), 1) for p in bh.worker_pids(master)])
         out["sync"]["worker_rss_mb"] = rss[-1]
         out["master_rss_mb"] = round(bh.rss_mb(master), 1)

@@ -38,7 +38,7 @@ from typing import Any
 
 from . import dataset
 from . import httpload as bh
-from .index_lag import GIVE_UP, POLL, _request, _wait_for_worker, _writers_setup, pct
+from .index_lag import GIVE_UP, _wait_for_worker, _writers_setup, lag_figures, write_and_watch
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -50,19 +50,10 @@ def node(name: str, db: str, index_dir: str, work: str):
 
     env = env_for(db, index_dir)
     log_path = os.path.join(work, f"node-{name}.log")
-    with open(log_path, "ab") as log, bh.gunicorn("marktplatz.wsgi:app", env, log_path) as (base, master):
-        worker = subprocess.Popen([os.path.join(bh.BIN, "marktplatz"), "worker"], cwd=bh.ROOT, env=env,
-                                  stdout=log, stderr=log)
-        try:
-            _wait_for_worker(base)
-            yield base, master, worker.pid
-        finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+    with open(log_path, "ab") as log, bh.gunicorn("marktplatz.wsgi:app", env, log_path) as (base, master), \
+            bh.marktplatz_worker(env, log) as worker:
+        _wait_for_worker(base)
+        yield base, master, worker.pid
 
 
 def _wrk_all(targets: list[tuple[str, int]], paths: list[str], seconds: int, work: str) -> list[dict[str, Any]]:
@@ -88,33 +79,8 @@ def _lag_on_second(a: str, b: str, setup: list[tuple[str, list[int]]], seconds: 
     lags: list[float] = []
     missed: list[str] = []
     lock = threading.Lock()
-
-    def write(k: int) -> None:
-        n = 0
-        token, mine = setup[k]
-        while not stop.is_set():
-            n += 1
-            word = f"zqscale{k}x{n}"
-            lid = mine[n % len(mine)]
-            status, _body = _request(f"{a}/api/v1/listings/{lid}", "PATCH", {"title": f"Hundesteuer {word}"}, token)
-            if status != 200:
-                with lock:
-                    missed.append(f"write {status}")
-                time.sleep(0.5)
-                continue
-            acked = time.monotonic()
-            while time.monotonic() - acked < GIVE_UP:
-                _status, body = _request(f"{b}/api/v1/listings?q={word}&limit=5")
-                if any(item.get("id") == lid for item in (body or {}).get("items", [])):
-                    with lock:
-                        lags.append(time.monotonic() - acked)
-                    break
-                time.sleep(POLL)
-            else:
-                with lock:
-                    missed.append(word)
-
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(len(setup))]
+    threads = [threading.Thread(target=write_and_watch, args=(a, b, token, mine, f"zqscale{k}x", stop, lags, missed, lock))
+               for k, (token, mine) in enumerate(setup)]
     for t in threads:
         t.start()
     time.sleep(seconds)
@@ -122,9 +88,7 @@ def _lag_on_second(a: str, b: str, setup: list[tuple[str, list[int]]], seconds: 
     for t in threads:
         t.join(GIVE_UP + 30)
     out: dict[str, Any] = {"writes_shown_on_b": len(lags), "not_shown": len(missed)}
-    if lags:
-        out.update({"p50_s": round(pct(lags, 50), 3), "p90_s": round(pct(lags, 90), 3),
-                    "p99_s": round(pct(lags, 99), 3), "max_s": round(max(lags), 3)})
+    out.update(lag_figures(lags))
     return out
 
 
