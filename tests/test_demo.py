@@ -35,7 +35,7 @@ def test_demo_loads_story_and_is_idempotent(session):
     assert counts == {"listings": session.scalar(select(func.count(Listing.id))),
                       "reuses": session.scalar(select(func.count(Reuse.id))),
                       "users": session.scalar(select(func.count(User.id)))}
-    # The dog-tax reuses are the three of the story plus none from the catalogue.
+    # Freiburg's offer keeps exactly the two reuses of the story; the catalogue adds none to it.
     assert len(offered[0].reuses) == 2
 
 

@@ -292,6 +292,19 @@ def test_autocomplete_json(world, client):
     assert any(s["id"] == 10160 for s in data["ozg"])
 
 
+def test_suggest_computes_only_the_kinds_asked_for(world, client):
+    """The browse page asks for municipalities only; the others stay empty instead of being
+    computed and dropped, and the municipalities are the same as in the full answer."""
+    everything = search.suggest(None, "Freiburg")
+    assert everything["listings"]  # world has Freiburg's listings: the full answer computes them
+    only = search.suggest(None, "Freiburg", kinds=("organisations",))
+    assert only["listings"] == [] and only["ozg"] == []
+    assert only["organisations"] == everything["organisations"]
+    assert "Freiburg im Breisgau" in [s["label"] for s in only["organisations"]]
+    page = client.get("/eintraege?q=Freiburg").get_data(as_text=True)
+    assert "/kommunen/08311000" in page
+
+
 def test_rebuild_command_swaps_and_keeps_results(world, runner):
     from marktplatz.search.index import current_generation
 

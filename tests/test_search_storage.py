@@ -37,16 +37,16 @@ def test_four_thread_searchers_allocate_a_fraction_of_the_index(app, session):
     size = _segment_bytes(gen)
     assert size > 5_000_000  # the reference data: 11,000 municipalities, the OZG catalogue
     hits: list[int] = []
+    searchers: list = []
 
     def open_and_search() -> None:
         searcher = windex.open_dir(gen).searcher()
         hits.append(len(searcher.search(Q.Term("doc_type", "listing"), limit=5)))
-        # Walk every term of the biggest field once: each posting list is read.
+        # Walk the term dictionary of the biggest field once (the term index is read).
         for _term in searcher.reader().lexicon("codes"):
             pass
         searchers.append(searcher)
 
-    searchers: list = []
     tracemalloc.start()
     try:
         threads = [threading.Thread(target=open_and_search) for _ in range(4)]

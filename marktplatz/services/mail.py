@@ -89,20 +89,20 @@ def build_digest(user: User, notes: list[Notification], base_url: str) -> EmailM
     return msg
 
 
-def _claim(session: Session, user_id: int, seen: datetime | None, now: datetime | None) -> bool:
-    """Move the user's digest_sent_at from seen to now, if it still is seen; tell whether it did.
+def _claim(session: Session, user_id: int, expected: datetime | None, new: datetime | None) -> bool:
+    """Move the user's digest_sent_at from expected to new, if it still is expected; tell whether it did.
 
     The compare-and-set is what makes a digest go out once when several workers run (one
     per app node): the second one's UPDATE waits for the first one's commit, then matches
     no row.
     """
-    still = User.digest_sent_at.is_(None) if seen is None else User.digest_sent_at == seen
-    done = session.execute(update(User).where(User.id == user_id, still).values(digest_sent_at=now)
+    still = User.digest_sent_at.is_(None) if expected is None else User.digest_sent_at == expected
+    done = session.execute(update(User).where(User.id == user_id, still).values(digest_sent_at=new)
                            .execution_options(synchronize_session=False)).rowcount == 1
     if done:
         user = session.get(User, user_id)
         if user is not None:
-            set_committed_value(user, "digest_sent_at", now)  # the loaded object follows the row
+            set_committed_value(user, "digest_sent_at", new)  # the loaded object follows the row
     return done
 
 
