@@ -127,6 +127,7 @@ def login(page, email: str) -> None:
     expect(page.locator("body")).to_contain_text("Willkommen")
 def axe_violations(page, axe_path: str) -> list[dict]:
     """Run axe-core with the WCAG 2.1 A/AA rules and return the violations."""
+    page.wait_for_load_state("load")  # a click's navigation may have only just committed
     page.add_script_tag(path=axe_path)
     result = page.evaluate(
         """async () => await axe.run(document, {runOnly: {type: 'tag',

@@ -62,7 +62,7 @@ def test_publish_approve_reuse_story_without_javascript(new_page, server_env):
     page.fill("#description", "Mit **Online-Ausweis** und Bezahlung.")
     page.fill("#katalog_suche", "Parkausweise")
     page.click("button[value=katalog_suchen]")
-    assert page.input_value("#title") == title  # input preserved across the picker search
+    expect(page.locator("#title")).to_have_value(title)  # input preserved across the picker search
     page.check("#ozg-10173")
     page.select_option("#phase", "live")
     page.select_option("#reifegrad_model", "2.0")
@@ -116,13 +116,14 @@ def test_listing_and_signed_in_pages_pass_axe(new_page, axe_path):
     login(page, "digital@ettlingen.example")
     page.goto("/eintraege?ozg=10160&nachnutzung=1")
     page.click(".card-title a")
+    page.wait_for_url("**/eintraege/*")
     assert axe_violations(page, axe_path) == []
     screenshot(page, "eintrag")
     page.goto("/eintraege/neu?art=komponente")
     assert axe_violations(page, axe_path) == []
     screenshot(page, "veroeffentlichen")
     page.click("button[value=speichern]")
-    assert page.locator("[role=alert]").count() == 1
+    expect(page.locator("[role=alert]")).to_have_count(1)
     expect(page.locator("#title")).to_have_attribute("aria-invalid", "true")
     assert axe_violations(page, axe_path) == []
     screenshot(page, "veroeffentlichen-fehler")
@@ -170,6 +171,7 @@ def test_every_main_page_fits_360_pixels_and_passes_axe(new_page, axe_path):
         assert_accessible(page, axe_path, 360, name)
     page.goto("/eintraege?ozg=10160&nachnutzung=1")
     page.click(".card-title a")
+    page.wait_for_url("**/eintraege/*")
     assert_accessible(page, axe_path, 360, "eintrag")
     coordinator = new_page(width=360)
     login(coordinator, "koordination@andi.example")
