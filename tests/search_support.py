@@ -98,3 +98,11 @@ def follow() -> int:
 
 
 FOLLOW_SECONDS = 3.0
+
+
+def facet_options(html: str, legend: str) -> dict[str, str]:
+    """Return {option label: count} of one facet (a fieldset of checkboxes) of the browse page."""
+    import re
+
+    part = html.split(f"<legend>{legend}")[1].split("</fieldset>")[0]
+    return dict(re.findall(r'<label for="[^"]+">([^<]+?) <span class="muted">\(([\d.]+)\)</span>', part))

@@ -11,7 +11,7 @@ from marktplatz.services import reuse
 from marktplatz.views.web.pages import parse_filters
 
 from . import factories as f
-from .search_support import follow
+from .search_support import facet_options, follow
 
 
 @pytest.fixture
@@ -41,15 +41,26 @@ def test_start_page_has_numbers_search_and_entry_points(client, session, world):
 
 
 def test_parse_filters_drops_malformed_values():
-    """parse_filters keeps valid values and ignores junk."""
-    got = parse_filters(MultiDict({
-        "q": " hund ", "art": "dienst", "land": "08", "kreis": "x", "themenfeld": "abc",
-        "ozg": "10160", "phase": "live", "reifegrad": "9", "nachnutzung": "1", "lizenz": "MIT",
-    }))
-    assert got["q"] == "hund" and got["art"] == "dienst" and got["land"] == "08"
-    assert got["kreis"] is None and got["themenfeld"] is None and got["reifegrad"] is None
-    assert got["ozg"] == 10160 and got["phase"] == "live" and got["nachnutzung"] is True
-    assert got["lizenz"] == "MIT"
+    """parse_filters keeps valid values and ignores junk; facets are lists, repeats collapse."""
+    got = parse_filters(MultiDict([
+        ("q", " hund "), ("art", "dienst"), ("art", "komponente"), ("art", "dienst"), ("art", "x"),
+        ("land", "08"), ("land", "5"), ("kreis", "x"), ("themenfeld", "abc"), ("ozg", "10160"),
+        ("phase", "live"), ("reifegrad", "9"), ("nachnutzung", "1"), ("lizenz", "MIT"),
+    ]))
+    assert got["q"] == "hund" and got["art"] == ["dienst", "komponente"] and got["land"] == ["08"]
+    assert got["kreis"] == [] and got["themenfeld"] == [] and got["reifegrad"] is None
+    assert got["ozg"] == 10160 and got["phase"] == ["live"] and got["nachnutzung"] is True
+    assert got["lizenz"] == ["MIT"]
+
+
+def test_parse_filters_keeps_the_reifegrad_models_apart():
+    """ "2.0:5" is grade 5 or more of model 2.0; model 1.1 has no grade 5; a bare grade (older
+    links) means any model."""
+    assert parse_filters(MultiDict({"reifegrad": "2.0:5"}))["reifegrad"] == ("2.0", 5)
+    assert parse_filters(MultiDict({"reifegrad": "1.1:4"}))["reifegrad"] == ("1.1", 4)
+    assert parse_filters(MultiDict({"reifegrad": "1.1:5"}))["reifegrad"] is None
+    assert parse_filters(MultiDict({"reifegrad": "3.0:1"}))["reifegrad"] is None
+    assert parse_filters(MultiDict({"reifegrad": "3"}))["reifegrad"] == (None, 3)
 
 
 def test_browse_filters_by_kind_land_network_and_reuse(client, session, world):
@@ -91,6 +102,8 @@ def test_browse_sorts_and_paginates(client, session, world):
     page1 = client.get("/eintraege?sortierung=titel").get_data(as_text=True)
     assert page1.index("Dienst 00") < page1.index("Dienst 01")
     assert "Dienst 20" not in page1 and "Seite 1 von 2" in page1
+    chosen = client.get("/eintraege?sortierung=titel&art=dienst&art=projekt").get_data(as_text=True)
+    assert "art=dienst&amp;art=projekt" in chosen  # the next page keeps both choices
     page2 = client.get("/eintraege?sortierung=titel&seite=2").get_data(as_text=True)
     assert "Dienst 20" in page2 and "Dienst 00" not in page2
 
@@ -239,3 +252,78 @@ def test_dashboard_needs_login_and_shows_own_work(client, auth, session, world):
 
 # Page and form behaviour does not depend on the database; the database tests run on both.
 pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.mark.parametrize("sort", ["neu", "titel"])  # the index answers "neu", SQL answers "titel"
+def test_facets_are_multi_choice_or_within_and_across(client, session, world, sort):
+    """Two values of one facet: either matches; two facets: both must."""
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    f.listing(session, world["other"], publish_by=world["coord"], title="Formularserver Mannheim",
+              kind="komponente", ozg_ids=[], leika_keys=[], phase=None, reifegrad=None, reifegrad_model=None)
+    f.listing(session, world["far"], publish_by=world["admin"], title="Prozessregister Salzuflen", kind="projekt",
+              ozg_ids=[], leika_keys=[], reifegrad=None, reifegrad_model=None)
+    follow()
+
+    def shown(query: str) -> set[str]:
+        html = client.get(f"/eintraege?sortierung={sort}&" + query).get_data(as_text=True)
+        return {t for t in ("Hundesteuer Freiburg", "Formularserver Mannheim", "Prozessregister Salzuflen")
+                if t in html}
+
+    assert shown("art=komponente&art=projekt") == {"Formularserver Mannheim", "Prozessregister Salzuflen"}
+    assert shown("art=komponente&art=projekt&land=08") == {"Formularserver Mannheim"}
+    assert shown("land=08&land=05") == {"Hundesteuer Freiburg", "Formularserver Mannheim", "Prozessregister Salzuflen"}
+    assert shown("kreis=08311&kreis=05766") == {"Hundesteuer Freiburg", "Prozessregister Salzuflen"}
+    assert shown("netzwerk=lippe&netzwerk=andi&art=dienst") == {"Hundesteuer Freiburg"}
+
+
+def test_facets_keep_their_options_and_counts_after_a_choice(client, session, world):
+    """A chosen facet still counts its other options (without its own choice), the other facets
+    count within the choice, and Kreis has counts."""
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Formularbaukasten Freiburg",
+              kind="komponente", ozg_ids=[], leika_keys=[], phase=None, reifegrad=None, reifegrad_model=None)
+    f.listing(session, world["far"], publish_by=world["admin"], title="Prozessregister Salzuflen", kind="projekt",
+              ozg_ids=[], leika_keys=[], reifegrad=None, reifegrad_model=None)
+    follow()
+    html = client.get("/eintraege").get_data(as_text=True)
+    assert facet_options(html, "Kreis") == {"Freiburg im Breisgau, Stadtkreis": "2", "Lippe": "1"}
+    html = client.get("/eintraege?art=projekt").get_data(as_text=True)
+    assert "1 Eintrag gefunden" in html
+    assert facet_options(html, "Art") == {"Dienst": "1", "Komponente": "1", "Projekt": "1"}  # all options stay
+    assert 'value="projekt" form="browse-form" checked' in html
+    assert facet_options(html, "Land") == {"Nordrhein-Westfalen": "1"}  # within the choice
+    assert facet_options(html, "Kreis") == {"Lippe": "1"}
+    html = client.get("/eintraege?art=projekt&kreis=08311").get_data(as_text=True)
+    assert "0 Einträge gefunden" in html
+    assert facet_options(html, "Art") == {"Dienst": "1", "Komponente": "1", "Projekt": "0"}  # in Freiburg's Kreis
+    assert facet_options(html, "Kreis") == {"Lippe": "1", "Freiburg im Breisgau, Stadtkreis": "0"}  # the projects, by Kreis
+    assert "Filter (2)" in html
+
+
+def test_browse_url_carries_no_empty_parameters(client):
+    """A form sent without JavaScript (empty fields included) is redirected to its clean URL."""
+    resp = client.get("/eintraege?q=&art=dienst&ozg=&reifegrad=&sortierung=neu")
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == "/eintraege?art=dienst&sortierung=neu"
+    assert client.get("/eintraege?q=&ozg=").headers["Location"] == "/eintraege"
+    html = client.get("/eintraege?art=dienst&art=projekt").get_data(as_text=True)
+    assert 'value="dienst" form="browse-form" checked' in html and 'value="projekt" form="browse-form" checked' in html
+
+
+def test_reifegrad_filter_keeps_the_two_models_apart(client, session, world):
+    """Grade 4 of model 1.1 (its top) is not grade 4 of model 2.0: the filter and its counts
+    are per model, and the page says why."""
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg",
+              reifegrad_model="1.1", reifegrad=4)
+    f.listing(session, world["other"], publish_by=world["coord"], title="Parkausweis Mannheim",
+              reifegrad_model="2.0", reifegrad=5)
+    follow()
+    for sort in ("neu", "titel"):
+        html = client.get(f"/eintraege?reifegrad=2.0:4&sortierung={sort}").get_data(as_text=True)
+        assert "Parkausweis Mannheim" in html and "Hundesteuer Freiburg" not in html, sort
+        html = client.get(f"/eintraege?reifegrad=1.1:4&sortierung={sort}").get_data(as_text=True)
+        assert "Hundesteuer Freiburg" in html and "Parkausweis Mannheim" not in html, sort
+    html = client.get("/eintraege").get_data(as_text=True)
+    assert "Stufe 4 von 4 (Modell 1.1) (1)" in html and "Stufe 5 von 7 (Modell 2.0) (1)" in html
+    assert "Stufe 6 von 7" not in html  # no listing there
+    assert "nicht vergleichbar" in html

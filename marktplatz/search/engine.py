@@ -25,7 +25,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -377,27 +377,45 @@ class Found:
 
 def run(searcher: Any, query: Q.Query, filters: Sequence[Q.Query], k: int, facets: Sequence[str] = (),
         sort: tuple[str, ...] | None = None, newest: tuple[str, ...] = ("published_ts",),
-        prior: str | None = None) -> Found:
+        prior: str | None = None, facet_filters: Mapping[str, Q.Query] | None = None) -> Found:
     """Match query within all filters; count facets; return the top k by score or by sort.
+
+    facet_filters holds the choices made in facets (facet name: its filter). They restrict
+    the result like filters, but each facet is counted without its own choice: the options
+    of a multi-choice facet keep their counts after one is chosen (OR within a facet, AND
+    across facets).
 
     prior names a numeric column holding a per-document bonus in percent: a document's
     text score is multiplied by (1 + bonus / 100) (search/ranking.py). Without it the
     scores are exactly Whoosh's.
     """
+    chosen = dict(facet_filters or {})
     segs = segments(searcher)
-    matched: list[int] = []
+    base: list[int] = []  # query and filters, before the facet choices
     for seg, _off in segs:
         bits = seg.bits(query) if query is not None else seg.live
         for f in filters:
             if not bits:
                 break
             bits &= seg.bits(f)
-        matched.append(bits)
+        base.append(bits)
+
+    def narrowed(bits: int, seg: _Segment, skip: str | None = None) -> int:
+        for name, f in chosen.items():
+            if not bits:
+                break
+            if name != skip:
+                bits &= seg.bits(f)
+        return bits
+
+    matched = [narrowed(bits, seg) for (seg, _off), bits in zip(segs, base, strict=True)]
     total = sum(b.bit_count() for b in matched)
     counts: dict[str, dict[str, int]] = {}
     for name in facets:
+        within = matched if name not in chosen else [
+            narrowed(bits, seg, skip=name) for (seg, _off), bits in zip(segs, base, strict=True)]
         acc: dict[str, int] = {}
-        for (seg, _off), bits in zip(segs, matched, strict=True):
+        for (seg, _off), bits in zip(segs, within, strict=True):
             if not bits:
                 continue
             for value, vbits in seg.facet(name).items():

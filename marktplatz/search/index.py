@@ -91,6 +91,7 @@ def listing_doc(listing: Listing) -> dict[str, Any]:
         "labels": ",".join(sorted(labels)),
         "organisation_id": listing.organisation_id,
         "land": org.land_code or "",
+        "kreis": org.kreis_key or "",
         "network": ",".join(str(n) for n in nets),
         "themenfeld": ",".join(str(t) for t in themen),
         "reifegrad": reifegrad,

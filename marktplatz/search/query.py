@@ -17,7 +17,7 @@ from whoosh import highlight
 from whoosh import index as windex
 from whoosh import query as Q
 
-from ..models import Land, Listing, ListingStatus, Network, Themenfeld
+from ..models import Land, Listing, ListingStatus, Network, Organisation, Themenfeld
 from ..models.listing import KINDS, PHASES, REIFEGRAD_MODELS
 from ..permissions import listing_visibility_filter, viewer_scope
 from . import engine
@@ -26,9 +26,9 @@ from .index import current_generation, exact_text
 
 log = logging.getLogger(__name__)
 
-FACETS = ("kind", "land", "network", "themenfeld", "phase", "reifegrad", "licence", "reuse_offered")
+FACETS = ("kind", "land", "kreis", "network", "themenfeld", "phase", "reifegrad", "licence", "reuse_offered")
 FACET_TITLES = {
-    "kind": "Art", "land": "Land", "network": "Netzwerk", "themenfeld": "Themenfeld",
+    "kind": "Art", "land": "Land", "kreis": "Kreis", "network": "Netzwerk", "themenfeld": "Themenfeld",
     "phase": "Phase", "reifegrad": "Reifegrad", "licence": "Lizenz", "reuse_offered": "Zur Nachnutzung angeboten",
 }
 MULTI = {"network", "themenfeld"}
@@ -393,6 +393,10 @@ def _facet_labels(session: Session, name: str, values: list[str]) -> dict[str, s
     if name == "land":
         rows = session.execute(select(Land.code, Land.name).where(Land.code.in_(values))).all()
         return {c: n for c, n in rows}
+    if name == "kreis":
+        rows = session.execute(select(Organisation.kreis_key, Organisation.kreis).where(
+            Organisation.kreis_key.in_(values), Organisation.kreis.is_not(None)).distinct()).all()
+        return {c: n for c, n in rows}
     ids = [int(v) for v in values if v.isdigit()]
     if name == "network":
         rows = session.execute(select(Network.id, Network.name).where(Network.id.in_(ids))).all()
@@ -403,15 +407,19 @@ def _facet_labels(session: Session, name: str, values: list[str]) -> dict[str, s
     return {v: v for v in values}
 
 
-def _filter_query(filters: dict[str, Any]) -> list[Q.Query]:
-    """Return the filter queries of filters: facet values plus a few non-facet restrictions.
+def _filter_query(filters: dict[str, Any]) -> tuple[list[Q.Query], dict[str, Q.Query]]:
+    """Return the filter queries of filters: (restrictions, facet choices by facet name).
 
     Archived listings (merged duplicates among them) are left out unless filters has
-    ``include_archived``. Besides the facet names, filters may hold ``statuses`` (a set of
-    states), ``organisation_ids`` (a set, e.g. the members of a Kreis), ``ozg_id`` (an OZG-ID, matched in the codes), ``reifegrad_min`` (a grade; any
-    model) and ``listing_ids`` (restrict to these listings).
+    ``include_archived``. A facet name maps to a value or a list of values (any of them
+    matches). Besides the facet names, filters may hold ``statuses`` (a set of states),
+    ``organisation_ids`` (a set), ``ozg_id`` (an OZG-ID, matched in the codes),
+    ``reifegrad_min`` (a grade, with ``reifegrad_model`` that model's grades only, else any
+    model's; counted as the choice of the reifegrad facet) and ``listing_ids`` (restrict to
+    these listings).
     """
     out: list[Q.Query] = []
+    chosen: dict[str, Q.Query] = {}
     if not filters.get("include_archived"):  # archived listings and merged duplicates
         out.append(Q.Or([Q.Term("status", st.value) for st in ListingStatus if st is not ListingStatus.ARCHIVED]))
     if filters.get("statuses"):  # e.g. browsing without a text: published ones only, not own drafts
@@ -422,20 +430,22 @@ def _filter_query(filters: dict[str, Any]) -> list[Q.Query]:
         out.append(Q.Term("codes", str(int(filters["ozg_id"]))))
     if filters.get("reifegrad_min") is not None:
         low = int(filters["reifegrad_min"])
-        grades = [f"{m}:{g}" for m, top in REIFEGRAD_MODELS.items() for g in range(low, top + 1)]
-        out.append(Q.Or([Q.Term("reifegrad", g) for g in grades]) if grades else Q.NullQuery)
+        models = {m: top for m, top in REIFEGRAD_MODELS.items()
+                  if filters.get("reifegrad_model") in (None, m)}
+        grades = [f"{m}:{g}" for m, top in models.items() for g in range(low, top + 1)]
+        chosen["reifegrad"] = Q.Or([Q.Term("reifegrad", g) for g in grades]) if grades else Q.NullQuery
     if filters.get("listing_ids") is not None:
         ids = sorted(set(filters["listing_ids"]))
         out.append(Q.Or([Q.Term("uid", f"listing:{i}") for i in ids]) if ids else Q.NullQuery)
     for name in FACETS:
         raw = filters.get(name)
-        if raw in (None, "", []):
+        if raw in (None, "", [], ()):
             continue
-        values = [raw] if isinstance(raw, str) else list(raw)
+        values = [raw] if isinstance(raw, (str, int)) else list(raw)
         values = [str(v) for v in values if str(v) != ""]
         if values:
-            out.append(Q.Or([Q.Term(name, v) for v in values]))
-    return out
+            chosen[name] = Q.Or([Q.Term(name, v) for v in values])
+    return out, chosen
 
 
 class MarkFormatter(highlight.Formatter):
@@ -538,8 +548,10 @@ def run_search(searcher: Any, q: str, vis: Q.Query | None, filters: dict[str, An
             query = _with_catalogue(searcher, query)
     else:
         query = Q.Term("doc_type", "listing")
-    fq = ([vis] if vis is not None else []) + _filter_query(filters)
-    return engine.run(searcher, query, fq, limit, FACETS, sort_fields(q, sort), prior="rank_prior")
+    restrictions, chosen = _filter_query(filters)
+    fq = ([vis] if vis is not None else []) + restrictions
+    return engine.run(searcher, query, fq, limit, FACETS, sort_fields(q, sort), prior="rank_prior",
+                      facet_filters=chosen)
 
 
 MAX_FALLBACK_TRIES = 20  # word subsets tried when no listing matches every word

@@ -45,6 +45,7 @@ def build_schema() -> Schema:
         # Facets (multi-valued ones are comma keywords).
         kind=ID(stored=True, sortable=True),
         land=ID(sortable=True),
+        kreis=ID(sortable=True),  # the Kreisschlüssel (a Kreis's own listings too)
         network=KEYWORD(commas=True),
         themenfeld=KEYWORD(commas=True),
         phase=ID(sortable=True),

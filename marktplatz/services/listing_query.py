@@ -34,6 +34,16 @@ from ..models import (
 from ..permissions import listing_visibility_filter
 
 SORTS = ("relevance", "newest", "updated", "title", "reused")
+# The facets a viewer may choose several values of (any of them matches: OR within a facet,
+# AND across facets). Each holds None, one value or a tuple of values.
+MULTI_CHOICE = ("kind", "land", "kreis", "network", "themenfeld_id", "phase", "licence")
+
+
+def choices(value: Any) -> tuple[Any, ...]:
+    """Return a multi-choice field's values as a tuple (None: no choice)."""
+    if value is None or value == "":
+        return ()
+    return tuple(value) if isinstance(value, (tuple, list, set, frozenset)) else (value,)
 INDEX_SORTS = {"relevance": "relevance", "newest": "newest", "reused": "reused"}
 
 
@@ -56,6 +66,7 @@ class ListingQuery:
     tag: str | None = None
     external_id: str | None = None
     min_reifegrad: int | None = None
+    reifegrad_model: str | None = None  # the model min_reifegrad counts in (None: any)
     licence: str | None = None
     reuse_offered: bool | None = None
     published_only: bool = True
@@ -71,7 +82,7 @@ class ListingQuery:
     @property
     def narrowed(self) -> bool:
         """Tell whether any filter besides the text is set."""
-        return any(getattr(self, name) is not None for name in (
+        return any(getattr(self, name) not in (None, ()) for name in (
             "kind", "status", "phase", "land", "kreis", "network", "ozg_id", "themenfeld_id", "leika_key",
             "ags", "tag", "external_id", "min_reifegrad", "licence", "reuse_offered"))
 
@@ -122,34 +133,37 @@ def statement(q: ListingQuery) -> Select:
         s = s.where(Listing.status != ListingStatus.ARCHIVED.value)
     if q.text:
         s = s.where(text_condition(q.text))
-    for name in ("kind", "status", "phase", "external_id", "reuse_offered"):
+    for name in ("status", "external_id", "reuse_offered"):
         value = getattr(q, name)
         if value is not None:
             s = s.where(getattr(Listing, name) == value)
-    if q.licence:
-        s = s.where(Listing.licence == q.licence)
+    for name in ("kind", "phase", "licence"):
+        if values := choices(getattr(q, name)):
+            s = s.where(getattr(Listing, name).in_(values))
     if q.min_reifegrad is not None:
         s = s.where(Listing.reifegrad >= q.min_reifegrad)
+        if q.reifegrad_model is not None:
+            s = s.where(Listing.reifegrad_model == q.reifegrad_model)
     org_cond = []
-    if q.land:
-        org_cond.append(Organisation.land_code == q.land)
-    if q.kreis:
-        org_cond.append(or_(Organisation.kreis_key == q.kreis, Organisation.key == q.kreis))
+    if lands := choices(q.land):
+        org_cond.append(Organisation.land_code.in_(lands))
+    if kreise := choices(q.kreis):
+        org_cond.append(or_(Organisation.kreis_key.in_(kreise), Organisation.key.in_(kreise)))
     if q.ags:
         org_cond.append(Organisation.ags == q.ags)
     if org_cond:
         s = s.where(exists(select(Organisation.id).where(Organisation.id == Listing.organisation_id, *org_cond)))
-    if q.network:
+    if nets := choices(q.network):
         s = s.where(exists(
             select(NetworkMembership.id).join(Network, Network.id == NetworkMembership.network_id)
-            .where(NetworkMembership.organisation_id == Listing.organisation_id, Network.slug == q.network)))
+            .where(NetworkMembership.organisation_id == Listing.organisation_id, Network.slug.in_(nets))))
     if q.ozg_id is not None:
         s = s.where(exists(select(listing_ozg.c.listing_id).where(
             listing_ozg.c.listing_id == Listing.id, listing_ozg.c.ozg_id == q.ozg_id)))
-    if q.themenfeld_id is not None:
+    if themen := choices(q.themenfeld_id):
         s = s.where(exists(
             select(listing_ozg.c.listing_id).join(OzgLeistung, OzgLeistung.id == listing_ozg.c.ozg_id)
-            .where(listing_ozg.c.listing_id == Listing.id, OzgLeistung.themenfeld_id == q.themenfeld_id)))
+            .where(listing_ozg.c.listing_id == Listing.id, OzgLeistung.themenfeld_id.in_(themen))))
     if q.leika_key:
         s = s.where(Listing.id.in_(
             select(listing_leika.c.listing_id).join(LeikaLeistung, LeikaLeistung.id == listing_leika.c.leika_id)
@@ -199,21 +213,19 @@ def index_filters(session: Session, q: ListingQuery) -> dict[str, Any]:
     if q.published_only:
         out["statuses"] = {ListingStatus.PUBLISHED.value} | (
             {ListingStatus.ARCHIVED.value} if q.include_archived else set())
-    for name, key in (("kind", "kind"), ("land", "land"), ("phase", "phase"), ("licence", "licence")):
-        if getattr(q, name):
-            out[key] = getattr(q, name)
-    if q.network:
-        net_id = session.scalar(select(Network.id).where(Network.slug == q.network))
-        out["network"] = str(net_id or 0)
-    if q.themenfeld_id is not None:
-        out["themenfeld"] = str(q.themenfeld_id)
+    for name in ("kind", "land", "kreis", "phase", "licence"):
+        if values := choices(getattr(q, name)):
+            out[name] = list(values)
+    if nets := choices(q.network):
+        ids = session.scalars(select(Network.id).where(Network.slug.in_(nets))).all()
+        out["network"] = [str(i) for i in ids] or ["0"]
+    if themen := choices(q.themenfeld_id):
+        out["themenfeld"] = [str(t) for t in themen]
     if q.min_reifegrad is not None:
         out["reifegrad_min"] = q.min_reifegrad
+        out["reifegrad_model"] = q.reifegrad_model
     if q.reuse_offered:
         out["reuse_offered"] = "ja"
-    if q.kreis:
-        out["organisation_ids"] = set(session.scalars(select(Organisation.id).where(
-            or_(Organisation.kreis_key == q.kreis, Organisation.key == q.kreis))))
     if q.ozg_id is not None:
         out["ozg_id"] = q.ozg_id
     return out

@@ -41,3 +41,36 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("input[data-suggest-url]"), attach);
 }());
+
+// Browse filters: with JavaScript every choice applies at once, and the URL carries no empty
+// parameters; after the reload the choice keeps its focus. Without it the "Anzeigen" button
+// sends the form (and the server drops the empty fields).
+(function () {
+  "use strict";
+  var form = document.getElementById("browse-form");
+  var panel = document.getElementById("filter");
+  if (!form || !panel || !window.URLSearchParams || !window.FormData) { return; }
+  var KEY = "marktplatz-filter-focus";
+  function go(focusId) {
+    var params = new URLSearchParams();
+    new FormData(form).forEach(function (value, name) {
+      if (String(value).trim() !== "") { params.append(name, value); }
+    });
+    try { sessionStorage.setItem(KEY, focusId || ""); } catch (e) { /* private mode */ }
+    var query = params.toString();
+    window.location.assign(form.action + (query ? "?" + query : ""));
+  }
+  form.addEventListener("submit", function (e) { e.preventDefault(); go(""); });
+  Array.prototype.forEach.call(panel.querySelectorAll("input[type=checkbox], select"), function (el) {
+    el.addEventListener("change", function () { go(el.id); });
+  });
+  Array.prototype.forEach.call(panel.querySelectorAll(".js-only"), function (el) { el.hidden = false; });
+  Array.prototype.forEach.call(panel.querySelectorAll(".apply-filters"), function (el) { el.hidden = true; });
+  var last = null;
+  try { last = sessionStorage.getItem(KEY); sessionStorage.removeItem(KEY); } catch (e) { /* private mode */ }
+  if (last) {
+    panel.open = true;
+    var el = document.getElementById(last);
+    if (el) { el.focus(); }
+  }
+}());

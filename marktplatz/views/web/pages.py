@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -12,7 +13,7 @@ from ... import search
 from ...core.db import get_session
 from ...core.extensions import search_limit
 from ...models import Listing, Network, Organisation, Reuse
-from ...models.listing import KINDS, PHASES, REUSE_STAGES
+from ...models.listing import KINDS, PHASES, REIFEGRAD_MODELS, REUSE_STAGES
 from ...services import (
     catalogue,
     listing_pages,
@@ -53,34 +54,66 @@ def _int(value: str | None, low: int | None = None, high: int | None = 2**31 - 1
     return number
 
 
+def _many(args, name: str, valid) -> list[Any]:
+    """Return the distinct valid values of a repeated parameter (valid maps a raw value to one or None)."""
+    out: list[Any] = []
+    for raw in args.getlist(name)[:MAX_CHOICES]:
+        value = valid((raw or "").strip())
+        if value is not None and value not in out:
+            out.append(value)
+    return out
+
+
+def _digits(size: int):
+    return lambda v: v if v.isdigit() and len(v) == size else None
+
+
+def _reifegrad(value: str) -> tuple[str | None, int] | None:
+    """Parse "2.0:3" (model and lowest grade) or a bare grade of any model (older links)."""
+    model, sep, grade = value.rpartition(":")
+    if sep and model not in REIFEGRAD_MODELS:
+        return None
+    top = REIFEGRAD_MODELS.get(model, max(REIFEGRAD_MODELS.values()))
+    number = _int(grade, 0, top)
+    return None if number is None else ((model or None), number)
+
+
 def parse_filters(args) -> dict[str, Any]:
-    """Read the browse filters from query args; unknown or malformed values are dropped."""
+    """Read the browse filters from query args; unknown or malformed values are dropped.
+
+    The facets are multi-choice (a parameter repeated, e.g. ``art=dienst&art=komponente``):
+    each holds a list. ``reifegrad`` reads "model:grade", e.g. "2.0:3".
+    """
     filters: dict[str, Any] = {key: None for key in FILTER_KEYS}
     filters["q"] = (args.get("q") or "").strip()[:200] or None
-    if args.get("art") in KINDS:
-        filters["art"] = args["art"]
-    land = (args.get("land") or "").strip()
-    if land.isdigit() and len(land) == 2:
-        filters["land"] = land
-    kreis = (args.get("kreis") or "").strip()
-    if kreis.isdigit() and len(kreis) == 5:
-        filters["kreis"] = kreis
-    netz = (args.get("netzwerk") or "").strip()
-    if netz and len(netz) <= 80:
-        filters["netzwerk"] = netz
-    filters["themenfeld"] = _int(args.get("themenfeld"), 1)
+    filters["art"] = _many(args, "art", lambda v: v if v in KINDS else None)
+    filters["land"] = _many(args, "land", _digits(2))
+    filters["kreis"] = _many(args, "kreis", _digits(5))
+    filters["netzwerk"] = _many(args, "netzwerk", lambda v: v if 0 < len(v) <= 80 else None)
+    filters["themenfeld"] = _many(args, "themenfeld", lambda v: _int(v, 1))
     filters["ozg"] = _int(args.get("ozg"), 1)
-    if args.get("phase") in PHASES:
-        filters["phase"] = args["phase"]
-    filters["reifegrad"] = _int(args.get("reifegrad"), 0, 7)
-    lizenz = (args.get("lizenz") or "").strip()
-    if lizenz and len(lizenz) <= 80:
-        filters["lizenz"] = lizenz
+    filters["phase"] = _many(args, "phase", lambda v: v if v in PHASES else None)
+    filters["reifegrad"] = _reifegrad((args.get("reifegrad") or "").strip())
+    filters["lizenz"] = _many(args, "lizenz", lambda v: v if 0 < len(v) <= 80 else None)
     filters["nachnutzung"] = args.get("nachnutzung") in ("1", "on", "ja")
     filters["archivierte"] = args.get("archivierte") in ("1", "on", "ja")
     return filters
 
 
+def active_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """Return the chosen filters as URL parameters (lists repeat; nothing empty)."""
+    out: dict[str, Any] = {}
+    for key, value in filters.items():
+        if value in (None, False, "", []):
+            continue
+        if key == "reifegrad":
+            model, grade = value
+            value = f"{model}:{grade}" if model else str(grade)
+        out[key] = "1" if value is True else value
+    return out
+
+
+MAX_CHOICES = 40  # values of one facet read from a URL
 # The browse page's German URL parameters and sorts, and what they mean in a ListingQuery.
 FILTER_KEYS = (
     "q", "art", "land", "kreis", "netzwerk", "themenfeld", "ozg", "phase", "reifegrad",
@@ -100,12 +133,13 @@ SORT_NAMES = {"relevanz": "relevance", "neu": "newest", "aktualisiert": "updated
 
 def listing_query_from(filters: dict[str, Any], sort: str, page: int, size: int) -> ListingQuery:
     """Return the ListingQuery the browse page's (German) filters ask for."""
+    model, grade = filters["reifegrad"] or (None, None)
     return ListingQuery(
-        viewer=current_user, text=filters["q"], kind=filters["art"], land=filters["land"], kreis=filters["kreis"],
-        network=filters["netzwerk"], themenfeld_id=filters["themenfeld"], ozg_id=filters["ozg"],
-        phase=filters["phase"], min_reifegrad=filters["reifegrad"], licence=filters["lizenz"],
-        reuse_offered=True if filters["nachnutzung"] else None, published_only=not filters["q"],
-        include_archived=bool(filters["archivierte"]),
+        viewer=current_user, text=filters["q"], kind=tuple(filters["art"]), land=tuple(filters["land"]),
+        kreis=tuple(filters["kreis"]), network=tuple(filters["netzwerk"]), themenfeld_id=tuple(filters["themenfeld"]),
+        ozg_id=filters["ozg"], phase=tuple(filters["phase"]), min_reifegrad=grade, reifegrad_model=model,
+        licence=tuple(filters["lizenz"]), reuse_offered=True if filters["nachnutzung"] else None,
+        published_only=not filters["q"], include_archived=bool(filters["archivierte"]),
         sort=SORT_NAMES[sort], page=page, size=size)
 
 
@@ -116,19 +150,22 @@ def facet_counts(session, facets: dict[str, list[tuple[str, str, int]]]) -> dict
     slugs = dict(session.execute(
         select(Network.id, Network.slug).where(Network.id.in_([int(v) for v in nets if v.isdigit()]))
     ).all()) if nets else {}
-    grades: dict[int, int] = {}
+    grades: dict[str, int] = {}  # "model:grade": count
     for value, count in plain.get("reifegrad", {}).items():
-        grade = value.partition(":")[2]
-        if grade.isdigit():
-            grades[int(grade)] = grades.get(int(grade), 0) + count
+        model, _, grade = value.partition(":")
+        if model in REIFEGRAD_MODELS and grade.isdigit():
+            grades[value] = grades.get(value, 0) + count
     return {
         "art": plain.get("kind", {}),
         "land": plain.get("land", {}),
+        "kreis": plain.get("kreis", {}),
         "netzwerk": {slugs[int(v)]: n for v, n in nets.items() if v.isdigit() and int(v) in slugs},
         "themenfeld": {int(v): n for v, n in plain.get("themenfeld", {}).items() if v.isdigit()},
         "phase": plain.get("phase", {}),
-        # "Reifegrad mindestens n" counts every listing at grade n or above.
-        "reifegrad": {n: sum(c for g, c in grades.items() if g >= n) for n in range(0, 8)},
+        # "Reifegrad mindestens n" (of one model) counts that model's listings at grade n or above.
+        "reifegrad": {f"{m}:{n}": sum(c for g, c in grades.items()
+                                      if g.startswith(f"{m}:") and int(g.partition(":")[2]) >= n)
+                      for m, top in REIFEGRAD_MODELS.items() for n in range(0, top + 1)},
         "lizenz": plain.get("licence", {}),
         "nachnutzung": {"1": plain.get("reuse_offered", {}).get("ja", 0)},
     }
@@ -140,6 +177,10 @@ def listings():
     """Browse the listings the viewer may see; a search term ranks through the index with facets."""
     page_size = current_app.config["PAGE_SIZE"]
     session = get_session()
+    if any(value.strip() == "" for _key, value in request.args.items(multi=True)):
+        # A form sent without JavaScript carries its empty fields: show the page at its clean URL.
+        clean = [(k, v) for k, v in request.args.items(multi=True) if v.strip()]
+        return redirect(url_for("web.listings") + ("?" + urlencode(clean) if clean else ""), 303)
     filters = parse_filters(request.args)
     q = filters["q"]
     sorts = SEARCH_SORTS if q else SORTS
@@ -159,7 +200,8 @@ def listings():
     if not found.from_index and sort not in SORTS:
         sort = "neu"
     index_unavailable = found.index_unavailable
-    active = {k: ("1" if v is True else v) for k, v in filters.items() if v not in (None, False, "")}
+    active = active_filters(filters)
+    chosen_count = sum(len(v) if isinstance(v, list) else 1 for k, v in active.items() if k != "q")
     return render_template(
         "listings/list.html",
         result=result,
@@ -173,6 +215,8 @@ def listings():
         options=listing_pages.filter_options(session, current_user),
         kinds=KINDS,
         phases=PHASES,
+        reifegrad_models=REIFEGRAD_MODELS,
+        chosen_count=chosen_count,
         ozg=catalogue.get_ozg(session, filters["ozg"]) if filters["ozg"] else None,
     )
 
