@@ -63,7 +63,7 @@ def test_browse_with_query_ranks_through_index_with_facets_and_highlights(world,
     assert '<option value="1.1:2">Stufe 2 von 4 (Modell 1.1) (1)</option>' in html
     assert 'value="2.0:6"' not in html and 'value="1.1:3"' not in html
     assert 'value="projekt"' not in html
-    assert '<option value="relevanz" selected>Relevanz</option>' in html
+    assert '<option value="" selected>Relevanz</option>' in html  # the default: no parameter
 
 
 def test_browse_query_filters_narrow_the_ranking(world, client):

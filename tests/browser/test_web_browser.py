@@ -209,3 +209,44 @@ def test_ozg_10160_matrix_shows_the_dog_tax_story(new_page):
     assert rows.count() >= 15
     assert "Ettlingen" in text and "Konstanz" in text
     assert re.search(r"Nachnutzung von Freiburg", text)
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_filters_apply_at_once_keep_counts_and_fold_on_small_screens(new_page, axe_path, width):
+    """With JavaScript a choice applies at once (clean URL, focus kept); the facet keeps its
+    other options; on a small screen the filters fold under the result count."""
+    page = new_page(width=width)
+    page.goto("/eintraege")
+    first_card = page.locator(".card").first
+    if width == 360:
+        assert not page.locator("#filter fieldset").first.is_visible()  # folded: results come first
+        assert first_card.bounding_box()["y"] < 900, "the first result is below the first screen"
+        page.click("details#filter > summary")
+    else:
+        assert not page.locator("details#filter > summary").is_visible()  # always open on wide screens
+    expect(page.locator("#filter .apply-filters")).to_be_hidden()  # JavaScript applies at once
+    page.check("#filter input[name=art][value=dienst]")
+    page.wait_for_url(re.compile(r"/eintraege\?art=dienst$"))
+    expect(page.locator("input[name=art][value=dienst]")).to_be_checked()
+    expect(page.locator("input[name=art][value=dienst]")).to_be_focused()
+    expect(page.locator("details#filter > summary")).to_contain_text("Filter (1)")
+    assert page.locator("input[name=art][value=komponente]").count() == 1  # the other kinds stay
+    page.check("input[name=art][value=komponente]")
+    page.wait_for_url(re.compile(r"/eintraege\?art=dienst&art=komponente$"))
+    expect(page.locator("#treffer")).to_contain_text("gefunden")
+    assert axe_violations(page, axe_path) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"eintraege-filter-{width}px")
+
+
+def test_filters_without_javascript_one_button_and_a_clean_url(new_page):
+    """Without JavaScript: open the folded filters, choose, "Anzeigen"; the URL has no empty fields."""
+    page = new_page(width=360, javascript=False)
+    page.goto("/eintraege")
+    page.click("details#filter > summary")
+    page.check("input[name=land][value='08']")
+    page.check("input[name=nachnutzung]")
+    page.click("#filter .apply-filters")
+    page.wait_for_url(re.compile(r"/eintraege\?land=08&nachnutzung=1"))
+    assert "q=" not in page.url and "ozg=" not in page.url
+    expect(page.locator("input[name=land][value='08']")).to_be_checked()

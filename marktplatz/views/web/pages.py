@@ -209,6 +209,7 @@ def listings():
         active=active,
         sort=sort,
         sorts=sorts,
+        default_sort="relevanz" if q else "neu",
         counts=counts,
         suggestions=suggestions,
         index_unavailable=index_unavailable,
