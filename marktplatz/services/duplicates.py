@@ -2,7 +2,8 @@
 
 The report puts reuse first: offers for reuse from other municipalities lead, the viewer's
 own municipality's listings and its existing reuses are kept apart, and generic words
-("online", "digital", "Open Source", "Portal", ...) never make two titles similar.
+("online", "digital", "Open Source", "Portal", the verbs of applying such as "anmelden",
+"beantragen", ...) never make two titles similar.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ GENERIC_WORDS = frozenset("""
     kreis e egov egovernment government neu neue neues cloud
     und oder für fur der die das den dem des ein eine einer eines im in auf mit von zu zum zur
     an am als bei nach über uber per via the of and for
+    anmelden anmeldung anmeldungen abmelden abmeldung ummelden ummeldung melden meldung beantragen
+    beantragung bestellen bestellung einreichen erhalten ausstellen ausstellung
 """.split())
 
 _WORD = re.compile(r"[^\W_]+")
