@@ -42,7 +42,13 @@ from tests.live_server import (
     kill_group,
     living_processes,
 )
-from tests.search_support import build_index_template, register_index_template
+from tests.search_support import (
+    build_index_template,
+    copy_index,
+    copy_index_as_is,
+    follow,
+    register_index_template,
+)
 
 REFERENCE_TABLES = {"land", "themenfeld", "lebenslage", "ozg_leistung", "leika_leistung", "organisation"}
 PG_URL = os.environ.get("MARKTPLATZ_TEST_DATABASE_URL")
@@ -217,11 +223,67 @@ def _template(backend: str, shared: Path) -> dict[str, str]:
     return data
 
 
+def _demo_template(backend: str, shared: Path, templates: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Return the run's demo template of backend: the reference template plus the demo content,
+    and its index caught up with it. Built once per run and backend, on first use (a demo load
+    costs 7-20 s; the tests marked ``demo`` each get a copy instead)."""
+    info = shared / f"demo-{backend}.json"
+    if info.exists():
+        return json.loads(info.read_text())
+    work = shared / f"demo-{backend}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    ref = templates[backend]
+    if backend == "sqlite":
+        url, name = copy_sqlite(ref["url"], work / "demo.db"), ""
+    else:
+        with _file_lock(shared / "template-postgresql.lock"):
+            url, name = _create_pg_database("mp_demo", template=ref["name"])
+    index = str(work / "index")
+    try:
+        copy_index(ref["index"], index)
+        app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": index, "SECRET_KEY": "t",
+                          "MAIL_DIR": str(work / "mail")})
+        with app.app_context():
+            from marktplatz.core.db import get_engine, get_session
+            from marktplatz.services.demo import load_demo
+
+            load_demo(get_session())
+            get_session().commit()
+            get_session().close()
+            from marktplatz import search
+
+            deadline = time.monotonic() + 120  # PostgreSQL: other workers' open transactions hold rows back
+            while follow() or search.index_lag()["rows"]:
+                assert time.monotonic() < deadline, "the demo index did not catch up"
+            get_engine().dispose()
+    except BaseException:
+        if name:
+            _drop_pg_database(name)
+        raise
+    data = {"url": url, "name": name, "index": index}
+    info.write_text(json.dumps(data))
+    return data
+
+
+def _demo_copy(backend: str, shared: Path, templates: dict[str, dict[str, str]], tmp: Path) -> tuple[str, str, str]:
+    """Return (database URL, PostgreSQL name or "", index root) of a fresh copy of the demo template."""
+    with _file_lock(shared / f"demo-{backend}.lock"):
+        demo = _demo_template(backend, shared, templates)
+        if backend == "sqlite":
+            url, name = copy_sqlite(demo["url"], tmp / "demo.db"), ""
+        else:  # CREATE DATABASE ... TEMPLATE needs the template to itself
+            url, name = _create_pg_database("mp_demo_copy", template=demo["name"])
+    index = str(tmp / "index")
+    copy_index_as_is(demo["index"], index)
+    return url, name, index
+
+
 def _drop_templates(shared: Path) -> None:
-    """Drop the run's PostgreSQL template database (at the very end of the run)."""
-    info = shared / "template-postgresql.json"
-    if PG_URL and info.exists():
-        _drop_pg_database(json.loads(info.read_text())["name"])
+    """Drop the run's PostgreSQL template databases (at the very end of the run)."""
+    for info in (shared / "demo-postgresql.json", shared / "template-postgresql.json"):  # copies first
+        if PG_URL and info.exists():
+            _drop_pg_database(json.loads(info.read_text())["name"])
 
 
 def _worker_order() -> list[str]:
@@ -325,14 +387,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory):
-    """Return an app bound to a clean database and a ready search index of the backend."""
+def app(request: pytest.FixtureRequest, backend: str, database_urls: dict[str, str], templates, tmp_path,
+        tmp_path_factory):
+    """Return an app bound to a clean database and a ready search index of the backend.
+
+    A test marked ``demo`` gets a fresh copy of the demo content (and its index) instead,
+    exactly what `marktplatz data setup` loads.
+    """
+    demo = request.node.get_closest_marker("demo") is not None
+    url, demo_db, index = database_urls[backend], "", str(tmp_path / "index")
+    if demo:
+        url, demo_db, index = _demo_copy(backend, _shared_dir(tmp_path_factory), templates, tmp_path)
     app = create_app(
         {
-            "DATABASE_URL": database_urls[backend],
+            "DATABASE_URL": url,
             "TESTING": True,
             "WTF_CSRF_ENABLED": False,
-            "INDEX_DIR": str(tmp_path / "index"),
+            "INDEX_DIR": index,
             "MAIL_DIR": str(tmp_path / "mail"),
             "SECRET_KEY": "test-secret",
             "RATELIMIT_ENABLED": True,
@@ -350,15 +421,23 @@ def app(backend: str, database_urls: dict[str, str], tmp_path, tmp_path_factory)
     # never pay for a full build of 11,000 municipalities.
     from tests.search_support import seed_index, template_for
 
-    seed_index(app, template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp())))
+    if not demo:
+        seed_index(app, template_for(backend, database_urls[backend], str(tmp_path_factory.getbasetemp())))
     yield app
     from marktplatz.core.db import get_session
 
     get_session().close()
     ctx.pop()
     engine = app.extensions["sqlalchemy_engine"]
-    _clean(engine)
-    engine.dispose()
+    if demo:  # a copy of its own: dropped, not cleaned
+        engine.dispose()
+        if demo_db:
+            _drop_pg_database(demo_db)
+        else:
+            (tmp_path / "demo.db").unlink(missing_ok=True)
+    else:
+        _clean(engine)
+        engine.dispose()
     # The copied index is 20+ MB; 1,500 tests kept ~30 GB per run and filled the disk (the
     # PostgreSQL server of CI then stopped). The database and mail of a failed test stay.
     shutil.rmtree(app.config["INDEX_DIR"], ignore_errors=True)

@@ -69,6 +69,13 @@ def copy_index(template_root: str, dest: str) -> None:
     write_position(gen, {"id": 0, **({"xmin": pos["xmin"]} if "xmin" in pos else {})})
 
 
+def copy_index_as_is(template_root: str, dest: str) -> None:
+    """Copy an index to dest, positioned where the template's position is (hard links)."""
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    shutil.copytree(template_root, dest, ignore=shutil.ignore_patterns("*.lock"), copy_function=_link_or_copy)
+
+
 def seed_index(app, template_root: str) -> None:
     """Copy the template index into app's index directory, positioned at the empty change log."""
     copy_index(template_root, app.config["INDEX_DIR"])

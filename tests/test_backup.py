@@ -24,9 +24,8 @@ from marktplatz.models import (
     WebhookDelivery,
 )
 from marktplatz.services import backup
-from marktplatz.services.demo import load_demo
 
-from .conftest import IN_CI, PG_URL, _create_pg_database, _drop_pg_database
+from .conftest import IN_CI, PG_URL, _create_pg_database, _demo_copy, _drop_pg_database, _shared_dir
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -80,20 +79,15 @@ def add_operational_rows(session) -> None:
 
 
 @pytest.fixture(scope="module")
-def source_url(tmp_path_factory) -> Iterator[str]:
+def source_url(templates, tmp_path_factory) -> Iterator[str]:
     """Build one SQLite database with reference data, the demo, tokens and webhooks (read-only)."""
     tmp = tmp_path_factory.mktemp("backup-src")
-    url = "sqlite:///" + str(tmp / "source.db")
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": str(tmp / "idx")})
+    url, _name, index = _demo_copy("sqlite", _shared_dir(tmp_path_factory), templates, tmp)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": index})
     with app.app_context():
-        from marktplatz.cli.db import upgrade_database
         from marktplatz.core.db import get_session
-        from marktplatz.services.reference import load_reference
 
-        upgrade_database()
         session = get_session()
-        load_reference(session)
-        load_demo(session)
         add_operational_rows(session)
         session.close()
     app.extensions["sqlalchemy_engine"].dispose()

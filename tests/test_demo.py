@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from marktplatz.models import Listing, Network, Organisation, Reuse, StatusUpdate, User, listing_ozg
@@ -39,9 +40,9 @@ def test_demo_loads_story_and_is_idempotent(session):
     assert len(offered[0].reuses) == 2
 
 
+@pytest.mark.demo  # a copy of the loaded demo, as `marktplatz data setup` leaves it
 def test_demo_components_from_real_lists(session):
     """München and Berlin own components taken from their real open-source lists."""
-    load_demo(session)
     munich = session.scalars(select(Listing).where(Listing.external_id.like("it-at-m/%"))).all()
     berlin = session.scalars(select(Listing).where(Listing.external_id.like("berlin-oss/%"))).all()
     assert len(munich) == 25 and all(m.organisation.ags == "09162000" for m in munich)
@@ -49,16 +50,16 @@ def test_demo_components_from_real_lists(session):
     assert any(m.title == "MUCGPT" or "gpt" in m.title.lower() for m in munich)
 
 
+@pytest.mark.demo  # a copy of the loaded demo, as `marktplatz data setup` leaves it
 def test_demo_login_works(client, session):
     """The printed demo password signs in the Freiburg officer."""
-    load_demo(session)
     resp = client.post("/anmelden", data={"email": "digital@freiburg.example", "password": DEMO_PASSWORD})
     assert resp.status_code == 302
 
 
+@pytest.mark.demo  # a copy of the loaded demo, as `marktplatz data setup` leaves it
 def test_demo_catalogue_is_large_varied_and_consistent(session):
     """About 300 listings on 60+ real municipalities in 5+ Länder; unique summaries; dates in order."""
-    load_demo(session)
     published = session.scalars(select(Listing).where(Listing.status == "published")).all()
     assert len(published) >= 290
     orgs = session.scalars(select(Organisation).where(Organisation.id.in_({x.organisation_id for x in published}))).all()
@@ -77,9 +78,9 @@ def test_demo_catalogue_is_large_varied_and_consistent(session):
     assert all(r.reason for r in session.scalars(select(Reuse).where(Reuse.stage == "discontinued")))
 
 
+@pytest.mark.demo  # a copy of the loaded demo, as `marktplatz data setup` leaves it
 def test_demo_catalogue_says_it_is_invented_and_keeps_off_the_dog_tax(session):
     """Catalogue entries are marked as demo examples, public, and never about the dog tax."""
-    load_demo(session)
     catalogue = session.scalars(select(Listing).where(Listing.external_id.like(EXTERNAL_PREFIX + "%"))).all()
     assert len(catalogue) >= 230
     assert all(DEMO_MARK in x.description and x.visibility == "public" for x in catalogue)

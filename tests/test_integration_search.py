@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from marktplatz.models import Listing, User
-from marktplatz.services.demo import DEMO_PASSWORD, load_demo
+from marktplatz.services.demo import DEMO_PASSWORD
 from tests import factories as f
 from tests.search_support import facet_options, follow
 
@@ -161,11 +161,11 @@ def _form(**overrides):
 
 @pytest.fixture
 def demo(session):
-    """Load the demo (14 dog-tax efforts in BW) and add an officer of Bruchsal."""
-    load_demo(session)
+    """Add an officer of Bruchsal to the demo (14 dog-tax efforts in BW; tests marked demo)."""
     return {"bruchsal": f.user(session, ags=BRUCHSAL, email="neu@bruchsal.example")}
 
 
+@pytest.mark.demo
 def test_new_dog_tax_listing_warns_with_the_existing_ones(demo, client, auth, session):
     """Creating a Hundesteuer service as another BW officer shows the 14 existing efforts first."""
     before = session.query(Listing).count()
@@ -188,6 +188,7 @@ def test_new_dog_tax_listing_warns_with_the_existing_ones(demo, client, auth, se
     assert session.query(Listing).count() == before
 
 
+@pytest.mark.demo
 def test_continuing_without_reason_is_a_field_error(demo, client, auth, session):
     """Submitting again without a reason shows an error next to the reason field."""
     before = session.query(Listing).count()
@@ -202,6 +203,7 @@ def test_continuing_without_reason_is_a_field_error(demo, client, auth, session)
     assert session.query(Listing).count() == before
 
 
+@pytest.mark.demo
 def test_reason_is_stored_and_shown_to_the_coordinator(demo, client, auth, session):
     """With a reason the listing is created; the ANDI coordinator sees the reason when reviewing."""
     auth.login("neu@bruchsal.example")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from marktplatz.models import Network, ProcessEntry, User
 from marktplatz.services import process_priorities as prio
-from marktplatz.services.demo import BAD_SALZUFLEN, LIPPE_NEIGHBOURS, load_demo
+from marktplatz.services.demo import BAD_SALZUFLEN, LIPPE_NEIGHBOURS
 from marktplatz.services.demo_registers import RATES, load_demo_registers
 
 
+@pytest.mark.demo
 def test_demo_registers_tell_the_lippe_story_and_load_once(session):
-    load_demo(session)
     count = session.scalar(select(func.count(ProcessEntry.id)))
     assert count > 100
     assert all(e.notes.startswith("Demo-Zahl, keine echte Statistik") for e in session.scalars(select(ProcessEntry)))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marktplatz import create_app, search
-from tests.conftest import _clean
-from tests.search_support import seed_index, template_for
+from tests.conftest import _demo_copy, _shared_dir
 
 # (query, title expected among the top k results, k)
 CASES = [
@@ -55,28 +54,14 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def demo_app(database_urls, tmp_path_factory):
-    """Return an app on the SQLite test database with the demo loaded once for this module."""
+def demo_app(templates, tmp_path_factory):
+    """Return an app on a SQLite copy of the demo content and its index, for this module."""
     tmp = tmp_path_factory.mktemp("relevance")
-    app = create_app({"DATABASE_URL": database_urls["sqlite"], "TESTING": True, "INDEX_DIR": str(tmp / "index"),
+    url, _name, index = _demo_copy("sqlite", _shared_dir(tmp_path_factory), templates, tmp)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": index,
                       "SECRET_KEY": "t", "MAIL_DIR": str(tmp / "mail")})
-    root = template_for("sqlite", database_urls["sqlite"], str(tmp_path_factory.getbasetemp()))
-    with app.app_context():
-        seed_index(app, root)
-        from marktplatz.core.db import get_engine, get_session
-        from marktplatz.services.demo import load_demo
-
-        load_demo(get_session())
-        get_session().commit()
-        get_session().close()
-        search.catch_up()
     yield app
-    with app.app_context():
-        from marktplatz.core.db import get_engine, get_session
-
-        get_session().close()
-        _clean(get_engine())
-        get_engine().dispose()
+    app.extensions["sqlalchemy_engine"].dispose()
 
 
 def test_relevance_set_has_enough_queries():
