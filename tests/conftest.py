@@ -227,10 +227,10 @@ def _demo_template(backend: str, shared: Path, templates: dict[str, dict[str, st
     """Return the run's demo template of backend: the reference template plus the demo content,
     and its index caught up with it. Built once per run and backend, on first use (a demo load
     costs 7-20 s; the tests marked ``demo`` each get a copy instead)."""
-    info = shared / f"demo-{backend}.json"
+    info = shared / f"demo-db-{backend}.json"
     if info.exists():
         return json.loads(info.read_text())
-    work = shared / f"demo-{backend}"
+    work = shared / f"demo-db-{backend}"  # not demo-sqlite: tests/browser has that one
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     ref = templates[backend]
@@ -268,7 +268,7 @@ def _demo_template(backend: str, shared: Path, templates: dict[str, dict[str, st
 
 def _demo_copy(backend: str, shared: Path, templates: dict[str, dict[str, str]], tmp: Path) -> tuple[str, str, str]:
     """Return (database URL, PostgreSQL name or "", index root) of a fresh copy of the demo template."""
-    with _file_lock(shared / f"demo-{backend}.lock"):
+    with _file_lock(shared / f"demo-db-{backend}.lock"):
         demo = _demo_template(backend, shared, templates)
         if backend == "sqlite":
             url, name = copy_sqlite(demo["url"], tmp / "demo.db"), ""
@@ -281,7 +281,7 @@ def _demo_copy(backend: str, shared: Path, templates: dict[str, dict[str, str]],
 
 def _drop_templates(shared: Path) -> None:
     """Drop the run's PostgreSQL template databases (at the very end of the run)."""
-    for info in (shared / "demo-postgresql.json", shared / "template-postgresql.json"):  # copies first
+    for info in (shared / "demo-db-postgresql.json", shared / "template-postgresql.json"):  # copies first
         if PG_URL and info.exists():
             _drop_pg_database(json.loads(info.read_text())["name"])
 

@@ -14,8 +14,9 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import _demo_template
+from tests.conftest import _shared_dir
 from tests.live_server import CHROMIUM, app_env, copy_sqlite, gunicorn
-from tests.search_support import copy_index
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "marktplatz-demo"
@@ -32,18 +33,12 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, templates):
-    """Prepare a SQLite demo database and serve it with gunicorn on a free port.
-
-    `marktplatz data setup` starts from a copy of the run's reference-data template and its
-    search index (see tests/browser/conftest.py).
-    """
+    """Serve a copy of the run's demo database (tests/browser/conftest.py) with gunicorn on a free port."""
     tmp = tmp_path_factory.mktemp("browser")
-    database_url = copy_sqlite(templates["sqlite"]["url"], tmp / "demo.db")
-    copy_index(templates["sqlite"]["index"], str(tmp / "index"))
+    demo = _demo_template(templates, _shared_dir(tmp_path_factory))
+    database_url = copy_sqlite(f"sqlite:///{demo / 'live.db'}", tmp / "demo.db")
+    shutil.copytree(demo / "index", tmp / "index", ignore=shutil.ignore_patterns("*.lock"))
     env = app_env(database_url, tmp, ratelimit=True)
-    bin_dir = os.path.dirname(sys.executable)
-    subprocess.run([os.path.join(bin_dir, "marktplatz"), "data", "setup"], env=env, check=True,
-                   capture_output=True, timeout=900)
     # A new draft to submit, and a user who follows its OZG-Leistung (done through the services).
     code = (
         "from marktplatz import create_app\n"
