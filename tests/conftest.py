@@ -363,12 +363,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the other workers are idle. So the modules with slow or browser tests come first, then
     the others with the most tests first (xdist's own order, which would put the few but
     long slow tests last). Within a module the order stays as collected.
+
+    The browser modules all wait for the run's demo server template (built once, ~30 s), so
+    they do not all go first: one browser module, then two other slow ones, then alternating.
+    The first workers thus build the template and run the slow tests at the same time.
     """
     count: dict = {}
     for item in items:
         count[item.path] = count.get(item.path, 0) + 1
     heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
-    items.sort(key=lambda item: (item.path not in heavy, 0 if item.path in heavy else -count[item.path]))
+    in_browser_dir = [p for p in dict.fromkeys(item.path for item in items) if p in heavy and p.parent.name == "browser"]
+    others = [p for p in dict.fromkeys(item.path for item in items) if p in heavy and p.parent.name != "browser"]
+    order = in_browser_dir[:1] + others[:2]
+    del in_browser_dir[:1], others[:2]
+    while in_browser_dir or others:
+        order += in_browser_dir[:1] + others[:1]
+        del in_browser_dir[:1], others[:1]
+    rank = {path: i for i, path in enumerate(order)}
+    items.sort(key=lambda item: (rank.get(item.path, len(rank)), 0 if item.path in heavy else -count[item.path]))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -210,6 +210,7 @@ def test_ozg_index_search_and_detail_matrix(client, session, world):
     matrix = html.split('class="matrix"')[1]
     assert "Freiburg" in matrix and "Mannheim" in matrix and "Bad Salzuflen" in matrix
     assert "Im Betrieb" in matrix and "Modell 1.1" in matrix and "Geplant" in matrix
+    assert "Stufen der beiden Modelle sind nicht vergleichbar" in html.split('id="matrix"')[1]  # models apart
     assert client.get("/ozg/1").status_code == 404
 
 
