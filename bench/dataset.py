@@ -190,8 +190,9 @@ def _listing_row(rng: random.Random, lid: int, org: Any, ozg: Any, leika: list[A
         "website_url": None,
         "contact_name": None,
         "contact_email": None,
-        "reuse_offered": rng.random() < 0.3,
-        "reuse_terms": "",
+        "reuse_offered": (offered := rng.random() < 0.3),
+        # An offer names its terms (the listing rules require it; a PATCH revalidates).
+        "reuse_terms": "Kostenfrei nach Absprache (Benchmark-Daten)." if offered else "",
         "cost_model": rng.choice(["free", "cost_sharing", "license_fee", "on_request", None]),
         "platform": rng.choice(PLATFORMS) if kind == "dienst" else None,
         "technologies": rng.choice(TECHNOLOGIES) if kind == "komponente" else None,

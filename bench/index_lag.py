@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import string
 import threading
 import time
 import urllib.error
@@ -53,7 +54,8 @@ def _writers_setup(db_path: str, index_dir: str, writers: int) -> list[tuple[str
                  "GROUP BY organisation_id ORDER BY COUNT(*) DESC, organisation_id LIMIT :n", {"n": writers})]
     ids = {o: [r[0] for r in dataset.query(
         db_path, "SELECT id FROM listing WHERE status='published' AND visibility='public' AND organisation_id = :o "
-                 "ORDER BY id LIMIT 20", {"o": o})] for o in orgs}
+                 # valid as they stand (datasets before 2026-12-03 offered reuse without terms)
+                 "AND (NOT reuse_offered OR reuse_terms <> '') ORDER BY id LIMIT 20", {"o": o})] for o in orgs}
     app = dataset.make_app(db_path, index_dir)
     out = []
     with app.app_context():
@@ -85,7 +87,11 @@ def _request(url: str, method: str = "GET", body: Any = None, token: str | None 
             raw = resp.read()
             return resp.status, json.loads(raw) if raw[:1] in (b"{", b"[") else None
     except urllib.error.HTTPError as err:
-        return err.code, None
+        raw = err.read()
+        try:
+            return err.code, json.loads(raw) if raw[:1] == b"{" else None
+        except ValueError:
+            return err.code, None
 
 
 def _wait_for_worker(base: str, timeout: float = 600) -> dict[str, Any]:
@@ -115,19 +121,23 @@ def write_and_watch(write_base: str, read_base: str, token: str, mine: list[int]
     search on read_base every POLL s for the new word; append the seconds from the
     acknowledged write to the hit to lags, or the word (or the failed write) to missed."""
     n = 0
+    rng = random.Random(tag)
     while not stop.is_set():
         n += 1
-        word = f"{tag}{n}"
+        # A word no other listing has, nor anything within the typo tolerance (two edits) or
+        # sharing its 4-grams: "tag1" and "tag12" would both match "tag1", and the API lists
+        # the matches by id, so the written listing could fall off the polled page.
+        word = tag + "".join(rng.choice(string.ascii_lowercase) for _ in range(10))
         lid = mine[n % len(mine)]
-        status, _body = _request(f"{write_base}/api/v1/listings/{lid}", "PATCH", {"title": f"Hundesteuer {word}"}, token)
+        status, body = _request(f"{write_base}/api/v1/listings/{lid}", "PATCH", {"title": f"Hundesteuer {word}"}, token)
         if status != 200:
             with lock:
-                missed.append(f"write {status}")
+                missed.append(f"write {status}: {str(body)[:300]}")
             time.sleep(0.5)
             continue
         acked = time.monotonic()
         while time.monotonic() - acked < GIVE_UP:
-            _status, body = _request(f"{read_base}/api/v1/listings?q={word}&limit=5")
+            _status, body = _request(f"{read_base}/api/v1/listings?q={word}&limit=50")
             if any(item.get("id") == lid for item in (body or {}).get("items", [])):
                 with lock:
                     lags.append(time.monotonic() - acked)

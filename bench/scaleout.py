@@ -87,7 +87,8 @@ def _lag_on_second(a: str, b: str, setup: list[tuple[str, list[int]]], seconds: 
     stop.set()
     for t in threads:
         t.join(GIVE_UP + 30)
-    out: dict[str, Any] = {"writes_shown_on_b": len(lags), "not_shown": len(missed)}
+    out: dict[str, Any] = {"writes_shown_on_b": len(lags), "not_shown": len(missed),
+                           "not_shown_examples": missed[:10]}  # a word, or "write <status>"
     out.update(lag_figures(lags))
     return out
 
