@@ -34,17 +34,17 @@ from ..models import (
 from ..permissions import listing_visibility_filter
 
 SORTS = ("relevance", "newest", "updated", "title", "reused")
-# The facets a viewer may choose several values of (any of them matches: OR within a facet,
-# AND across facets). Each holds None, one value or a tuple of values.
-MULTI_CHOICE = ("kind", "land", "kreis", "network", "themenfeld_id", "phase", "licence")
+INDEX_SORTS = {"relevance": "relevance", "newest": "newest", "reused": "reused"}
+# A multi-choice filter (kind, land, kreis, network, themenfeld_id, phase, licence) holds
+# None, one value or a tuple of values: any of them matches (OR within a filter, AND across).
+Choice = Any
 
 
-def choices(value: Any) -> tuple[Any, ...]:
-    """Return a multi-choice field's values as a tuple (None: no choice)."""
+def choices(value: Choice) -> tuple[Any, ...]:
+    """Return a multi-choice filter's values as a tuple (empty: no choice)."""
     if value is None or value == "":
         return ()
     return tuple(value) if isinstance(value, (tuple, list, set, frozenset)) else (value,)
-INDEX_SORTS = {"relevance": "relevance", "newest": "newest", "reused": "reused"}
 
 
 @dataclass(frozen=True)
@@ -53,21 +53,21 @@ class ListingQuery:
 
     viewer: Any = None
     text: str | None = None
-    kind: str | None = None
+    kind: Choice = None
     status: str | None = None
-    phase: str | None = None
-    land: str | None = None
-    kreis: str | None = None
-    network: str | None = None  # slug
+    phase: Choice = None
+    land: Choice = None
+    kreis: Choice = None
+    network: Choice = None  # slugs
     ozg_id: int | None = None
-    themenfeld_id: int | None = None
+    themenfeld_id: Choice = None
     leika_key: str | None = None
     ags: str | None = None
     tag: str | None = None
     external_id: str | None = None
     min_reifegrad: int | None = None
     reifegrad_model: str | None = None  # the model min_reifegrad counts in (None: any)
-    licence: str | None = None
+    licence: Choice = None
     reuse_offered: bool | None = None
     published_only: bool = True
     include_archived: bool = False  # archived listings and merged duplicates too
