@@ -109,3 +109,27 @@ def test_creating_a_network_refuses_a_javascript_website(session):
     with pytest.raises(Invalid) as err:
         networks.create_network(session, admin, "Netz Süd", website="javascript:alert(1)")
     assert "website" in err.value.errors
+
+
+def test_no_string_longer_than_its_column_is_stored_on_any_backend(session):
+    """SQLite does not enforce String(n): the flush refuses it on both backends, naming the field,
+    and the data stays as it was."""
+    import pytest
+
+    from marktplatz.services.errors import Invalid
+
+    officer = f.user(session, "officer", f.FREIBURG)
+    item = f.listing(session, officer, None, title="Längenprüfung")
+    session.commit()
+    item.platform = "x" * 5000
+    item.licence = "MIT" * 30_000  # the 64 KB licence of the review
+    with pytest.raises(Invalid) as err:
+        session.flush()
+    assert set(err.value.errors) == {"platform", "licence"}
+    assert "höchstens 200 Zeichen" in err.value.errors["platform"][0]
+    session.rollback()
+    assert session.get(Listing, item.id).platform != "x" * 5000
+    item = session.get(Listing, item.id)
+    item.platform = "y" * 200  # exactly the column's length is fine
+    session.commit()
+    assert session.get(Listing, item.id).platform == "y" * 200

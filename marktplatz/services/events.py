@@ -13,9 +13,10 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 
-from . import changelog, notify, webhooks
+from . import changelog, lengths, notify, webhooks
 
 LISTENERS = (
+    ("before_flush", lengths.before_flush),  # first: nothing follows from a refused write
     ("before_flush", webhooks.before_flush),
     ("after_flush", changelog.after_flush),
     ("after_flush", notify.after_flush),
