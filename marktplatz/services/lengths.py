@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from .errors import Invalid
 
-
 _LIMITS: dict[Any, list[tuple[str, int]]] = {}  # mapper: [(attribute, length)]
 
 
