@@ -190,6 +190,32 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _build_once(shared: Path, name: str, create, fill) -> dict[str, str]:
+    """Return the run's template called name, building it if no worker has yet (callers hold its lock).
+
+    create(work) returns the new database's (URL, PostgreSQL name or ""); fill(url, index)
+    fills it and its search index. A failed build drops the database; its directory is
+    cleared by the next attempt.
+    """
+    info = shared / f"{name}.json"
+    if info.exists():
+        return json.loads(info.read_text())
+    work = shared / name
+    shutil.rmtree(work, ignore_errors=True)  # what a failed attempt of another worker left
+    work.mkdir()
+    url, db_name = create(work)
+    index = str(work / "index")
+    try:
+        fill(url, index)
+    except BaseException:
+        if db_name:
+            _drop_pg_database(db_name)
+        raise
+    data = {"url": url, "name": db_name, "index": index}
+    info.write_text(json.dumps(data))
+    return data
+
+
 def _template(backend: str, shared: Path) -> dict[str, str]:
     """Return the run's template of backend, building it if no worker has yet.
 
@@ -197,73 +223,52 @@ def _template(backend: str, shared: Path) -> dict[str, str]:
     plus the search index built from it. It is built once per run and backend; each worker
     copies it (SQLite: the file, PostgreSQL: CREATE DATABASE ... TEMPLATE).
     """
-    info = shared / f"template-{backend}.json"
-    if info.exists():
-        return json.loads(info.read_text())
-    work = shared / f"template-{backend}"
-    shutil.rmtree(work, ignore_errors=True)  # what a failed attempt of another worker left
-    work.mkdir()
-    if backend == "sqlite":
-        url, name = "sqlite:///" + str(work / "template.db"), ""
-    else:
-        url, name = _create_pg_database("mp_template")
-    index = str(work / "index")
-    try:
-        _prepare(url, str(work))
+    def create(work: Path) -> tuple[str, str]:
+        if backend == "sqlite":
+            return "sqlite:///" + str(work / "template.db"), ""
+        return _create_pg_database("mp_template")
+
+    def fill(url: str, index: str) -> None:
+        _prepare(url, str(Path(index).parent))
         build_index_template(url, index)  # also empties the change log
         engine = create_engine(url)
         _clean(engine)  # the change log's ids restart at 1, as after every test
         engine.dispose()
-    except BaseException:
-        if name:
-            _drop_pg_database(name)
-        raise
-    data = {"url": url, "name": name, "index": index}
-    info.write_text(json.dumps(data))
-    return data
+
+    return _build_once(shared, f"template-{backend}", create, fill)
 
 
 def _demo_template(backend: str, shared: Path, templates: dict[str, dict[str, str]]) -> dict[str, str]:
     """Return the run's demo template of backend: the reference template plus the demo content,
     and its index caught up with it. Built once per run and backend, on first use (a demo load
     costs 7-20 s; the tests marked ``demo`` each get a copy instead)."""
-    info = shared / f"demo-db-{backend}.json"
-    if info.exists():
-        return json.loads(info.read_text())
-    work = shared / f"demo-db-{backend}"  # not demo-sqlite: tests/browser has that one
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
     ref = templates[backend]
-    if backend == "sqlite":
-        url, name = copy_sqlite(ref["url"], work / "demo.db"), ""
-    else:
-        with _file_lock(shared / "template-postgresql.lock"):
-            url, name = _create_pg_database("mp_demo", template=ref["name"])
-    index = str(work / "index")
-    try:
+
+    def create(work: Path) -> tuple[str, str]:
+        if backend == "sqlite":
+            return copy_sqlite(ref["url"], work / "demo.db"), ""
+        with _file_lock(shared / "template-postgresql.lock"):  # the template to itself
+            return _create_pg_database("mp_demo", template=ref["name"])
+
+    def fill(url: str, index: str) -> None:
+        from marktplatz import search
+        from marktplatz.core.db import get_engine, get_session
+        from marktplatz.services.demo import load_demo
+
         copy_index(ref["index"], index)
         app = create_app({"DATABASE_URL": url, "TESTING": True, "INDEX_DIR": index, "SECRET_KEY": "t",
-                          "MAIL_DIR": str(work / "mail")})
+                          "MAIL_DIR": str(Path(index).parent / "mail")})
         with app.app_context():
-            from marktplatz.core.db import get_engine, get_session
-            from marktplatz.services.demo import load_demo
-
             load_demo(get_session())
             get_session().commit()
             get_session().close()
-            from marktplatz import search
-
             deadline = time.monotonic() + 120  # PostgreSQL: other workers' open transactions hold rows back
             while follow() or search.index_lag()["rows"]:
                 assert time.monotonic() < deadline, "the demo index did not catch up"
             get_engine().dispose()
-    except BaseException:
-        if name:
-            _drop_pg_database(name)
-        raise
-    data = {"url": url, "name": name, "index": index}
-    info.write_text(json.dumps(data))
-    return data
+
+    # Not "demo-sqlite": tests/browser/conftest.py builds that one (through `marktplatz data setup`).
+    return _build_once(shared, f"demo-db-{backend}", create, fill)
 
 
 def _demo_copy(backend: str, shared: Path, templates: dict[str, dict[str, str]], tmp: Path) -> tuple[str, str, str]:

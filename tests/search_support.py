@@ -57,12 +57,7 @@ def copy_index(template_root: str, dest: str) -> None:
     """Copy the template index to dest, positioned at the start of the (empty) change log."""
     from marktplatz.search.index import current_generation, read_position, write_position
 
-    if os.path.exists(dest):
-        shutil.rmtree(dest)
-    # Hard links, not copies (20+ MB for every test): Whoosh never rewrites a file it wrote,
-    # it writes new segments and tables of contents, and the position file is replaced
-    # atomically (write_position). A test that damages a file must replace it, not write into it.
-    shutil.copytree(template_root, dest, ignore=shutil.ignore_patterns("*.lock"), copy_function=_link_or_copy)
+    copy_index_as_is(template_root, dest)
     gen = current_generation(dest)
     pos = read_position(gen)
     # Test cleanup empties change_log (ids restart at 1); transaction ids only grow.
@@ -70,7 +65,12 @@ def copy_index(template_root: str, dest: str) -> None:
 
 
 def copy_index_as_is(template_root: str, dest: str) -> None:
-    """Copy an index to dest, positioned where the template's position is (hard links)."""
+    """Copy an index to dest, positioned where the template's position is.
+
+    Hard links, not copies (20+ MB for every test): Whoosh never rewrites a file it wrote, it
+    writes new segments and tables of contents, and the position file is replaced atomically
+    (write_position). A test that damages a file must replace it, not write into it.
+    """
     if os.path.exists(dest):
         shutil.rmtree(dest)
     shutil.copytree(template_root, dest, ignore=shutil.ignore_patterns("*.lock"), copy_function=_link_or_copy)

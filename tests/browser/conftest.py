@@ -75,13 +75,18 @@ def _demo_template(templates, shared: Path) -> Path:
     return demo
 
 
+def copy_demo(demo: Path, dest: Path, db_name: str = "live.db") -> str:
+    """Copy the demo template's database and index (as it is: its position is where the demo's
+    change log ends) into dest; return the database URL."""
+    url = copy_sqlite(f"sqlite:///{demo / 'live.db'}", dest / db_name)
+    shutil.copytree(demo / "index", dest / "index", ignore=shutil.ignore_patterns("*.lock"))
+    return url
+
+
 @pytest.fixture(scope="session")
 def live_server(server_tmp: Path, server_env: dict[str, str], templates, tmp_path_factory) -> Iterator[str]:
     """Serve a copy of the run's demo database and index with gunicorn on a free port."""
-    demo = _demo_template(templates, _shared_dir(tmp_path_factory))
-    copy_sqlite(f"sqlite:///{demo / 'live.db'}", server_tmp / "live.db")
-    # As it is: its position is where the demo's change log ends.
-    shutil.copytree(demo / "index", server_tmp / "index", ignore=shutil.ignore_patterns("*.lock"))
+    copy_demo(_demo_template(templates, _shared_dir(tmp_path_factory)), server_tmp)
     with gunicorn(server_env["MARKTPLATZ_DATABASE_URL"], server_tmp, workers=2, production_config=True,
                   ready_path="/", ratelimit=True) as server:
         yield server.url

@@ -14,9 +14,9 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _demo_template
+from tests.browser.conftest import _demo_template, copy_demo
 from tests.conftest import _shared_dir
-from tests.live_server import CHROMIUM, app_env, copy_sqlite, gunicorn
+from tests.live_server import CHROMIUM, app_env, gunicorn
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "marktplatz-demo"
@@ -35,9 +35,7 @@ pytestmark = [
 def server(tmp_path_factory, templates):
     """Serve a copy of the run's demo database (tests/browser/conftest.py) with gunicorn on a free port."""
     tmp = tmp_path_factory.mktemp("browser")
-    demo = _demo_template(templates, _shared_dir(tmp_path_factory))
-    database_url = copy_sqlite(f"sqlite:///{demo / 'live.db'}", tmp / "demo.db")
-    shutil.copytree(demo / "index", tmp / "index", ignore=shutil.ignore_patterns("*.lock"))
+    database_url = copy_demo(_demo_template(templates, _shared_dir(tmp_path_factory)), tmp, "demo.db")
     env = app_env(database_url, tmp, ratelimit=True)
     # A new draft to submit, and a user who follows its OZG-Leistung (done through the services).
     code = (
