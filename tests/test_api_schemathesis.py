@@ -25,6 +25,7 @@ def api_schema(app, session):
     owner = f.user(session)
     admin = f.user(session, role="admin", ags=None)
     f.listing(session, owner, publish_by=admin)
+    session.commit()  # the requests run in their own sessions: without it they saw no listing
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
@@ -32,7 +33,9 @@ def api_schema(app, session):
 def write_token(session):
     """Return a read/write token of Mannheim."""
     officer = f.user(session, ags=f.MANNHEIM)
-    return tokens.create_token(session, officer, officer.organisation, "fuzz", ["read", "write"])[1]
+    secret = tokens.create_token(session, officer, officer.organisation, "fuzz", ["read", "write"])[1]
+    session.commit()  # without it every "authorised" request was anonymous (401 only)
+    return secret
 
 
 # No 5xx; every status, content type, declared header and body the API answers with is what

@@ -307,7 +307,9 @@ def duplicate_check(data: dict[str, Any]):
 
 @blp.route("/<int:listing_id>/publiccode.yml")
 @blp.doc(responses={200: {"description": "publiccode.yml (YAML)",
-                          "content": {"application/yaml": {"schema": {"type": "string"}}}}})
+                          "content": {"application/yaml": {"schema": {
+                              "type": "object", "required": ["publiccodeYmlVersion", "name", "url"],
+                              "description": "Ein publiccode.yml-Dokument (Standard 0.4) als YAML."}}}}})
 def export_publiccode(listing_id: int):
     """Export a listing as a valid publiccode.yml."""
     listing = _get(listing_id)

@@ -361,7 +361,7 @@ class ChangeSchema(_Base):
                        "darf (Listing, Reuse, Municipality oder StatusUpdate, je nach entity_type); null bei "
                        "einem Grabstein (tombstone) und ohne include=entity. Der Stand ist der beim Lesen, nicht "
                        "der zur Zeit der Änderung: Mehrere Änderungen desselben Objekts zeigen denselben Stand.",
-        "nullable": True, "oneOf": [{"$ref": "#/components/schemas/ListingOut"},
+        "nullable": True, "anyOf": [{"$ref": "#/components/schemas/ListingOut"},
                                     {"$ref": "#/components/schemas/ReuseOut"},
                                     {"$ref": "#/components/schemas/Municipality"},
                                     {"$ref": "#/components/schemas/StatusUpdateOut"}]})
