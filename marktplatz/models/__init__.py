@@ -5,6 +5,7 @@ from .audit import AuditEvent
 from .base import Base, utcnow
 from .catalogue import Lebenslage, LeikaLeistung, OzgLeistung, Themenfeld
 from .changelog import ChangeLog, SearchState
+from .federation import FederationSource
 from .feedback import AccessibilityFeedback
 from .listing import (
     Flag,
@@ -29,7 +30,7 @@ from .user import User
 from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
-    "AccessRequest", "AccessibilityFeedback", "ApiToken", "AuditEvent", "Base", "ChangeLog", "Flag", "Follow", "JoinRequest", "Land",
+    "AccessRequest", "AccessibilityFeedback", "ApiToken", "AuditEvent", "Base", "ChangeLog", "FederationSource", "Flag", "Follow", "JoinRequest", "Land",
     "Lebenslage", "LeikaLeistung", "Listing", "LoginThrottle", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
     "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "ProcessEntry", "ProcessRegister", "OzgFollow", "OzgLeistung", "Reuse",
     "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",

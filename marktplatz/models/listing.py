@@ -24,6 +24,7 @@ from .base import Base, utcnow
 
 if TYPE_CHECKING:
     from .catalogue import LeikaLeistung, OzgLeistung
+    from .federation import FederationSource
     from .municipality import Organisation
     from .user import User
 
@@ -125,6 +126,11 @@ class Listing(Base):
     looking_for_partners: Mapped[bool] = mapped_column(Boolean, default=False)
     partners: Mapped[str] = mapped_column(Text, default="")
     external_id: Mapped[str | None] = mapped_column(String(200))
+    # A listing mirrored from another instance (services/federation.py): read-only here,
+    # kept by the mirror; origin_remote_id is its id there, origin_url its page there.
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("federation_source.id"), index=True)
+    origin_remote_id: Mapped[int | None] = mapped_column(Integer)
+    origin_url: Mapped[str | None] = mapped_column(String(500))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("listing.id", ondelete="SET NULL"))
     duplicate_override_reason: Mapped[str | None] = mapped_column(Text)
     review_comment: Mapped[str | None] = mapped_column(Text)
@@ -154,10 +160,12 @@ class Listing(Base):
     )
     duplicate_of: Mapped[Listing | None] = relationship(remote_side=[id])
     created_by: Mapped[User | None] = relationship()
+    origin: Mapped[FederationSource | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         UniqueConstraint("organisation_id", "external_id"),
+        UniqueConstraint("origin_id", "origin_remote_id"),
         CheckConstraint(
             "reifegrad IS NULL OR (reifegrad_model = '1.1' AND reifegrad BETWEEN 0 AND 4) "
             "OR (reifegrad_model = '2.0' AND reifegrad BETWEEN 0 AND 7)",
@@ -167,6 +175,11 @@ class Listing(Base):
         # from the index alone (migration 0013).
         Index("ix_listing_browse", "status", "visibility", "published_at", "id", "archived_from"),
     )
+
+    @property
+    def is_mirrored(self) -> bool:
+        """Tell whether the listing is mirrored from another instance (read-only here)."""
+        return self.origin_id is not None
 
     @property
     def tags(self) -> list[str]:
@@ -265,6 +278,9 @@ class Reuse(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A reuse mirrored with its listing from another instance (read-only here).
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("federation_source.id"), index=True)
+    origin_remote_id: Mapped[int | None] = mapped_column(Integer)
 
     listing: Mapped[Listing] = relationship(back_populates="reuses")
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
@@ -272,7 +288,8 @@ class Reuse(Base):
         back_populates="reuse", cascade="all, delete-orphan", order_by="ReuseStageChange.changed_at"
     )
 
-    __table_args__ = (UniqueConstraint("listing_id", "organisation_id"),)
+    __table_args__ = (UniqueConstraint("listing_id", "organisation_id"),
+                      UniqueConstraint("origin_id", "origin_remote_id"))
 
     @property
     def stage_label(self) -> str:

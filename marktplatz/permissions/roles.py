@@ -193,6 +193,17 @@ RELATIONS: dict[str, Callable[[User, Any], bool]] = {
 }
 
 
+# A listing or reuse mirrored from another instance (services/federation.py) is kept by the
+# mirror and changed only where it comes from: here nobody, admins included, may act on it
+# except following it. Seeing it is the visibility policy's, as for any listing.
+MIRROR_ACTIONS = frozenset({"listing.follow"})
+
+
+def is_mirrored(obj: Any) -> bool:
+    """Tell whether obj is a listing or reuse mirrored from another instance."""
+    return isinstance(obj, (Listing, Reuse)) and obj.origin_id is not None
+
+
 def relations(user: Any, obj: Any) -> set[str]:
     """Return every relation the user holds towards obj."""
     if not _authenticated(user):
@@ -212,6 +223,8 @@ def can(user: Any, action: str, obj: Any = None) -> bool:
         return can_view_register(user, obj)
     allowed = PERMISSIONS[action]  # KeyError on an unknown action is a programming error
     if not _authenticated(user) or not user.is_active:
+        return False
+    if is_mirrored(obj) and action not in MIRROR_ACTIONS:
         return False
     return any(RELATIONS[name](user, obj) for name in allowed)
 

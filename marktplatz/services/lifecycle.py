@@ -14,7 +14,10 @@ Rules the table enforces:
   one archived as a duplicate only by a reviewer, since that was a moderation decision;
 - four-eyes: the guard of every review action is ``listing.review``, which a coordinator
   never holds for a listing of their own municipality (admins do); the one way around review
-  is ``publish``, a network's declared policy (``Network.direct_publish``, see roles.py).
+  is ``publish``, a network's declared policy (``Network.direct_publish``, see roles.py);
+- a listing mirrored from another instance (``Listing.origin_id``) takes no action here: its
+  state is the remote one, set by :func:`mirror_state` (services/federation.py), published
+  or archived from published, the only states another instance shows the public.
 """
 
 from __future__ import annotations
@@ -125,6 +128,10 @@ REFUSED = {
 }
 
 
+MIRRORED = ("Dieser Eintrag stammt aus einem anderen Marktplatz und wird dort gepflegt; "
+            "hier ist er nur gespiegelt.")
+
+
 def state_of(listing: Listing | None) -> ListingStatus | None:
     """Return the listing's state as the enum (None for a listing not yet created)."""
     if listing is None or listing.status is None:
@@ -140,6 +147,8 @@ def refusal(user: Any, listing: Listing, action: Action, permission_obj: Any = N
     state = state_of(listing) if action != Action.CREATE else None
     row = TRANSITIONS.get((state, action))
     with unraised():
+        if listing.origin_id is not None:
+            return Conflict(MIRRORED)
         if row is None:
             return Conflict(REFUSED[action].format(state=listing.status_label))
         if not can(user, row.permission, permission_obj if permission_obj is not None else listing):
@@ -195,3 +204,22 @@ def transition(user: Any, listing: Listing, action: Action, permission_obj: Any 
         listing.published_at = now
     listing.updated_at = now
     return previous  # type: ignore[return-value]
+
+
+def mirror_state(listing: Listing, status: str, published_at: Any) -> None:
+    """Give a mirrored listing the state its instance shows: published, or archived from published.
+
+    The remote instance made the decision (its review); here it is only copied. Raise
+    ValueError for any other state: another instance never shows the public a draft.
+    """
+    if listing.origin_id is None:
+        raise ValueError("only a mirrored listing takes its state from another instance")
+    if status == S.PUBLISHED:
+        listing.status, listing.archived_from, listing.archived_at = S.PUBLISHED.value, None, None
+    elif status == S.ARCHIVED:
+        if listing.status != S.ARCHIVED:
+            listing.archived_at = utcnow()
+        listing.status, listing.archived_from = S.ARCHIVED.value, S.PUBLISHED.value
+    else:
+        raise ValueError(f"a mirrored listing is published or archived, not {status!r}")
+    listing.published_at = published_at or listing.published_at or utcnow()
