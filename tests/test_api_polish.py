@@ -133,9 +133,10 @@ def test_every_link_is_absolute(client, session):
     page = client.get("/api/v1/listings?limit=2").json
     assert page["links"]["next"].startswith("http://localhost/")
     for item in page["items"]:
-        assert set(item["links"]) == {"self", "publiccode"}
-        for url in item["links"].values():
-            assert url.startswith("http://localhost/api/v1/listings/"), url
+        assert set(item["links"]) == {"self", "page", "publiccode"}
+        assert item["links"]["page"] == f"http://localhost/eintraege/{item['slug']}"
+        for name in ("self", "publiccode"):
+            assert item["links"][name].startswith("http://localhost/api/v1/listings/"), item["links"][name]
     one = client.get(page["items"][0]["links"]["self"])
     assert one.status_code == 200 and one.json["id"] == page["items"][0]["id"]
 

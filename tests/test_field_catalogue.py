@@ -37,7 +37,7 @@ API_KEYS = {
     "repository_url", "website_url", "contact_name", "contact_email", "reuse_offered",
     "reuse_terms", "cost_model", "platform", "technologies", "maintenance",
     "looking_for_partners", "partners", "external_id", "duplicate_of_id", "version",
-    "created_at", "updated_at", "published_at", "archived_at", "allowed_actions", "links",
+    "created_at", "updated_at", "published_at", "archived_at", "allowed_actions", "links", "origin",
 }
 WEBHOOK_KEYS = {"id", "slug", "title", "kind", "status", "visibility", "phase", "url", "organisation",
                 "updated_at", "duplicate_of"}

@@ -1,4 +1,4 @@
-"""The one `marktplatz` command group: db, data, user, search, backup, sync, worker, serve."""
+"""The one `marktplatz` command group: db, data, user, search, backup, sync, federation, worker, serve."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     from . import backup
     from .data import data_group
     from .db import db_group
+    from .federation import federation_group
     from .search import search_group
     from .serve import serve_command
     from .sync import sync_group
@@ -31,6 +32,6 @@ def init_app(app: Flask) -> None:
     from .worker import worker_command
 
     for group in (db_group, data_group, user_group, search_group, worker_command, sync_group,
-                  serve_command):
+                  federation_group, serve_command):
         app.cli.add_command(group)
     backup.init_app(app)

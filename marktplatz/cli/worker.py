@@ -1,7 +1,8 @@
 """Background worker (`marktplatz worker`, started by `make run` beside gunicorn).
 
-It keeps the search index following the change log (web processes only read the index)
-and delivers due webhooks and e-mail digests. The index follower runs in its own thread a
+It keeps the search index following the change log (web processes only read the index),
+delivers due webhooks and e-mail digests, and pulls the Marktplatz instances this one
+follows (services/federation.py) when their interval has passed. The index follower runs in its own thread a
 few times a second, so a slow webhook endpoint never holds the index back.
 """
 
@@ -23,8 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def run_once() -> dict[str, int]:
-    """Deliver due webhooks, send digests and purge expired unconfirmed access requests; return what was done."""
-    from ..services import access_requests, mail, webhooks
+    """Deliver due webhooks, send digests, purge expired unconfirmed access requests and pull
+    the followed instances that are due; return what was done."""
+    from ..services import access_requests, federation, mail, webhooks
 
     session = get_session()
     config = current_app.config
@@ -33,8 +35,12 @@ def run_once() -> dict[str, int]:
     digests = mail.send_digests(session, config, after_each=session.commit)
     purged = access_requests.purge_unconfirmed(session, config)
     session.commit()
+    mirrored = 0
+    for source in federation.due_sources(session):  # each page is committed with its cursor
+        mirrored += federation.pull(session, source, commit=session.commit).mirrored
     session.close()
-    return {"webhooks": delivered, "digests": digests, "access_requests_purged": purged}
+    return {"webhooks": delivered, "digests": digests, "access_requests_purged": purged,
+            "federation_mirrored": mirrored}
 
 
 def index_step() -> int:

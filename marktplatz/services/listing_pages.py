@@ -77,6 +77,10 @@ def _home_stats(session: Session, user: Any) -> dict[str, int]:
             select(func.count(func.distinct(listing_ozg.c.ozg_id)))
             .join(Listing, Listing.id == listing_ozg.c.listing_id).where(visible)
         ) or 0,
+        # Of the listings, those mirrored from other instances (services/federation.py).
+        "external": session.scalar(
+            select(func.count(Listing.id)).where(visible, Listing.origin_id.is_not(None))
+        ) or 0,
     }
 
 

@@ -174,9 +174,15 @@ class _ListingOut(_Base):
                               "description": "Was der aufrufende Token jetzt mit dem Eintrag tun darf "
                                              "(submit, archive, restore, ...)."})
     links = fields.Method("_links", metadata={
-        "type": "object", "description": "Absolute Links: self (dieser Eintrag), publiccode (publiccode.yml)",
+        "type": "object", "description": "Absolute Links: self (dieser Eintrag), page (seine Seite), "
+                                         "publiccode (publiccode.yml)",
         "example": {"self": "https://marktplatz.example/api/v1/listings/42",
+                    "page": "https://marktplatz.example/eintraege/hundesteuer-online-freiburg",
                     "publiccode": "https://marktplatz.example/api/v1/listings/42/publiccode.yml"}})
+    origin = fields.Method("_origin", allow_none=True, metadata={
+        "type": "object", "nullable": True,
+        "description": "Nur bei einem aus einem anderen Marktplatz gespiegelten Eintrag (hier nur lesbar): "
+                       "name und url der Quelle, page die Seite des Eintrags dort; sonst null."})
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         """Read a field as the catalogue says (tags and codes from their rows), others by name."""
@@ -199,9 +205,15 @@ class _ListingOut(_Base):
         survivor = visible_duplicate_of(getattr(g.get("api_principal"), "user", None), obj)
         return survivor.id if survivor is not None else None
 
+    def _origin(self, obj: Any) -> dict[str, str] | None:
+        if obj.origin_id is None:
+            return None
+        return {"name": obj.origin.name, "url": obj.origin.url, "page": obj.origin_url or obj.origin.url}
+
     def _links(self, obj: Any) -> dict[str, str]:
         return {
             "self": url_for("api_listings.get_listing", listing_id=obj.id, _external=True),
+            "page": url_for("web.listing_detail", slug=obj.slug, _external=True),
             "publiccode": url_for("api_listings.export_publiccode", listing_id=obj.id, _external=True),
         }
 
@@ -283,6 +295,15 @@ class ReuseOutSchema(_Base):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     history = fields.List(fields.Nested(ReuseStageChangeSchema))
+    origin = fields.Method("_origin", allow_none=True, metadata={
+        "type": "object", "nullable": True,
+        "description": "Nur bei einer mit ihrem Eintrag aus einem anderen Marktplatz gespiegelten "
+                       "Nachnutzung: name und url der Quelle; sonst null."})
+
+    def _origin(self, obj: Any) -> dict[str, str] | None:
+        if get_value(obj, "origin_id", None) is None:
+            return None
+        return {"name": obj.listing.origin.name, "url": obj.listing.origin.url}
 
 
 class ReuseArgs(PageArgs):
