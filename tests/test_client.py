@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from marktplatz_client import ApiError, MarktplatzClient
 
 from marktplatz import create_app
 from marktplatz.cli.sync import sync_group
-from marktplatz_client import ApiError, MarktplatzClient
 from tests import factories as f
 from tests.live_server import copy_sqlite, gunicorn
 from tests.search_support import copy_index, template_for

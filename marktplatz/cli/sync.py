@@ -7,7 +7,6 @@ import os
 import sys
 
 import click
-
 from marktplatz_client import ApiError, MarktplatzClient
 
 

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 import logging
 import random
 import time
