@@ -1,4 +1,8 @@
-"""`marktplatz sync push|pull`: the command-line sync client (talks HTTP, needs no database)."""
+"""`marktplatz sync push|pull`: the command-line sync client (talks HTTP, needs no database).
+
+Both commands are thin shells around the marktplatz_client package (clients/python): it
+sends the requests, retries what is safe to retry, batches and follows the feed.
+"""
 
 from __future__ import annotations
 
@@ -87,8 +91,9 @@ def pull(api: str, token: str | None, after: str | None, out: str, limit: int, e
     count = 0
     try:
         with open(out, "a", encoding="utf-8") as fh:
-            filters = {"include_entity": entities, "entity_type": entity_type, "ags": ags, "network": network}
-            for page in client.iter_change_pages(after, limit, **filters):
+            pages = client.iter_change_pages(after, limit, include_entity=entities, entity_type=entity_type,
+                                             ags=ags, network=network)
+            for page in pages:
                 for change in page["items"]:
                     fh.write(json.dumps(change, ensure_ascii=False) + "\n")
                 fh.flush()
