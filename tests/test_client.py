@@ -16,12 +16,30 @@ import signal
 import subprocess
 import sys
 import time
+import types
+import typing
 from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
-from marktplatz_client import ApiError, MarktplatzClient, retry_policy
+from marktplatz_client import (
+    ApiError,
+    Change,
+    ChangePage,
+    Listing,
+    MarktplatzClient,
+    Municipality,
+    OrgRef,
+    PubliccodeResult,
+    Reuse,
+    StatusUpdate,
+    SyncResult,
+    SyncStep,
+    SyncSummary,
+    retry_policy,
+)
+from marktplatz_client import types as client_types
 from urllib3 import HTTPResponse
 
 from marktplatz import create_app
@@ -369,6 +387,81 @@ def test_the_feed_pages_walk_to_the_end_and_resume(server):
     client.push_listings(items(2, "walk2"))
     more = list(client.iter_changes(pages[-1]["next_cursor"], 3, entity_type="listing"))
     assert [c["op"] for c in more] == ["created", "created"]
+
+
+# --- typed results ------------------------------------------------------------------------
+
+#: Each TypedDict of the client and the OpenAPI component it types.
+TYPED = {
+    client_types.Links: "Links", OrgRef: "OrgRef", Municipality: "Municipality", Listing: "ListingOut",
+    client_types.ReuseStageChange: "ReuseStageChange", Reuse: "ReuseOut", StatusUpdate: "StatusUpdateOut",
+    Change: "Change", ChangePage: "ChangePage", SyncStep: "SyncStep", SyncResult: "SyncItemResult",
+    SyncSummary: "SyncResponse", client_types.PubliccodeWarning: "PubliccodeWarning",
+    PubliccodeResult: "PubliccodeResult", client_types.Problem: "Problem",
+}
+ENTITY_TYPES = {"listing": Listing, "reuse": Reuse, "organisation": Municipality, "status_update": StatusUpdate}
+
+
+def conform(value, tp, where="$"):
+    """Return where value differs from the type tp (TypedDicts, unions, Literal, list, dict, scalars)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is typing.Any:
+        return []
+    if typing.is_typeddict(tp):
+        if not isinstance(value, dict):
+            return [f"{where}: {type(value).__name__}, not an object"]
+        hints = typing.get_type_hints(tp)
+        out = [f"{where}.{k}: missing" for k in tp.__required_keys__ if k not in value]
+        return out + [e for k, v in value.items() if k in hints for e in conform(v, hints[k], f"{where}.{k}")]
+    if origin in (typing.Union, types.UnionType):
+        tried = [conform(value, a, where) for a in args]
+        return [] if any(not t for t in tried) else [f"{where}: {value!r:.80} matches none of {tp}"]
+    if origin is typing.Literal:
+        return [] if value in args else [f"{where}: {value!r} not in {args}"]
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{where}: not a list"]
+        return [e for i, v in enumerate(value) for e in conform(v, args[0], f"{where}[{i}]")]
+    if origin is dict or tp is dict:
+        return [] if isinstance(value, dict) else [f"{where}: not an object"]
+    if tp is type(None):
+        return [] if value is None else [f"{where}: not null"]
+    ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+    return [] if ok else [f"{where}: {value!r:.80} is no {tp.__name__}"]
+
+
+def test_the_typed_results_declare_what_the_openapi_document_says(server):
+    """Each TypedDict has the keys of its OpenAPI component (server side changes show up here)."""
+    base, _ = server
+    components = MarktplatzClient(base).get("openapi.json")["components"]["schemas"]
+    for tp, name in TYPED.items():
+        assert set(typing.get_type_hints(tp)) == set(components[name]["properties"]), name
+    entity = components["Change"]["properties"]["entity"]["anyOf"]
+    assert {e["$ref"].rsplit("/", 1)[1] for e in entity} == {TYPED[t] for t in ENTITY_TYPES.values()}
+
+
+def test_what_the_client_returns_has_its_declared_types(server):
+    """Real answers conform: sync summary, publiccode result, feed pages with each kind of entity."""
+    base, token = server
+    client = MarktplatzClient(base, token=token)
+    summary = client.push_listings([*items(2, "typed"), {"external_id": "typed-bad", "kind": "hund"}], then="submit")
+    assert conform(summary, SyncSummary) == [] and summary["summary"]["error"] == 1
+    assert summary["results"][0]["step"]["requested"] == "submit"
+    client.request("POST", f"listings/{summary['results'][0]['id']}/status-updates",
+                   json={"title": "Jetzt in Prüfung", "body": "Bitte ansehen."})
+    imported = client.push_publiccode((FIXTURES / "_official_example_v0.7__publiccode.yml").read_bytes())
+    assert conform(imported, PubliccodeResult) == []
+    seen = set()
+    for page in client.iter_change_pages(None, 100, include_entity=True):
+        assert conform(page, ChangePage) == []
+        for change in page["items"]:
+            if change["entity"] is not None:
+                assert conform(change["entity"], ENTITY_TYPES[change["entity_type"]]) == [], change["entity_type"]
+                seen.add(change["entity_type"])
+    assert {"listing", "status_update"} <= seen
+    with pytest.raises(ApiError) as err:
+        client.changes_page(ags="kaputt")
+    assert conform(err.value.problem, client_types.Problem) == [] and "ags" in err.value.problem["errors"]
 
 
 # --- the package --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import os
 import sys
 
 import click
-from marktplatz_client import ApiError, MarktplatzClient
+from marktplatz_client import ApiError, MarktplatzClient, PubliccodeResult, SyncSummary
 
 
 @click.group("sync")
@@ -36,7 +36,7 @@ def push(file: str, api: str, token: str, full_sync: bool, then: str | None) -> 
     try:
         if file.endswith((".yml", ".yaml")):
             with open(file, "rb") as fh:
-                body = client.push_publiccode(fh.read())
+                body: PubliccodeResult = client.push_publiccode(fh.read())
             click.echo(f"{body['result']}: {body['listing']['title']} (id {body['listing']['id']})")
             for warning in body.get("warnings", []):
                 text = f"{warning.get('path')}: {warning.get('message')}" if isinstance(warning, dict) else warning
@@ -47,7 +47,7 @@ def push(file: str, api: str, token: str, full_sync: bool, then: str | None) -> 
         items = data if isinstance(data, list) else data.get("items", [])
         full_sync = full_sync or (isinstance(data, dict) and bool(data.get("full_sync")))
         then = then or (data.get("then") if isinstance(data, dict) else None)
-        result = client.push_listings(items, full_sync=full_sync, then=then)
+        result: SyncSummary = client.push_listings(items, full_sync=full_sync, then=then)
     except ApiError as err:
         click.echo(f"Fehler: {err}", err=True)
         for field, msgs in (err.problem.get("errors") or {}).items():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 
 from . import __version__
 from .retry import mount
+from .types import Change, ChangePage, Page, Problem, PubliccodeResult, SyncSummary
 
 BATCH = 500  # the sync endpoint's bound on items a request
 ENTITY_PAGE = 100  # the feed's page bound with include=entity
@@ -19,9 +20,9 @@ USER_AGENT = f"marktplatz-client/{__version__} python-requests/{requests.__versi
 class ApiError(Exception):
     """The API answered with an error; problem holds the RFC 9457 body ({} if there was none)."""
 
-    def __init__(self, status: int, problem: dict[str, Any] | None, text: str = "") -> None:
+    def __init__(self, status: int, problem: Problem | dict[str, Any] | None, text: str = "") -> None:
         self.status = status
-        self.problem: dict[str, Any] = problem or {}
+        self.problem: Problem = cast(Problem, problem or {})
         detail = self.problem.get("detail") or self.problem.get("title") or text[:200]
         super().__init__(f"HTTP {status}: {detail}")
 
@@ -95,7 +96,7 @@ class MarktplatzClient:
         """GET a resource and return its JSON (parameters that are None are left out)."""
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
 
-    def iter_pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+    def iter_pages(self, path: str, **params: Any) -> Iterator[Page[dict[str, Any]]]:
         """Yield every page of a cursor-paginated list, following links.next."""
         page = self.get(path, **params)
         while True:
@@ -111,7 +112,7 @@ class MarktplatzClient:
             yield from page["items"]
 
     def push_listings(self, items: list[dict[str, Any]], full_sync: bool = False,
-                      then: str | None = None) -> dict[str, Any]:
+                      then: str | None = None) -> SyncSummary:
         """Upsert items in batches of 500 and return all results; full_sync needs one batch.
 
         then: "submit" (for review) or "publish" (directly where the networks allow it,
@@ -132,16 +133,16 @@ class MarktplatzClient:
             total["archived"] += body["archived"]
             for key, n in body["summary"].items():
                 total["summary"][key] = total["summary"].get(key, 0) + n
-        return total
+        return cast(SyncSummary, total)
 
-    def push_publiccode(self, text: str | bytes) -> dict[str, Any]:
+    def push_publiccode(self, text: str | bytes) -> PubliccodeResult:
         """Import a publiccode.yml as a component of the token's municipality."""
         data = text.encode("utf-8") if isinstance(text, str) else text
         return self.request("POST", "sync/publiccode", data=data, headers={"Content-Type": "application/yaml"}).json()
 
     def changes_page(self, after: str | None = None, limit: int = 500, include_entity: bool = False,
                      entity_type: str | None = None, ags: str | None = None,
-                     network: str | None = None) -> dict[str, Any]:
+                     network: str | None = None) -> ChangePage:
         """Return one page of the change feed after the cursor (with include_entity at most 100)."""
         if include_entity:
             limit = min(limit, ENTITY_PAGE)
@@ -150,7 +151,7 @@ class MarktplatzClient:
 
     def iter_change_pages(self, after: str | None = None, limit: int = 500, include_entity: bool = False,
                           entity_type: str | None = None, ags: str | None = None,
-                          network: str | None = None) -> Iterator[dict[str, Any]]:
+                          network: str | None = None) -> Iterator[ChangePage]:
         """Yield non-empty change pages until the feed is caught up (an empty page).
 
         Resume later with the last page's next_cursor as after; filters as in changes_page.
@@ -164,7 +165,7 @@ class MarktplatzClient:
 
     def iter_changes(self, after: str | None = None, limit: int = 500, include_entity: bool = False,
                      entity_type: str | None = None, ags: str | None = None,
-                     network: str | None = None) -> Iterator[dict[str, Any]]:
+                     network: str | None = None) -> Iterator[Change]:
         """Yield every change after the cursor until the feed is caught up."""
         for page in self.iter_change_pages(after, limit, include_entity, entity_type, ags, network):
             yield from page["items"]
