@@ -99,7 +99,8 @@ def scripted(tmp_path_factory):
                 if requests.get(base + "/_log", params={"path": "/"}, timeout=5).status_code == 200:
                     break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         else:
             raise RuntimeError("the scripted server did not start:\n" + log_path.read_text())
         yield base
