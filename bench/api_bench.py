@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from marktplatz_client import MarktplatzClient
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from marktplatz import create_app
-from marktplatz_client import MarktplatzClient
 from tests.live_server import gunicorn  # noqa: E402
 
 

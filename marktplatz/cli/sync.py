@@ -1,4 +1,8 @@
-"""`marktplatz sync push|pull`: the command-line sync client (talks HTTP, needs no database)."""
+"""`marktplatz sync push|pull`: the command-line sync client (talks HTTP, needs no database).
+
+Both commands are thin shells around the marktplatz_client package (clients/python): it
+sends the requests, retries what is safe to retry, batches and follows the feed.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ import os
 import sys
 
 import click
-
-from marktplatz_client import ApiError, MarktplatzClient
+from marktplatz_client import ApiError, MarktplatzClient, PubliccodeResult, SyncSummary
 
 
 @click.group("sync")
@@ -33,7 +36,7 @@ def push(file: str, api: str, token: str, full_sync: bool, then: str | None) -> 
     try:
         if file.endswith((".yml", ".yaml")):
             with open(file, "rb") as fh:
-                body = client.push_publiccode(fh.read())
+                body: PubliccodeResult = client.push_publiccode(fh.read())
             click.echo(f"{body['result']}: {body['listing']['title']} (id {body['listing']['id']})")
             for warning in body.get("warnings", []):
                 text = f"{warning.get('path')}: {warning.get('message')}" if isinstance(warning, dict) else warning
@@ -44,7 +47,7 @@ def push(file: str, api: str, token: str, full_sync: bool, then: str | None) -> 
         items = data if isinstance(data, list) else data.get("items", [])
         full_sync = full_sync or (isinstance(data, dict) and bool(data.get("full_sync")))
         then = then or (data.get("then") if isinstance(data, dict) else None)
-        result = client.push_listings(items, full_sync=full_sync, then=then)
+        result: SyncSummary = client.push_listings(items, full_sync=full_sync, then=then)
     except ApiError as err:
         click.echo(f"Fehler: {err}", err=True)
         for field, msgs in (err.problem.get("errors") or {}).items():
@@ -88,8 +91,9 @@ def pull(api: str, token: str | None, after: str | None, out: str, limit: int, e
     count = 0
     try:
         with open(out, "a", encoding="utf-8") as fh:
-            filters = {"include_entity": entities, "entity_type": entity_type, "ags": ags, "network": network}
-            for page in client.iter_change_pages(after, limit, **filters):
+            pages = client.iter_change_pages(after, limit, include_entity=entities, entity_type=entity_type,
+                                             ags=ags, network=network)
+            for page in pages:
                 for change in page["items"]:
                     fh.write(json.dumps(change, ensure_ascii=False) + "\n")
                 fh.flush()
