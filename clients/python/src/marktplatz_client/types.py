@@ -75,7 +75,21 @@ class ListingLinks(TypedDict):
     """Absolute links of a listing."""
 
     self: str
+    page: str  # the listing's web page
     publiccode: str
+
+
+class Origin(TypedDict):
+    """Where a mirrored listing or reuse comes from (another Marktplatz instance)."""
+
+    name: str
+    url: str
+
+
+class ListingOrigin(Origin):
+    """The origin of a mirrored listing, with its page there."""
+
+    page: str
 
 
 class Listing(TypedDict):
@@ -93,6 +107,7 @@ class Listing(TypedDict):
     archived_at: str | None
     allowed_actions: list[str]
     links: ListingLinks
+    origin: ListingOrigin | None  # set when mirrored from another instance (read-only here)
     kind: str
     title: str
     summary: str
@@ -141,6 +156,7 @@ class Reuse(TypedDict):
     created_at: str
     updated_at: str
     history: list[ReuseStageChange]
+    origin: Origin | None  # set when mirrored with its listing from another instance
 
 
 class StatusUpdate(TypedDict):
