@@ -167,26 +167,44 @@ def id_page(q: Select, model: Any, args: dict[str, Any], endpoint: str, **view_a
     return {"items": rows, "links": {"next": nxt}}
 
 
+def ranked_cursor(value: str | None) -> tuple[int, ...] | None:
+    """Decode the `after` of a ranked list: (position, last id) or, older, (position,)."""
+    if value is None:
+        return None
+    try:
+        return cursors.decode(value, 2)
+    except cursors.CursorError:
+        return decode_cursor(value)
+
+
 def ranked_page(ids: list[int], model: Any, args: dict[str, Any], endpoint: str,
-                extra: Any = None) -> dict[str, Any]:
+                extra: Any = None, options: Any = (), anchored: bool = False) -> dict[str, Any]:
     """Return one page of a ranked list of ids (best first) with links.next.
 
     The cursor holds the position in the ranking, so the ranking of one query stays the
-    order across pages; extra, a SQL condition, narrows the ids (e.g. a Themenfeld).
+    order across pages; extra, a SQL condition, narrows the ids (e.g. a Themenfeld);
+    options are loader options for the page's rows. anchored: the cursor also holds the
+    last id handed out, and the next page starts after wherever that id ranks now, so an
+    entry ranked in above it meanwhile does not repeat the page's last one (a list whose
+    ranking moves while it is read, such as full-text matches).
     """
     limit = args["limit"]
-    after = decode_cursor(args.get("after"))
+    after = ranked_cursor(args.get("after")) if anchored else decode_cursor(args.get("after"))
     start = after[0] if after is not None else 0
     if extra is not None and ids:
         allowed = set(get_session().scalars(select(model.id).where(model.id.in_(ids), extra)))
         ids = [i for i in ids if i in allowed]
+    if after is not None and len(after) == 2 and after[1] in ids:
+        start = ids.index(after[1]) + 1
     window = ids[start : start + limit]
-    rows = {r.id: r for r in get_session().scalars(select(model).where(model.id.in_(window)))} if window else {}
+    rows = {r.id: r for r in get_session().scalars(
+        select(model).where(model.id.in_(window)).options(*options)).unique()} if window else {}
     items = [rows[i] for i in window if i in rows]
     nxt = None
     if start + limit < len(ids):
         params = {k: v for k, v in request.args.items() if k != "after"}
-        nxt = url_for(endpoint, after=cursors.encode(start + limit), _external=True, **params)
+        cursor = cursors.encode(start + limit, window[-1]) if anchored else cursors.encode(start + limit)
+        nxt = url_for(endpoint, after=cursor, _external=True, **params)
     return {"items": items, "links": {"next": nxt}}
 
 

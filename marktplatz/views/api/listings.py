@@ -25,12 +25,15 @@ from ...services.duplicates import find_duplicates
 from ...services.errors import Invalid
 from ...services.listing_query import ListingQuery
 from ...services.sync import listing_input
+from . import cursor as cursors
 from . import mergepatch, problems
 from .common import (
     ApiBlueprint,
     accepts,
     current_user_or_none,
     id_page,
+    ranked_cursor,
+    ranked_page,
     rate_limited,
     read_only,
     require_scope,
@@ -63,19 +66,22 @@ LOAD_OPTIONS = (
 )
 
 
-# Full-text queries take at most this many best matches from the search index; the page
-# is then ordered by id so the keyset cursor stays stable while the index changes.
+# Full-text queries take at most this many best matches from the search index, best first;
+# pages follow that ranking (the cursor is a position in it).
 MAX_TEXT_MATCHES = 10_000
 
 
-def text_matches(user: Any, q: str) -> Any:
-    """Return the condition selecting the listings that match q: their ids from the search
-    index, or the plain SQL match while the index cannot answer (missing, or behind the
-    caller's own last write)."""
+def text_matches(user: Any, q: str) -> tuple[Any, list[int] | None]:
+    """Return the condition selecting the listings that match q and their ranking.
+
+    The ids come from the search index, best first; while the index cannot answer (missing,
+    or behind the caller's own last write) the condition is the plain SQL match and the
+    ranking None (the page is then in id order).
+    """
     ids = search.matching_listing_ids(user, q, limit=MAX_TEXT_MATCHES)
     if ids is None:
-        return listing_query.text_condition(q)
-    return Listing.id.in_(ids)
+        return listing_query.text_condition(q), None
+    return Listing.id.in_(ids), ids
 
 
 Facets = dict[str, list[dict[str, Any]]]
@@ -144,15 +150,23 @@ def list_listings(args: dict[str, Any]):
         name: args.get(name) for name in ("kind", "status", "phase", "external_id", "reuse_offered", "ags",
                                           "ozg_id", "leika_key", "tag")})
     q = listing_query.statement(query)  # the text is matched through the index below
+    ranking, matched, facets = None, None, None
     if text:
-        q = q.where(text_matches(user, text))
-    facets = None
-    if text:
-        restrict = list(get_session().scalars(q.with_only_columns(Listing.id))) if query.narrowed else None
-        facets = text_facets(user, text, restrict)
+        condition, ranking = text_matches(user, text)
+        q = q.where(condition)
+        if query.narrowed or ranking is not None:
+            matched = set(get_session().scalars(q.with_only_columns(Listing.id)))
+        facets = text_facets(user, text, sorted(matched) if query.narrowed and matched is not None else None)
     elif args.get("facets"):
         facets = column_facets(q)
-    page = id_page(q.options(*LOAD_OPTIONS), Listing, args, "api_listings.list_listings")
+    if ranking is not None and matched is not None:  # best match first, as on the web's search page
+        page = ranked_page([i for i in ranking if i in matched], Listing, args, "api_listings.list_listings",
+                           options=LOAD_OPTIONS, anchored=True)
+    else:
+        after = ranked_cursor(args.get("after")) if text else None
+        if after is not None and len(after) == 2:  # a ranked walk while the index cannot answer
+            args = {**args, "after": cursors.encode(after[1])}
+        page = id_page(q.options(*LOAD_OPTIONS), Listing, args, "api_listings.list_listings")
     if facets is not None:
         page["facets"] = facets
     return page
