@@ -180,10 +180,5 @@ def dismiss(session: Session, user: User, row: ReuseSuggestion) -> ReuseSuggesti
     return row
 
 
-def stage_choices() -> dict[str, str]:
-    """Return the stages offered when confirming, stage key -> German label."""
-    return dict(CONFIRM_STAGES)
-
-
 __all__ = ["CONFIRM_STAGES", "DEFAULT_STAGE", "SOURCE", "confirm", "dismiss", "get_suggestion",
-           "listing_used_by", "pending_for", "record_used_by", "stage_choices", "used_by_names"]
+           "listing_used_by", "pending_for", "record_used_by", "used_by_names"]
