@@ -39,11 +39,20 @@ from marktplatz.models import (
     ProcessRegister,
     Reuse,
     ReuseStageChange,
+    ReuseSuggestion,
     StatusUpdate,
     utcnow,
 )
 from marktplatz.permissions import PERMISSIONS, can
-from marktplatz.services import invitations, listings, moderation, networks, reuse, tokens
+from marktplatz.services import (
+    invitations,
+    listings,
+    moderation,
+    networks,
+    reuse,
+    reuse_suggestions,
+    tokens,
+)
 from marktplatz.services.errors import DomainError, Forbidden
 
 from . import factories as f
@@ -68,6 +77,7 @@ TARGET: dict[str, str] = {
     "listing.flag": "listing",
     "reuse.declare": "listing",
     "reuse.update": "reuse",
+    "reuse_suggestion.decide": "suggestion",
     "organisation.edit": "organisation",
     "organisation.manage_tokens": "organisation",
     "organisation.manage_webhooks": "organisation",
@@ -119,6 +129,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "listing.flag": _OFFICERS,
     "reuse.declare": _OFFICERS,
     "reuse.update": _OWNER,  # the reusing municipality owns its reuse
+    # Only the municipality a publiccode.yml names under usedBy; not even an admin decides for it.
+    "reuse_suggestion.decide": {"officer_owner": "own", "officer_other": "other"},
     "organisation.edit": _OWNER,
     "organisation.manage_tokens": _OWNER,
     "organisation.manage_webhooks": _OWNER,
@@ -215,6 +227,16 @@ def make_reuse(session, w: World, obj: str) -> Reuse:
     return reuse.declare_reuse(session, w.owners[obj], item, {"stage": "interested"})
 
 
+def make_suggestion(session, w: World, obj: str) -> ReuseSuggestion:
+    """Create a reuse of a published Karlsruhe listing suggested to the obj municipality by usedBy."""
+    if "karlsruhe" not in w.cache:
+        w.cache["karlsruhe"] = f.user(session, "officer", f.KARLSRUHE)
+    item = f.listing(session, w.cache["karlsruhe"], publish_by=w.admin)
+    reuse_suggestions.record_used_by(session, item, [w.orgs[obj].name])
+    session.commit()
+    return session.scalar(select(ReuseSuggestion).where(ReuseSuggestion.listing_id == item.id))
+
+
 def make_invitation(session, w: World, obj: str) -> NetworkInvitation:
     """Invite the obj municipality into a network of its own, which it is not a member of."""
     w.cache["invitations"] = w.cache.get("invitations", 0) + 1
@@ -243,6 +265,8 @@ def make_target(session, w: World, action: str, obj: str, state: str = "draft") 
         return make_listing(session, w, obj, state)
     if kind == "reuse":
         return make_reuse(session, w, obj)
+    if kind == "suggestion":
+        return make_suggestion(session, w, obj)
     if kind == "organisation":
         return w.orgs[obj]
     if kind == "network":
@@ -281,7 +305,7 @@ def _fingerprint(session) -> dict[str, list[tuple]]:
     """Return every row of the tables a write could touch."""
     session.expire_all()
     out = {}
-    for model in (Listing, AuditEvent, ChangeLog, StatusUpdate, Reuse, ReuseStageChange, Follow,
+    for model in (Listing, AuditEvent, ChangeLog, StatusUpdate, Reuse, ReuseStageChange, ReuseSuggestion, Follow,
                   Notification, NetworkMembership, NetworkInvitation, JoinRequest, ProcessRegister, ProcessEntry):
         out[model.__tablename__] = [tuple(r) for r in session.execute(select(model.__table__)).all()]
     return out
@@ -303,6 +327,9 @@ SERVICE_CALLS: list[tuple[str, str, str, Callable[..., Any]]] = [
      lambda s, u, t: reuse.declare_reuse(s, u, t, {"stage": "evaluating"})),
     ("change_reuse_stage", "reuse.update", "-",
      lambda s, u, t: reuse.change_reuse_stage(s, u, t, {"stage": "pilot"})),
+    ("confirm_suggestion", "reuse_suggestion.decide", "-",
+     lambda s, u, t: reuse_suggestions.confirm(s, u, t, {"stage": "production"})),
+    ("dismiss_suggestion", "reuse_suggestion.decide", "-", lambda s, u, t: reuse_suggestions.dismiss(s, u, t)),
     ("follow", "listing.follow", "published", lambda s, u, t: reuse.follow(s, u, t)),
     ("approve", "listing.review", "in_review", lambda s, u, t: moderation.approve(s, u, t)),
     ("request_changes", "listing.review", "in_review",

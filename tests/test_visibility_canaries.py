@@ -20,7 +20,14 @@ import json
 import pytest
 from werkzeug.routing import BuildError
 
-from marktplatz.services import listings, moderation, process_register, reuse, webhooks
+from marktplatz.services import (
+    listings,
+    moderation,
+    process_register,
+    reuse,
+    reuse_suggestions,
+    webhooks,
+)
 
 from . import factories as f
 from .search_support import follow
@@ -59,6 +66,7 @@ WRITES = {
     "moderation.mark_duplicate", "moderation.close_flag",
     "access.approve", "admin.reactivate_user", "admin.unarchive_network",
     "registers.visibility", "registers.delete", "api_registers.upsert_register",
+    "publish.confirm_suggestion", "publish.dismiss_suggestion",
 }
 # Reads answered to POST: called with a body that names every canary's words.
 POST_READS = {"api_listings.duplicate_check"}
@@ -116,6 +124,11 @@ def canaries(session):
         "process_key": "1", "name": "Hundesteuer", "ozg_id": 10160, "channel": "analog", "cases": 10,
         "cases_year": 2025, "solution_listing": items["members"].slug})
     process_register.set_visibility(session, owner, owner.organisation, {"visibility": "public"})
+    # Every canary's publiccode.yml names each viewer's municipality under usedBy: a suggestion
+    # on a listing the viewer may not see must not show on their dashboard (or anywhere).
+    for item in items.values():
+        reuse_suggestions.record_used_by(session, item, ["Stadt Karlsruhe", "Stadt Lemgo", "Stadt Mannheim",
+                                                         f"Gemeinde {item.title}"])
     session.commit()
     follow()  # the index holds every canary: search, facets and suggestions are put to the test
     return {

@@ -127,3 +127,30 @@ def test_labels_depend_on_the_listing_only(session, world):
     members = items[(S.PUBLISHED, None, "network")]
     assert f"members:{members.organisation_id}" in listing_labels(members)
     assert "public" not in listing_labels(members)
+
+
+def test_suggested_reuses_follow_the_policy(session, world):
+    """A municipality is offered a usedBy suggestion only on a published listing it may see.
+
+    Every listing's publiccode.yml names the municipalities of the viewers; the dashboard's
+    list (reuse_suggestions.pending_for) must hold exactly the listings the policy shows
+    the viewer and that can be reused (published), and the single check of each agrees.
+    """
+    from marktplatz.services import reuse_suggestions
+
+    viewers, items = world
+    for item in items.values():
+        reuse_suggestions.record_used_by(session, item, ["Stadt Mannheim", "Stadt Karlsruhe", "Stadt Lemgo"])
+    session.commit()
+    ids = {item.id: key for key, item in items.items()}
+    checked = 0
+    for name, viewer in viewers.items():
+        if viewer is None or viewer.organisation_id in (None, items[next(iter(items))].organisation_id):
+            continue  # anonymous, the admin, and the publisher itself are never suggested
+        want = {i for i, (st, af, vis) in ids.items() if expected(name, st, af, vis) and st == S.PUBLISHED}
+        offered = {s.listing_id for s in reuse_suggestions.pending_for(session, viewer)} & set(ids)
+        assert offered == want, name
+        for s in reuse_suggestions.pending_for(session, viewer):
+            assert can_view_listing(viewer, s.listing)
+        checked += 1
+    assert checked == 4  # member, outsider, coordinator, foreign coordinator

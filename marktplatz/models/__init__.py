@@ -24,6 +24,7 @@ from .municipality import Land, Organisation, valid_ags
 from .network import JoinRequest, Network, NetworkCoordinator, NetworkInvitation, NetworkMembership
 from .notification import Notification
 from .process_register import ProcessEntry, ProcessRegister
+from .reuse_suggestion import ReuseSuggestion
 from .throttle import LoginThrottle
 from .token import ApiToken
 from .user import User
@@ -33,6 +34,6 @@ __all__ = [
     "AccessRequest", "AccessibilityFeedback", "ApiToken", "AuditEvent", "Base", "ChangeLog", "FederationSource", "Flag", "Follow", "JoinRequest", "Land",
     "Lebenslage", "LeikaLeistung", "Listing", "LoginThrottle", "ListingStatus", "ListingTag", "Network", "NetworkCoordinator",
     "NetworkInvitation", "NetworkMembership", "Notification", "Organisation", "ProcessEntry", "ProcessRegister", "OzgFollow", "OzgLeistung", "Reuse",
-    "ReuseStageChange", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",
+    "ReuseStageChange", "ReuseSuggestion", "SearchState", "StatusUpdate", "Themenfeld", "User", "Webhook",
     "WebhookDelivery", "listing_leika", "listing_ozg", "utcnow", "valid_ags",
 ]

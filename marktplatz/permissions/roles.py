@@ -23,6 +23,7 @@ from ..models import (
     ProcessEntry,
     ProcessRegister,
     Reuse,
+    ReuseSuggestion,
     StatusUpdate,
     User,
 )
@@ -46,6 +47,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "listing.flag": frozenset({"officer"}),
     "reuse.declare": frozenset({"officer"}),  # obj: the Listing to be reused
     "reuse.update": frozenset({"reuser", "admin"}),  # obj: the Reuse
+    # A reuse suggested by a publiccode.yml's usedBy: only the named municipality confirms
+    # (declares it) or dismisses it; not the publisher, not a coordinator, not an admin.
+    "reuse_suggestion.decide": frozenset({"suggested"}),  # obj: the ReuseSuggestion
     "organisation.edit": frozenset({"owner", "admin"}),
     "organisation.manage_tokens": frozenset({"owner", "admin"}),
     "organisation.manage_webhooks": frozenset({"owner", "admin"}),
@@ -147,6 +151,11 @@ def _rel_reuser(user: User, obj: Any) -> bool:
     return isinstance(obj, Reuse) and user.organisation_id == obj.organisation_id
 
 
+def _rel_suggested(user: User, obj: Any) -> bool:
+    return isinstance(obj, ReuseSuggestion) and obj.organisation_id is not None \
+        and user.organisation_id == obj.organisation_id
+
+
 def _rel_coordinator(user: User, obj: Any) -> bool:
     return bool(user.coordinated_network_ids & _owner_network_ids(obj))
 
@@ -185,6 +194,7 @@ RELATIONS: dict[str, Callable[[User, Any], bool]] = {
     "owner": _rel_owner,
     "self_publisher": _rel_self_publisher,
     "reuser": _rel_reuser,
+    "suggested": _rel_suggested,
     "coordinator": _rel_coordinator,
     "reviewer": _rel_reviewer,
     "member": _rel_member,

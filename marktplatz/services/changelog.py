@@ -73,6 +73,16 @@ def _collect(session: Session, rows: list[dict[str, Any]], now: Any) -> None:
             rows.append(_row(kind, obj.id, "deleted", org_id, listing_id, now))
 
 
+def record(session: Session, obj: Any, op: str = "updated") -> None:
+    """Write a change-log row for obj now: a change of what readers see of it beyond its own columns.
+
+    (The listing page shows the usedBy names of its publiccode.yml, kept in their own table;
+    cached pages and mirrors must learn that the listing changed.)
+    """
+    org_id, listing_id = _owner_and_listing(obj)
+    _write(session, [_row(TRACKED[type(obj)], obj.id, op, org_id, listing_id, utcnow())])
+
+
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     conn = session.connection()
     table = ChangeLog.__table__

@@ -14,6 +14,7 @@ from ..models import (
     Reuse,
 )
 from ..permissions import listing_visibility_filter
+from .reuse_suggestions import pending_for
 
 # --- dashboard -----------------------------------------------------------------------
 
@@ -30,7 +31,7 @@ ACTIVITY_LABELS = {
 
 
 def dashboard(session: Session, user: Any) -> dict[str, Any]:
-    """Return own listings, own reuses, followed listings and their recent changes."""
+    """Return own listings, own reuses, suggested reuses, followed listings and their recent changes."""
     org_id = user.organisation_id
     own = list(
         session.scalars(select(Listing).where(Listing.organisation_id == org_id).order_by(Listing.updated_at.desc()))
@@ -66,4 +67,6 @@ def dashboard(session: Session, user: Any) -> dict[str, Any]:
             .order_by(Reuse.updated_at.desc())
         )
     ) if org_id else []
-    return {"own": own, "reuses": reuses, "followed": followed, "changes": changes, "incoming": incoming}
+    return {"own": own, "reuses": reuses, "followed": followed, "changes": changes, "incoming": incoming,
+            # Named in a publiccode.yml's usedBy: waiting for this municipality to confirm or dismiss.
+            "suggestions": pending_for(session, user)}

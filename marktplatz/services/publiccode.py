@@ -322,6 +322,7 @@ def read(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     out["licence"] = _read_legal(r, data.get("legal"))
     _read_maintenance(r, data.get("maintenance"), out)
     _read_localisation(r, data.get("localisation"))
+    out["used_by"] = _read_used_by(r, data.get("usedBy"))
     if r.errors:
         raise Invalid(r.errors)
     return out, r.warnings
@@ -594,6 +595,26 @@ def _read_localisation(r: Report, loc: Any) -> None:
             r.warn(f"localisation.availableLanguages[{i}]", "Kein gültiger Sprachcode (BCP 47).")
 
 
+def _read_used_by(r: Report, used_by: Any) -> list[str]:
+    """Return the names of usedBy (see services/reuse_suggestions.py for what becomes of them)."""
+    from .reuse_suggestions import used_by_names
+    from .usedby import MAX_NAME_LENGTH, MAX_NAMES
+
+    if used_by is None:
+        return []
+    if not isinstance(used_by, list):
+        r.warn("usedBy", "Erwartet wird eine Liste von Namen; wird ignoriert.")
+        return []
+    if len(used_by) > MAX_NAMES:
+        r.warn("usedBy", f"Mehr als {MAX_NAMES} Namen; gelesen werden die ersten {MAX_NAMES}.")
+    for i, name in enumerate(used_by[:MAX_NAMES]):
+        if not _text(name):
+            r.warn(f"usedBy[{i}]", "Erwartet wird ein Name (Text); wird nicht übernommen.")
+        elif len(name.strip()) > MAX_NAME_LENGTH:
+            r.warn(f"usedBy[{i}]", f"Länger als {MAX_NAME_LENGTH} Zeichen; wird gekürzt.")
+    return used_by_names(used_by)
+
+
 def parse(text: str | bytes) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Parse and check publiccode.yml text; return (data, warnings) or raise Invalid."""
     data = load_yaml(text)
@@ -700,7 +721,8 @@ def import_publiccode(
     """Create or update the organisation's component listing from publiccode.yml text.
 
     Returns the listing, the result (created, updated, unchanged) and the warnings, each a
-    {"path", "message"} naming the field of the file that deviates from the standard.
+    {"path", "message"} naming the field of the file that deviates from the standard. The
+    usedBy names become suggested reuses (services/reuse_suggestions.py).
     """
     from .sync import sync_listings
 
@@ -715,6 +737,10 @@ def import_publiccode(
         )
     listing = session.get(Listing, result["id"])
     assert listing is not None
+    from .reuse_suggestions import record_used_by
+
+    # usedBy names become suggested reuses of the named municipalities (never declared ones).
+    record_used_by(session, listing, read_out["used_by"])
     return listing, result["result"], warnings
 
 

@@ -250,3 +250,62 @@ def test_filters_without_javascript_one_button_and_a_clean_url(new_page):
     page.wait_for_url(re.compile(r"/eintraege\?land=08&nachnutzung=1"))
     assert "q=" not in page.url and "ozg=" not in page.url
     expect(page.locator("input[name=land][value='08']")).to_be_checked()
+
+
+def _import_with_used_by(server_env: dict[str, str], used_by: list[str]) -> str:
+    """Import and publish a Freiburg component whose publiccode.yml names used_by; return its slug."""
+    from pathlib import Path
+
+    import yaml
+
+    from marktplatz import create_app
+    from marktplatz.core.db import get_engine, get_session
+    from marktplatz.models import User
+    from marktplatz.services import listings, moderation, publiccode
+
+    minimal = Path(__file__).parents[1] / "fixtures" / "publiccode" / "_official_example_v0.7__publiccode.minimal.yml"
+    data = yaml.safe_load(minimal.read_text(encoding="utf-8"))
+    data["url"] = f"https://example.org/git/usedby-{uuid.uuid4().hex[:6]}"
+    data["usedBy"] = used_by
+    app = create_app({"DATABASE_URL": server_env["MARKTPLATZ_DATABASE_URL"], "SECRET_KEY": "x",
+                      "INDEX_DIR": server_env["MARKTPLATZ_INDEX_DIR"], "MAIL_DIR": server_env["MARKTPLATZ_MAIL_DIR"]})
+    with app.app_context():
+        session = get_session()
+        owner = session.scalar(select(User).where(User.email == "digital@freiburg.example"))
+        coord = session.scalar(select(User).where(User.email == "koordination@andi.example"))
+        listing, _result, _warnings = publiccode.import_publiccode(
+            session, owner, owner.organisation, yaml.safe_dump(data, allow_unicode=True))
+        listings.submit_for_review(session, owner, listing)
+        moderation.approve(session, coord, listing, "Passt.")
+        slug = listing.slug
+        session.commit()  # this helper is the edge of its unit of work
+        session.close()
+        get_engine().dispose()
+    return slug
+
+
+def test_usedby_suggestion_confirmed_without_javascript_and_accessible(new_page, axe_path, server_env):
+    """Bruchsal sees the suggestion from a publiccode.yml, the pages pass axe, it confirms without JavaScript."""
+    slug = _import_with_used_by(server_env, ["Stadt Bruchsal", "Comune di Roma"])
+    page = new_page()
+    page.goto(f"/eintraege/{slug}")
+    used_by = page.inner_text("#nachnutzung-bereich")
+    assert "Laut publiccode.yml genutzt von" in used_by and "Comune di Roma" in used_by
+    assert "noch nicht bestätigt" in used_by
+    assert axe_violations(page, axe_path) == []
+    officer = new_page()
+    login(officer, "digital@bruchsal.example")
+    officer.goto("/meine-kommune")
+    section = officer.locator("section[aria-labelledby=vorschlaege]")
+    expect(section).to_contain_text("Stadt Bruchsal")
+    assert axe_violations(officer, axe_path) == []
+    screenshot(officer, "meine-kommune-vorschlaege")
+    plain = new_page(javascript=False)
+    login(plain, "digital@bruchsal.example")
+    plain.goto("/meine-kommune")
+    item = plain.locator("section[aria-labelledby=vorschlaege] li").filter(has=plain.locator(f"a[href='/eintraege/{slug}']"))
+    item.locator("select").select_option("pilot")
+    item.locator("button", has_text="Nachnutzung bestätigen").click()
+    expect(plain.locator("body")).to_contain_text("Ihre Nachnutzung von")
+    plain.goto(f"/eintraege/{slug}")
+    assert "Bruchsal" in plain.inner_text("#nachnutzung-bereich ul.timeline-list")

@@ -21,6 +21,7 @@ from ...services import (
     municipalities,
     networks,
     publiccode,
+    reuse_suggestions,
 )
 from ...services import dashboard as dashboard_service
 from ...services.listing_query import ListingQuery
@@ -250,6 +251,9 @@ def render_listing(listing: Listing, status: int = 200, **extra: Any):
         "similar": listing_pages.similar_listings(session, current_user, listing),
         "following": is_following(session, current_user, listing),
         "own_reuse": own_reuse,
+        # What its publiccode.yml says about users and is not declared reuse (the page
+        # shows it apart from the declared reuses; get_listing checked the viewer may see it).
+        "used_by": reuse_suggestions.listing_used_by(session, listing),
         "stages": REUSE_STAGES,
         "phases": PHASES,
         "errors": {},
@@ -344,14 +348,24 @@ def _follows_ozg(session, ozg_id: int) -> bool:
     return session.get(OzgFollow, (current_user.id, ozg_id)) is not None
 
 
+def render_dashboard(status: int = 200, **extra: Any):
+    """Render "Meine Kommune"; extra carries the errors and input of a suggestion's form."""
+    session = get_session()
+    context = {
+        "data": dashboard_service.dashboard(session, current_user),
+        "stages": REUSE_STAGES,
+        "confirm_stages": reuse_suggestions.CONFIRM_STAGES,
+        "default_stage": reuse_suggestions.DEFAULT_STAGE,
+        "invitations": networks.invitations_for(session, current_user),
+        "suggestion_errors": {},
+        "suggestion_input": {},
+    }
+    context.update(extra)
+    return render_template("dashboard.html", **context), status
+
+
 @bp.route("/meine-kommune")
 @login_required
 def dashboard():
-    """Show the officer's dashboard: own listings, reuses and followed changes."""
-    session = get_session()
-    return render_template(
-        "dashboard.html",
-        data=dashboard_service.dashboard(session, current_user),
-        stages=REUSE_STAGES,
-        invitations=networks.invitations_for(session, current_user),
-    )
+    """Show the officer's dashboard: own listings, reuses, suggested reuses and followed changes."""
+    return render_dashboard()

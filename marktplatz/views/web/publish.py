@@ -12,7 +12,7 @@ from ...models import Listing, ListingStatus, Reuse
 from ...models.listing import KINDS
 from ...models.listing_fields import LISTING_FIELDS
 from ...permissions import can
-from ...services import catalogue
+from ...services import catalogue, reuse_suggestions
 from ...services import listings as listing_service
 from ...services import reuse as reuse_service
 from ...services.common import require
@@ -28,7 +28,7 @@ from .forms import (
     listing_to_values,
     simple_form,
 )
-from .pages import render_listing
+from .pages import render_dashboard, render_listing
 
 bp = Blueprint("publish", __name__)
 
@@ -300,6 +300,36 @@ def change_stage(reuse_id: int):
         return render_listing(listing, 422, reuse_errors=field_errors(err.errors), reuse_input=data)
     flash(f"Die Nachnutzung steht jetzt auf „{reuse.stage_label}“.", "success")
     return redirect(url_for("web.listing_detail", slug=listing.slug) + "#nachnutzung")
+
+
+@bp.route("/nachnutzungen/vorschlaege/<int:suggestion_id>/bestaetigen", methods=["POST"])
+@login_required
+def confirm_suggestion(suggestion_id: int):
+    """Confirm a reuse suggested by a publiccode.yml: declare it at the chosen stage."""
+    session = get_session()
+    suggestion = reuse_suggestions.get_suggestion(session, current_user, suggestion_id)
+    data = simple_form(request.form, "stage")
+    title = suggestion.listing.title
+    try:
+        reuse = reuse_suggestions.confirm(session, current_user, suggestion, data)
+    except Invalid as err:
+        field = f"stufe-{suggestion_id}"
+        return render_dashboard(422, suggestion_errors={field: err.errors.get("stage") or [
+            " ".join(m for msgs in err.errors.values() for m in msgs)]}, suggestion_input={field: data.get("stage")})
+    flash(f"Ihre Nachnutzung von „{title}“ ist eingetragen ({reuse.stage_label}). "
+          "Die anbietende Kommune wird benachrichtigt.", "success")
+    return redirect(url_for("web.dashboard") + "#vorschlaege")
+
+
+@bp.route("/nachnutzungen/vorschlaege/<int:suggestion_id>/ablehnen", methods=["POST"])
+@login_required
+def dismiss_suggestion(suggestion_id: int):
+    """Dismiss a reuse suggested by a publiccode.yml: the municipality does not use it."""
+    session = get_session()
+    suggestion = reuse_suggestions.get_suggestion(session, current_user, suggestion_id)
+    reuse_suggestions.dismiss(session, current_user, suggestion)
+    flash(f"Der Vorschlag zu „{suggestion.listing.title}“ ist abgelehnt und wird nicht erneut gezeigt.", "info")
+    return redirect(url_for("web.dashboard") + "#vorschlaege")
 
 
 @bp.route("/eintraege/<slug>/folgen", methods=["POST"])
