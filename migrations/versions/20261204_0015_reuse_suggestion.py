@@ -4,8 +4,8 @@ One row per name a listing's publiccode.yml lists under usedBy: matched to a mun
 or Kreis (suggested, dismissed, confirmed) or kept as written (unmatched). A table of its
 own, not rows of reuse, so nothing that counts declared reuse can count a suggestion.
 
-Revision ID: 0014reusesuggestion
-Revises: 0013listingbrowse
+Revision ID: 0015reusesuggestion
+Revises: 0014federation
 Create Date: 2026-12-04 09:00:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from marktplatz.models.base import UTCDateTime
 
-revision: str = "0014reusesuggestion"
-down_revision: str | None = "0013listingbrowse"
+revision: str = "0015reusesuggestion"
+down_revision: str | None = "0014federation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
