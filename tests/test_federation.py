@@ -241,6 +241,38 @@ def test_an_interrupted_pull_resumes_at_its_cursor(world, monkeypatch):
     assert titles == {f"Stadtbaum-Patenschaft {i}" for i in range(5)}
 
 
+def test_the_worker_pulls_a_source_when_its_interval_has_passed(world):
+    """`marktplatz worker` rounds pull a due source (and only a due one)."""
+    from datetime import timedelta
+
+    from marktplatz.cli.worker import run_once
+    from marktplatz.models import utcnow
+
+    def publish_one(session):
+        admin = session.get(User, world.ids["admin"])
+        owner = session.get(User, world.ids["owner"])
+        f.listing(session, owner, publish_by=admin, title="Baumscheibenpflege vom Worker")
+
+    world.a.run(publish_one)
+
+    def worker_round(session):
+        source = session.scalar(select(FederationSource))
+        source.last_run_at = utcnow() - timedelta(minutes=source.interval_minutes + 1)
+        session.commit()
+        done = run_once()
+        return done["federation_mirrored"], set(_mirrored(session))
+
+    mirrored, titles = world.b.run(worker_round)
+    assert mirrored >= 1 and "Baumscheibenpflege vom Worker" in titles
+
+    def not_due(session):
+        before = session.scalar(select(FederationSource.last_run_at))
+        done = run_once()
+        return done["federation_mirrored"], session.scalar(select(FederationSource.last_run_at)) == before
+
+    assert world.b.run(not_due) == (0, True)
+
+
 def test_an_unreachable_source_is_reported_not_raised(world):
     """A source that does not answer: the pull records why and exits 1; following it is refused."""
     out = world.b.cli("follow", "http://127.0.0.1:9", "--name", "Nirgendwo")
