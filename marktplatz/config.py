@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_ALLOWLIST": "",
     "OUTBOUND_TIMEOUT": 10,
     "OUTBOUND_MAX_BYTES": 1_000_000,
+    # Federation (services/federation.py): how often a failed request to a followed
+    # instance is retried (with backoff) before the pull records the failure.
+    "FEDERATION_RETRIES": 3,
     # A function (host, port) -> addresses used instead of the system resolver; for tests,
     # which must not resolve real names. Not settable from the environment.
     "OUTBOUND_RESOLVER": None,

@@ -78,8 +78,9 @@ NEGATIVE_CHECKS = [not_a_server_error, negative_data_rejection, status_code_conf
 
 
 def test_invalid_input_is_rejected_with_a_declared_error(api_schema, write_token):
-    """Generated invalid requests to every operation, anonymous and with a write token, are
-    refused with a declared 4xx (schemathesis' negative_data_rejection)."""
+    """Generated invalid requests to every operation, with a write token, are refused with a
+    declared 4xx (schemathesis' negative_data_rejection). With the token the request gets past
+    authentication to validation; anonymous, a write would stop at its 401 first."""
     headers = {"Authorization": f"Bearer {write_token}"}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     tried = 0
@@ -89,7 +90,6 @@ def test_invalid_input_is_rejected_with_a_declared_error(api_schema, write_token
         @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
         @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case):
-            case.call_and_validate(checks=NEGATIVE_CHECKS)
             case.call_and_validate(headers=headers, checks=NEGATIVE_CHECKS)
 
         try:

@@ -32,7 +32,7 @@ NAME = "Marktplatz Testland"
 
 def _app(url: str, tmp: Path):
     return create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x", "INDEX_DIR": str(tmp / "idx"),
-                       "MAIL_DIR": str(tmp / "mail")})
+                       "MAIL_DIR": str(tmp / "mail"), "FEDERATION_RETRIES": 0})  # a dead source fails at once
 
 
 class Instance:

@@ -31,10 +31,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from marktplatz_client import ApiError, MarktplatzClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from marktplatz_client import ApiError, MarktplatzClient
 
 from ..models import FederationSource, Listing, ListingStatus, Organisation, Reuse, utcnow
 from ..models.listing import REUSE_STAGES
@@ -81,7 +80,10 @@ def normalise_url(url: str) -> str:
 
 def client_for(source_url: str) -> MarktplatzClient:
     """Return an anonymous client of the source: it sees what the source shows the public."""
-    return MarktplatzClient(source_url, token=None, retries=3, timeout=30.0)
+    from flask import current_app
+
+    return MarktplatzClient(source_url, token=None, retries=int(current_app.config["FEDERATION_RETRIES"]),
+                            timeout=30.0)
 
 
 def follow(session: Session, url: str, name: str | None = None, interval_minutes: int = 15,
