@@ -332,3 +332,39 @@ def test_what_a_source_sends_is_checked_before_it_is_mirrored(session):
                                              {"entity_type": "listing", "entity_id": 6, "tombstone": True,
                                               "entity": None}], result)
     assert _mirrored(session) == {} and result.removed == 2
+    # Garbage ids are counted, not looked up (PostgreSQL refused a text id for an integer column).
+    federation._apply_page(session, source, [{**_entity(7), "entity_id": "7; DROP"}, {**_entity(8), "entity_id": None},
+                                             {**_entity(9, organisation={"key": ["08311000"]})},
+                                             {**_entity(12, organisation="08311000")}], result)
+    assert _mirrored(session) == {}
+    assert result.skipped["Änderung ohne gültige Kennung"] == 2
+    assert result.skipped["Eintrag einer hier unbekannten Kommune"] == 3
+
+
+def test_a_reuse_deleted_and_declared_again_there_is_mirrored_again(session):
+    """A tombstone and a new reuse of the same municipality in one page: the old mirror goes,
+    the new one comes (the unique listing-and-municipality pair is freed first)."""
+    source = FederationSource(url="https://marktplatz.example", name="Beispiel", interval_minutes=15)
+    session.add(source)
+    session.flush()
+    result = federation.PullResult()
+    reuse_of = {"listing_id": 1, "organisation": {"key": f.MANNHEIM}, "stage": "pilot"}
+    federation._apply_page(session, source, [
+        _entity(1), {"entity_type": "reuse", "entity_id": 10, "tombstone": False, "entity": dict(reuse_of)}], result)
+    federation._apply_page(session, source, [
+        {"entity_type": "reuse", "entity_id": 10, "tombstone": True, "entity": None},
+        {"entity_type": "reuse", "entity_id": 11, "tombstone": False, "entity": {**reuse_of, "stage": "production"}},
+    ], result)
+    session.flush()
+    rows = session.scalars(select(Reuse).where(Reuse.origin_id == source.id)).all()
+    assert [(r.origin_remote_id, r.stage) for r in rows] == [(11, "production")]
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "ftp://marktplatz.example", "marktplatz.example", "", "https://x/?a=1"])
+def test_a_bad_address_to_follow_is_a_field_error(url):
+    """Whatever the operator types, following answers with the url field, not a traceback."""
+    from marktplatz.services.errors import Invalid
+
+    with pytest.raises(Invalid) as err:
+        federation.normalise_url(url)
+    assert set(err.value.errors) == {"url"}

@@ -70,7 +70,10 @@ def normalise_url(url: str) -> str:
     raw = (url or "").strip().rstrip("/")
     if raw.endswith("/api/v1"):
         raw = raw[: -len("/api/v1")]
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise Invalid({"url": ["Bitte die Adresse des Marktplatzes angeben, z. B. https://marktplatz.nrw.de."]})
     if len(raw) > 500:
@@ -172,48 +175,94 @@ def _reason(err: Exception) -> str:
 def _apply_page(session: Session, source: FederationSource, changes: list[dict[str, Any]], result: PullResult) -> None:
     listings = [c for c in changes if c.get("entity_type") == "listing"]
     catalogue = _Catalogue(session, [c.get("entity") for c in listings])
+    known = _Known(session, source, changes)
     for change in changes:
         kind = change.get("entity_type")
-        if kind == "listing":
-            _apply_listing(session, source, change, catalogue, result)
-        elif kind == "reuse":
-            _apply_reuse(session, source, change, result)
-        # organisations are each instance's reference data; status updates stay at the source
+        if kind not in ("listing", "reuse"):
+            continue  # organisations are each instance's reference data; status updates stay there
+        if not _is_id(change.get("entity_id")):
+            result.skipped["Änderung ohne gültige Kennung"] += 1
+            continue
+        model = Listing if kind == "listing" else Reuse
+        local = known.mirror(model, change["entity_id"])
+        entity = change.get("entity")
+        if change.get("tombstone") or not isinstance(entity, dict):
+            known.remove(local, result)
+        elif kind == "listing":
+            _apply_listing(session, source, change["entity_id"], entity, local, known, catalogue, result)
+        else:
+            _apply_reuse(session, source, change["entity_id"], entity, local, known, result)
     session.flush()
 
 
-def _organisation(session: Session, entity: dict[str, Any]) -> Organisation | None:
-    key = (entity.get("organisation") or {}).get("key")
-    if not isinstance(key, str):
-        return None
-    return session.scalar(select(Organisation).where(Organisation.key == key))
+def _org_key(entity: dict[str, Any]) -> str | None:
+    org = entity.get("organisation")
+    key = org.get("key") if isinstance(org, dict) else None
+    return key if isinstance(key, str) and len(key) <= 40 else None
 
 
-def _mirror_of(session: Session, model: Any, source: FederationSource, remote_id: Any) -> Any:
-    return session.scalar(select(model).where(model.origin_id == source.id, model.origin_remote_id == remote_id))
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
-def _remove(session: Session, obj: Any, result: PullResult) -> None:
-    if obj is not None:
-        session.delete(obj)
-        result.removed += 1
+class _Known:
+    """The mirrors and municipalities one page refers to, loaded with three queries (not two per change)."""
+
+    def __init__(self, session: Session, source: FederationSource, changes: list[dict[str, Any]]) -> None:
+        self.session = session
+        entities = [c.get("entity") if isinstance(c.get("entity"), dict) else {} for c in changes]
+        keys = {k for k in map(_org_key, entities) if k is not None}
+        self.orgs = {o.key: o for o in session.scalars(select(Organisation).where(Organisation.key.in_(keys)))} \
+            if keys else {}
+        ids: dict[Any, set[int]] = {Listing: set(), Reuse: set()}
+        for change, entity in zip(changes, entities, strict=True):
+            if change.get("entity_type") == "reuse":
+                ids[Reuse].add(change.get("entity_id"))
+                ids[Listing].add(entity.get("listing_id"))
+            elif change.get("entity_type") == "listing":
+                ids[Listing].add(change.get("entity_id"))
+        self.mirrors: dict[tuple[Any, int], Any] = {}
+        for model, wanted in ids.items():
+            wanted = {i for i in wanted if _is_id(i)}
+            if wanted:
+                for row in session.scalars(select(model).where(model.origin_id == source.id,
+                                                               model.origin_remote_id.in_(wanted))):
+                    self.mirrors[(model, row.origin_remote_id)] = row
+
+    def organisation(self, entity: dict[str, Any]) -> Organisation | None:
+        """Return the local municipality of the entity's organisation key."""
+        key = _org_key(entity)
+        return self.orgs.get(key) if key is not None else None
+
+    def mirror(self, model: Any, remote_id: Any) -> Any:
+        """Return the local mirror of the source's listing or reuse remote_id, if any."""
+        return self.mirrors.get((model, remote_id)) if _is_id(remote_id) else None
+
+    def add(self, obj: Any) -> None:
+        """Record a new mirror."""
+        self.session.add(obj)
+        self.mirrors[(type(obj), obj.origin_remote_id)] = obj
+
+    def remove(self, obj: Any, result: PullResult) -> None:
+        """Delete a mirror (if there is one)."""
+        if obj is not None:
+            self.session.delete(obj)
+            # At once: a reuse recreated there in the same page takes the same (listing,
+            # municipality), and a flush would insert it before deleting this one.
+            self.session.flush()
+            self.mirrors.pop((type(obj), obj.origin_remote_id), None)
+            result.removed += 1
 
 
-def _apply_listing(session: Session, source: FederationSource, change: dict[str, Any],
-                   catalogue: _Catalogue, result: PullResult) -> None:
-    remote_id = change.get("entity_id")
-    local = _mirror_of(session, Listing, source, remote_id)
-    entity = change.get("entity")
-    if change.get("tombstone") or not isinstance(entity, dict):
-        _remove(session, local, result)
-        return
+def _apply_listing(session: Session, source: FederationSource, remote_id: int, entity: dict[str, Any],
+                   local: Listing | None, known: _Known, catalogue: _Catalogue, result: PullResult) -> None:
     if entity.get("origin") or entity.get("status") not in MIRRORED_STATES:
-        _remove(session, local, result)  # mirrored there itself, or no longer public
+        known.remove(local, result)  # mirrored there itself, or no longer public
         return
-    org = _organisation(session, entity)
+    org = known.organisation(entity)
     if org is None:
         result.skipped["Eintrag einer hier unbekannten Kommune"] += 1
-        _remove(session, local, result)
+        known.remove(local, result)
         return
     data = {name: entity[name] for name in _FIELDS if name in entity}
     data["visibility"] = "public"
@@ -226,7 +275,7 @@ def _apply_listing(session: Session, source: FederationSource, change: dict[str,
         return  # an earlier valid state stays
     if local is None:
         local = Listing(origin_id=source.id, origin_remote_id=remote_id, organisation=org)
-        session.add(local)
+        known.add(local)
     local.organisation = org
     with session.no_autoflush:
         catalogue.apply(session, local, clean)
@@ -238,25 +287,17 @@ def _apply_listing(session: Session, source: FederationSource, change: dict[str,
     result.mirrored += 1
 
 
-def _apply_reuse(session: Session, source: FederationSource, change: dict[str, Any], result: PullResult) -> None:
-    remote_id = change.get("entity_id")
-    local = _mirror_of(session, Reuse, source, remote_id)
-    entity = change.get("entity")
-    if change.get("tombstone") or not isinstance(entity, dict):
-        _remove(session, local, result)
-        return
-    listing = _mirror_of(session, Listing, source, entity.get("listing_id"))
-    org = _organisation(session, entity)
+def _apply_reuse(session: Session, source: FederationSource, remote_id: int, entity: dict[str, Any],
+                 local: Reuse | None, known: _Known, result: PullResult) -> None:
+    listing = known.mirror(Listing, entity.get("listing_id"))
+    org = known.organisation(entity)
     if listing is None or org is None or entity.get("stage") not in REUSE_STAGES:
         result.skipped["Nachnutzung eines hier nicht gespiegelten Eintrags"] += 1
-        _remove(session, local, result)
+        known.remove(local, result)
         return
     if local is None:
-        clash = session.scalar(select(Reuse).where(Reuse.listing_id == listing.id, Reuse.organisation_id == org.id))
-        local = clash or Reuse(origin_id=source.id, origin_remote_id=remote_id)
-        local.origin_remote_id = remote_id
-        if clash is None:
-            session.add(local)
+        local = Reuse(origin_id=source.id, origin_remote_id=remote_id)
+        known.add(local)
     local.listing, local.organisation = listing, org
     local.stage = entity["stage"]
     local.reason = str(entity.get("reason") or "")[:5000]
