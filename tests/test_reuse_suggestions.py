@@ -398,3 +398,20 @@ def test_other_officers_cannot_decide_through_the_web(session, client, auth, wor
     session.expire_all()
     assert session.get(ReuseSuggestion, row.id).state == "suggested"
     assert session.scalar(select(func.count(Reuse.id))) == 0
+
+
+def test_a_suggestion_on_a_listing_the_officer_may_not_see_is_not_found_through_the_web(session, client, auth, world):
+    """The two routes ask the visibility policy first: on a draft, even the named municipality's
+    officer gets 404 (not 403, nothing that tells the draft exists), and nothing changes."""
+    listing, _ = _import(session, world, MANNHEIM_NAME)  # a draft of Freiburg
+    row = session.scalar(select(ReuseSuggestion).where(ReuseSuggestion.listing_id == listing.id))
+    assert row is not None and row.state == "suggested"
+    auth.login(world["mannheim"].email)
+    token = _csrf(client.get("/meine-kommune").get_data(as_text=True))
+    for action, data in (("bestaetigen", {"stage": "pilot"}), ("ablehnen", {})):
+        resp = client.post(f"/nachnutzungen/vorschlaege/{row.id}/{action}", data={**data, "csrf_token": token})
+        assert resp.status_code == 404, action
+        assert listing.title not in resp.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(ReuseSuggestion, row.id).state == "suggested"
+    assert session.scalar(select(func.count(Reuse.id))) == 0
