@@ -14,6 +14,7 @@ from .roles import (
     RELATIONS,
     can,
     coordinators_of,
+    is_mirrored,
     is_moderator,
     is_officer,
     may_see_nav,
@@ -37,7 +38,7 @@ from .visibility import (
 
 __all__ = [
     "PERMISSIONS", "RELATIONS", "REVIEW_STATES", "ViewerScope", "can", "can_view_listing", "can_view_register",
-    "coordinators_of", "is_moderator", "is_officer", "is_released", "listing_labels",
+    "coordinators_of", "is_mirrored", "is_moderator", "is_officer", "is_released", "listing_labels",
     "listing_visibility_filter", "register_labels_of", "register_visibility_filter", "may_see_nav", "moderated_organisations", "relations",
     "released_filter", "viewer_scope", "visible_duplicate_of",
 ]

@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..models import Listing, ListingStatus, utcnow
-from ..permissions import can
+from ..permissions import can, is_mirrored
 from .errors import Conflict, Forbidden, unraised
 
 S = ListingStatus
@@ -147,7 +147,7 @@ def refusal(user: Any, listing: Listing, action: Action, permission_obj: Any = N
     state = state_of(listing) if action != Action.CREATE else None
     row = TRANSITIONS.get((state, action))
     with unraised():
-        if listing.origin_id is not None:
+        if is_mirrored(listing):  # read-only here: the same rule as roles.can, with its reason
             return Conflict(MIRRORED)
         if row is None:
             return Conflict(REFUSED[action].format(state=listing.status_label))
