@@ -24,12 +24,16 @@ import itertools
 import re
 import threading
 import weakref
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from whoosh import query as Q
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.scoring import WeightLengthScorer
 
 from . import storage
 
@@ -65,6 +69,38 @@ def bits_of(ids: Iterable[int], nbytes: int) -> int:
     buf = bytearray(nbytes)
     for d in ids:
         buf[d >> 3] |= 1 << (d & 7)
+    return int.from_bytes(buf, "little")
+
+
+def block_ids(m: W3LeafMatcher) -> tuple[int, ...]:
+    """Return the document ids of the matcher's current posting block.
+
+    Whoosh's `_read_ids` decodes the stored gaps with a Python generator, one step per id;
+    `itertools.accumulate` does the same sum in C.
+    """
+    if m._ids is None:
+        if m._data is None:
+            m._read_data()
+        raw = m._data[0]
+        m._ids = raw if m._byteids else tuple(itertools.accumulate(raw))
+    return m._ids
+
+
+def posting_bits(m: Any, nbytes: int) -> int:
+    """Return the bitmap of a fresh matcher's documents.
+
+    A posting list of Whoosh's own format is read a block (up to 128 ids) at a time:
+    `all_ids()` costs four Python calls per document, which made the bitmaps of a broad
+    query's terms (tens of thousands of postings each) the largest part of a search.
+    """
+    if type(m) is not W3LeafMatcher:
+        return bits_of(m.all_ids(), nbytes) if m.is_active() else 0
+    buf = bytearray(nbytes)
+    while m.is_active():
+        ids = block_ids(m)
+        for d in ids[m._i:] if m._i else ids:
+            buf[d >> 3] |= 1 << (d & 7)
+        m._next_block()
     return int.from_bytes(buf, "little")
 
 
@@ -162,6 +198,12 @@ class _Segment:
             out = 0
             for sub in q.subqueries:
                 out |= self.bits(sub)
+        elif kind is Q.Term:
+            out = self.term_bits(q.fieldname, q.text)
+        elif kind is Prefix or kind is FuzzyTerm:
+            out = 0
+            for btext in q._btexts(self.reader):
+                out |= self.term_bits(q.fieldname, btext)
         else:
             m = q.matcher(self.searcher)
             out = bits_of(m.all_ids(), self.nbytes) if m.is_active() else 0
@@ -171,6 +213,22 @@ class _Segment:
                 if len(self.nodes) > _LRU:
                     self.nodes.popitem(last=False)
         return out
+
+    def term_bits(self, fieldname: str, text: str | bytes) -> int:
+        """Return the bitmap of the live documents holding one term (text or its bytes)."""
+        reader = self.reader
+        if fieldname not in reader.schema:
+            return 0
+        try:
+            btext = text if isinstance(text, bytes) else reader.schema[fieldname].to_bytes(text)
+        except ValueError:  # e.g. a word in a numeric field
+            return 0
+        if (fieldname, btext) not in reader:
+            return 0
+        m = reader.postings(fieldname, btext)
+        if type(m) is FilterMatcher:  # the segment's deletions: the live bitmap drops them
+            m = m.child
+        return posting_bits(m, self.nbytes) & self.live
 
     # ---------------------------------------------------------------- facets
 
@@ -532,6 +590,8 @@ def _add_scores(seg: _Segment, leaf: Q.Query, mult: float, ids: list[int], score
     if type(leaf) is PartMatch:
         _add_part_scores(seg, leaf, mult, ids, scores)
         return
+    if type(leaf) is Q.Term and _add_term_scores(seg, leaf, mult, ids, scores):
+        return
     m = leaf.matcher(seg.searcher, seg.searcher.context(needs_current=True))
     for d in ids:
         if not m.is_active():
@@ -542,6 +602,58 @@ def _add_scores(seg: _Segment, leaf: Q.Query, mult: float, ids: list[int], score
                 return
         if m.id() == d:
             scores[d] += mult * m.score()
+
+
+def _add_term_scores(seg: _Segment, leaf: Q.Term, mult: float, ids: list[int], scores: dict[int, float]) -> bool:
+    """Add a Term's score for ids (ascending, all matching it) from its posting blocks.
+
+    The same arithmetic as Whoosh's matcher (`WrappingMatcher(boost)` around the term's
+    scorer), but the posting list is read block by block: the block of each id is found by
+    its largest id and the id by bisection, instead of `skip_to` stepping posting by
+    posting. Returns False (nothing added) where this does not apply, for the matcher.
+    """
+    reader = seg.reader
+    field = leaf.fieldname
+    try:
+        btext = reader.schema[field].to_bytes(leaf.text)
+    except (KeyError, ValueError):
+        return False
+    if (field, btext) not in reader:
+        return True  # no posting: nothing to add, as the matcher would
+    m = reader.postings(field, btext)
+    if type(m) is FilterMatcher:  # deletions: ids hold live documents only
+        m = m.child
+    if type(m) is not W3LeafMatcher:
+        return False
+    searcher = seg.searcher
+    scorer = searcher.weighting.scorer(searcher, field, btext)
+    if not isinstance(scorer, WeightLengthScorer) or not hasattr(scorer, "dfl"):
+        return False
+    boost = leaf.boost
+    score, dfl = scorer._score, scorer.dfl
+    j, n = 0, len(ids)
+    while j < n and m.is_active():
+        if m._maxid < ids[j]:
+            m._next_block()
+            continue
+        block = block_ids(m)
+        weights = None
+        lo, top = 0, m._maxid
+        while j < n and ids[j] <= top:
+            d = ids[j]
+            k = bisect_left(block, d, lo)
+            if k < len(block) and block[k] == d:
+                if weights is None:
+                    m._read_weights()
+                    weights = m._weights
+                s = score(weights[k], dfl(d))
+                if boost != 1.0:
+                    s = s * boost
+                scores[d] += mult * s
+            lo = k
+            j += 1
+        m._next_block()
+    return True
 
 
 def _add_part_scores(seg: _Segment, leaf: PartMatch, mult: float, ids: list[int], scores: dict[int, float]) -> None:
