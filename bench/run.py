@@ -20,12 +20,14 @@ import math
 import os
 import platform
 import random
+import re
 import secrets
 import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -508,17 +510,28 @@ def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: f
     return out
 
 
-def profile_endpoint(db: str, index_dir: str, path: str, requests: int, out_file: str, budget: float = 15.0) -> str:
-    """Profile up to `requests` GETs of path (at most budget seconds) with pyinstrument; write the report."""
+def profile_endpoint(db: str, index_dir: str, path: str, requests: int, out_file: str, budget: float = 15.0,
+                     signed_in: bool = False) -> str:
+    """Profile up to `requests` GETs of path (at most budget seconds) with pyinstrument; write the report.
+
+    signed_in: as BENCH_OFFICER (Freiburg), logged in through the form ("Meine Kommune").
+    """
     try:
         from pyinstrument import Profiler
     except ImportError:
         return "pyinstrument not installed"
     from marktplatz.views.web import pagecache
 
+    os.environ["MARKTPLATZ_RATELIMIT_ENABLED"] = "false"  # every request comes from one client
     app = dataset.make_app(db, index_dir)
     app.extensions[pagecache.EXTENSION].maxsize = 0  # profile the rendering, not the page cache
     client = app.test_client()
+    if signed_in:
+        email, password, _ags = BENCH_OFFICER
+        form = client.get("/anmelden").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+        client.post("/anmelden", data={"email": email, "password": password,
+                                       "csrf_token": token.group(1) if token else ""})
     client.get(path)
     profiler = Profiler(interval=0.0005)
     profiler.start()
@@ -531,6 +544,60 @@ def profile_endpoint(db: str, index_dir: str, path: str, requests: int, out_file
     text = profiler.output_text(unicode=False, color=False, show_all=False)
     with open(out_file, "w", encoding="utf-8") as fh:
         fh.write(text)
+    return os.path.relpath(out_file, ROOT)
+
+
+def profile_search(db: str, index_dir: str, out_file: str, rounds: int = 3) -> str:
+    """Profile search_listings over QUERIES (warm, as bench_search times it); write the report."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return "pyinstrument not installed"
+    from flask_login import AnonymousUserMixin
+
+    from marktplatz import search
+
+    app = dataset.make_app(db, index_dir)
+    with app.test_request_context("/"):
+        user = AnonymousUserMixin()
+        for q in QUERIES:
+            search.search_listings(user, q)
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(rounds):
+            for q in QUERIES:
+                search.search_listings(user, q)
+        profiler.stop()
+    with open(out_file, "w", encoding="utf-8") as fh:
+        fh.write(profiler.output_text(unicode=False, color=False, show_all=False))
+    return os.path.relpath(out_file, ROOT)
+
+
+def profile_index_build(db: str, out_file: str) -> str:
+    """Profile one `search rebuild` of db in a single process (Whoosh's parallel build hides its
+    work in child processes); write the report."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return "pyinstrument not installed"
+    from marktplatz.search import index as search_index
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = dataset.make_app(db, tmp)
+        with app.app_context():
+            sessions = app.extensions["sqlalchemy_sessionmaker"]
+            engine = app.extensions["sqlalchemy_engine"]
+            saved = search_index.PARALLEL_FROM
+            search_index.PARALLEL_FROM = 10**12  # one process: the profiler sees the analysis
+            profiler = Profiler(interval=0.001)
+            profiler.start()
+            try:
+                search_index.rebuild(os.path.join(tmp, "index"), engine, sessions)
+            finally:
+                profiler.stop()
+                search_index.PARALLEL_FROM = saved
+    with open(out_file, "w", encoding="utf-8") as fh:
+        fh.write(profiler.output_text(unicode=False, color=False, show_all=False))
     return os.path.relpath(out_file, ROOT)
 
 
@@ -980,28 +1047,42 @@ def run(sizes: list[int], pg_sizes: list[int], backends: list[str], seconds: int
                                             rebuild=REBUILD)
             results["by_backend"][b]["by_size"][str(n)] = r
             last[b] = (db, index_dir)
+            if profile and tag != "quick" and b == backends[0] and n == results["by_backend"][b]["sizes"][0]:
+                # The build rate is the same at every size: profiled once, at the smallest.
+                results.setdefault("profiles", {})[f"{b} index_build ({n:,} listings)"] = profile_index_build(
+                    db, os.path.join(RESULTS, f"profile-{tag}-{b}-index_build.txt"))
     results["targets"] = {b: targets_for(results, b) for b in backends}
     if profile:
-        results["profiles"] = {}
+        results.setdefault("profiles", {})
         for b, (db, index_dir) in last.items():
             if tag == "quick" and b != backends[0]:
                 continue  # quick runs profile the first backend only (the 5-minute budget)
             r = _largest(results, b)[1]
-            slug = dataset.query(db, "SELECT slug FROM listing WHERE status='published' AND visibility='public' "
-                                     "ORDER BY id LIMIT 1")[0][0]
+            first_id, slug = dataset.query(db, "SELECT id, slug FROM listing WHERE status='published' "
+                                               "AND visibility='public' ORDER BY id LIMIT 1")[0]
             pages = {"listing_page": f"/eintraege/{slug}", "start_page": "/", "browse_page": "/eintraege"}
             ozg = (r.get("http", {}).get("rotations") or {}).get("ozg")
             if tag != "quick":  # quick runs: the four pages profiled before issue 17 only
+                # make bench: every endpoint a target row measures.
                 pages["municipality_page"] = "/kommunen/08311000"
                 if ozg:
                     pages["ozg_page"] = f"/ozg/{ozg[0]}"
+                    pages["browse_filtered"] = f"/eintraege?art=komponente&ozg={ozg[0]}"
+                pages["my_municipality"] = "/meine-kommune"
+                pages["api_list"] = "/api/v1/listings"
+                pages["api_detail"] = f"/api/v1/listings/{first_id}"
+                pages["api_changes_start"] = "/api/v1/changes?limit=500"
             if r["http"].get("endpoints", {}).get("search_page", {}).get("available"):
                 pages["search_page"] = "/eintraege?q=Hundesteuer"
             for name, path in pages.items():
                 out_file = os.path.join(RESULTS, f"profile-{tag}-{b}-{name}.txt")
                 # Quick runs profile for a few seconds per page: make bench-quick must stay under 5 min.
                 budget = 2.0 if tag == "quick" else 15.0
-                results["profiles"][f"{b} {name}"] = profile_endpoint(db, index_dir, path, 200, out_file, budget)
+                results["profiles"][f"{b} {name}"] = profile_endpoint(
+                    db, index_dir, path, 200, out_file, budget, signed_in=name == "my_municipality")
+            if tag != "quick":
+                out_file = os.path.join(RESULTS, f"profile-{tag}-{b}-search_queries.txt")
+                results["profiles"][f"{b} search_queries"] = profile_search(db, index_dir, out_file)
     with open(os.path.join(RESULTS, f"results-{tag}.json"), "w", encoding="utf-8") as fh:
         json.dump(results, fh, indent=2, ensure_ascii=False)
     with open(os.path.join(RESULTS, f"results-{tag}.md"), "w", encoding="utf-8") as fh:
