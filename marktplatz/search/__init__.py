@@ -218,8 +218,11 @@ def _unavailable(page: int, per_page: int, lagging: bool = False) -> SearchResul
 
 
 def search_listings(user: Any, q: str, filters: dict[str, Any] | None = None, sort: str = "relevance",
-                    page: int = 1, per_page: int = 20) -> SearchResult:
+                    page: int = 1, per_page: int = 20, facet_labels: bool = True) -> SearchResult:
     """Search the listings user may see; facets count the whole result set.
+
+    Without facet_labels each facet entry's label is its value (the browse page labels its
+    options itself): the names of up to 400 Kreise are then not read for every page.
 
     While the index is missing or broken (the worker rebuilds it), or has not yet applied
     user's own last write, the result is empty and marked ``unavailable``: callers then
@@ -232,7 +235,7 @@ def search_listings(user: Any, q: str, filters: dict[str, Any] | None = None, so
         return _unavailable(page, per_page, lagging=True)
     try:
         return _search(get_session(), index_dir(), user, q or "", filters or {},
-                       sort if sort in SORTS else "relevance", page, per_page)
+                       sort if sort in SORTS else "relevance", page, per_page, facet_labels)
     except Exception:
         if index_available():
             raise

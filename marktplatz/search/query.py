@@ -618,8 +618,13 @@ def _query_words(searcher: Any, q: str, fieldname: str) -> frozenset[str]:
 
 
 def search_listings(session: Session, root: str, user: Any, q: str, filters: dict[str, Any] | None = None,
-                    sort: str = "relevance", page: int = 1, per_page: int = 20) -> SearchResult:
-    """Search listings user may see; return one page with highlights and facet counts."""
+                    sort: str = "relevance", page: int = 1, per_page: int = 20,
+                    facet_labels: bool = True) -> SearchResult:
+    """Search listings user may see; return one page with highlights and facet counts.
+
+    facets map each facet to (value, label, count), largest first; without facet_labels
+    the label is the value.
+    """
     filters = filters or {}
     page = max(1, int(page or 1))
     per_page = max(1, min(100, int(per_page or 20)))
@@ -654,7 +659,7 @@ def search_listings(session: Session, root: str, user: Any, q: str, filters: dic
     facets: dict[str, list[tuple[str, str, int]]] = {}
     for name in FACETS:
         counts = found.facets.get(name, {})
-        labels = _facet_labels(session, name, [str(k) for k in counts])
+        labels = _facet_labels(session, name, [str(k) for k in counts]) if facet_labels else {}
         facets[name] = sorted(
             ((str(k), labels.get(str(k), str(k)), int(v)) for k, v in counts.items()),
             key=lambda t: (-t[2], t[1]),

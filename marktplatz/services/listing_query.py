@@ -238,7 +238,7 @@ class Browse:
     page: Page
     from_index: bool = False
     index_unavailable: bool = False  # the index is being rebuilt (not merely behind the viewer)
-    facets: dict[str, list[tuple[str, str, int]]] | None = None
+    facets: dict[str, list[tuple[str, str, int]]] | None = None  # (value, value, count): no labels
     spelling: list[str] | None = None
     partial_words: list[str] | None = None  # no hit had every word: results for these
 
@@ -259,12 +259,13 @@ def browse(session: Session, q: ListingQuery) -> Browse:
     if by_index:
         sort = INDEX_SORTS.get(q.sort, "relevance")
         flt = index_filters(session, q)
-        found = search.search_listings(q.viewer, q.text or "", flt, sort, q.page, q.size)
+        # The page labels the facet options from filter_options: no label lookups here.
+        found = search.search_listings(q.viewer, q.text or "", flt, sort, q.page, q.size, facet_labels=False)
         if not found.unavailable:
             page = q.page
             if page > found.pages:
                 page = found.pages
-                found = search.search_listings(q.viewer, q.text or "", flt, sort, page, q.size)
+                found = search.search_listings(q.viewer, q.text or "", flt, sort, page, q.size, facet_labels=False)
             # The index may lag behind a change of state or visibility: every hit is checked
             # against the database with the same policy before it is shown.
             rows = {lst.id: lst for lst in session.scalars(
