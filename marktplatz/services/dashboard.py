@@ -34,7 +34,9 @@ def dashboard(session: Session, user: Any) -> dict[str, Any]:
     """Return own listings, own reuses, suggested reuses, followed listings and their recent changes."""
     org_id = user.organisation_id
     own = list(
-        session.scalars(select(Listing).where(Listing.organisation_id == org_id).order_by(Listing.updated_at.desc()))
+        # The reuses in one query: the page shows each listing's count of active reuses.
+        session.scalars(select(Listing).where(Listing.organisation_id == org_id)
+                        .options(selectinload(Listing.reuses)).order_by(Listing.updated_at.desc()))
     ) if org_id else []
     reuses = list(
         session.scalars(
