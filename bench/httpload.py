@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -140,17 +141,36 @@ def _ms(value: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
+def wire_path(path: str) -> str:
+    """Return path as it goes on the wire: non-ASCII characters percent-encoded as UTF-8."""
+    return quote(path, safe="/?=&+%:;,@!$'()*~-._")
+
+
+def rotation_script(paths: list[str]) -> str:
+    """Return the wrk Lua script that rotates over paths.
+
+    Only ASCII goes into it: json.dumps writes "Müll" as "M\\u00fcll", an escape LuaJIT
+    refuses, and wrk then drops the whole script and requests "/" every time. Until this was
+    found every search-page figure measured the start page.
+    """
+    listed = ",".join('"' + wire_path(p).replace("\\", "%5C").replace('"', "%22") + '"' for p in paths)
+    return ("local paths = {" + listed + "}\n"
+            "local i = 0\n"
+            "request = function()\n  i = i % #paths + 1\n  return wrk.format(nil, paths[i])\nend\n")
+
+
 def wrk(base: str, paths: list[str], seconds: int, connections: int, work_dir: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """Load base with wrk, rotating over paths; return req/s, latency p50/p99 and errors."""
     script = os.path.join(work_dir, "paths.lua")
-    with open(script, "w", encoding="utf-8") as fh:
-        fh.write("local paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n")
-        fh.write("local i = 0\n")
-        fh.write("request = function()\n  i = i % #paths + 1\n  return wrk.format(nil, paths[i])\nend\n")
+    with open(script, "w", encoding="ascii") as fh:
+        fh.write(rotation_script(paths))
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", script]
     for k, v in (headers or {}).items():
         cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(cmd + [base], capture_output=True, text=True, timeout=seconds + 60).stdout
+    done = subprocess.run(cmd + [base], capture_output=True, text=True, timeout=seconds + 60)
+    if script in done.stderr:  # a script wrk could not run: it would load "/" instead, silently
+        raise RuntimeError(f"wrk refused its rotation script: {done.stderr.strip()}")
+    out = done.stdout
     result: dict[str, Any] = {"paths": len(paths), "connections": connections, "seconds": seconds,
                               "loadavg_before": round(os.getloadavg()[0], 2)}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)

@@ -63,3 +63,18 @@ def test_percentiles_are_nearest_rank() -> None:
     values = [i / 1000 for i in range(1, 101)]
     assert pct([v * 1000 for v in values], 50) == 50
     assert latency(values) == {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0, "n": 100}
+
+
+def test_wrk_rotation_script_is_ascii_and_names_every_path() -> None:
+    """wrk's LuaJIT refuses json's \\u escapes and then requests "/" for every path: the search
+    page was measured as the start page until this was found. Paths go in percent-encoded."""
+    from bench.httpload import rotation_script, wire_path
+    from bench.run import QUERIES
+
+    paths = [f"/eintraege?q={q.replace(' ', '+')}" for q in QUERIES] + ['/x?q="a\\b"']
+    script = rotation_script(paths)
+    assert script.isascii() and "\\u" not in script
+    assert "/eintraege?q=M%C3%BCll" in script and "/eintraege?q=Sondernutzung+Stra%C3%9Fe" in script
+    assert "/eintraege?q=Parkausweis+Anwohner" in script  # plain ASCII stays as it is
+    assert '"/x?q=%22a%5Cb%22"' in script
+    assert all(f'"{wire_path(p)}"' in script for p in paths[:-1])
