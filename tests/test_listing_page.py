@@ -312,6 +312,39 @@ def test_a_change_committed_out_of_id_order_is_not_hidden_by_the_cache(app, clie
         s2.close()
 
 
+def test_the_data_version_reads_only_the_newest_window_of_the_change_log(session):
+    """The version (highest id, rows among the last WINDOW ids) is the same as counting the
+    window directly, gaps included, and its plan reads the newest WINDOW index entries: the
+    direct range left PostgreSQL to guess a third of the table and start parallel workers
+    (8 ms instead of 0.1 ms per anonymous page view at 400,000 rows)."""
+    from sqlalchemy import text as sql
+
+    from marktplatz.services.changelog import WINDOW, data_version
+
+    conn = session.connection()
+    top = conn.execute(sql("SELECT coalesce(max(id), 0) FROM change_log")).scalar()
+    # 3,000 rows with every third id missing: a window with gaps, and a table large enough
+    # that a plan scanning it shows.
+    ids = [top + i for i in range(1, 4500) if i % 3]
+    conn.execute(sql("INSERT INTO change_log (id, entity_type, entity_id, op, created_at) "
+                     "VALUES (:id, 'listing', 1, 'updated', CURRENT_TIMESTAMP)"), [{"id": i} for i in ids])
+    direct = conn.execute(sql(f"SELECT max(id), count(*) FROM change_log WHERE id > "
+                              f"(SELECT max(id) FROM change_log) - {WINDOW}")).one()
+    assert data_version(session) == tuple(direct) == (ids[-1], sum(1 for i in ids if i > ids[-1] - WINDOW))
+    if session.get_bind().dialect.name == "postgresql":
+        from marktplatz.services import changelog
+
+        # 300,000 older rows (ids below the window), as at 100,000 listings; then statistics.
+        conn.execute(sql("INSERT INTO change_log (id, entity_type, entity_id, op, created_at) "
+                         "SELECT g, 'listing', 1, 'updated', CURRENT_TIMESTAMP "
+                         "FROM generate_series(-300000, -1) AS g"))
+        conn.execute(sql("ANALYZE change_log"))
+        plan = "\n".join(r[0] for r in conn.execute(sql("EXPLAIN " + changelog._VERSION.text)))
+        assert "Gather" not in plan and "Seq Scan" not in plan
+        assert "Index Only Scan Backward" in plan and "Limit" in plan
+        assert data_version(session) == tuple(direct)
+
+
 def test_similar_listings_are_cached_until_the_data_changes_and_never_leak(session, world):
     """The similar-listing ids are kept per listing and viewer class while the data is
     unchanged; a new listing shows at once, and one that is no longer visible (its

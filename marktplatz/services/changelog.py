@@ -114,8 +114,15 @@ WINDOW = 256  # recent change-log ids whose count catches out-of-order commits
 
 # Built once, run through the session's connection: building the statement and the ORM's
 # execution path cost more than the index-only query itself.
+#
+# The window's rows are read as the newest WINDOW ids (ORDER BY id DESC LIMIT): rows with
+# an id above MAX(id) - WINDOW are at most WINDOW rows, all among those, so the count is
+# the same as with `WHERE id > MAX(id) - WINDOW` alone. But that form gave PostgreSQL's
+# planner a range it cannot estimate (a third of the table); at 400,000 rows it started two
+# parallel workers for 256 rows, 8 ms instead of 0.1 ms, on every anonymous page view.
 _VERSION = text(
-    f"SELECT MAX(id), COUNT(*) FROM change_log WHERE id > (SELECT MAX(id) FROM change_log) - {WINDOW}"
+    f"SELECT MAX(id), COUNT(*) FROM (SELECT id FROM change_log ORDER BY id DESC LIMIT {WINDOW}) AS newest "
+    f"WHERE id > (SELECT MAX(id) FROM change_log) - {WINDOW}"
 )
 
 
