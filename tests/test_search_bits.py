@@ -106,3 +106,36 @@ def test_ranking_equals_whooshs_scores(searcher):
     assert 0 < len(expected) <= engine.SCORE_ALL  # all scored: the engine ranks exactly
     found = engine.run(searcher, q, [], len(expected))
     assert dict(found.top) == pytest.approx(expected)
+
+
+def test_typo_expansions_are_shared_by_the_readers_of_one_segment(tmp_path):
+    """Each request thread opens its own reader of a segment; a typo expanded by one is not
+    expanded again by the next (FuzzyTerm walks the term dictionary in Python)."""
+    ix = windex.create_in(str(tmp_path), Schema(uid=ID(unique=True, stored=True), body=TEXT()))
+    w = ix.writer()
+    for i, word in enumerate(WORDS):
+        w.add_document(uid=str(i), body=word)
+    w.commit()
+    first, second = ix.searcher(), ix.searcher()
+    try:
+        r1, r2 = first.reader(), second.reader()
+        assert r1 is not r2
+        typo = engine.FuzzyTerm("body", "hunf")
+        walked: list[int] = []
+        original = Q.FuzzyTerm._btexts
+
+        def counting(self, reader):
+            walked.append(1)
+            return original(self, reader)
+
+        Q.FuzzyTerm._btexts = counting
+        try:
+            found = [typo._btexts(r1), typo._btexts(r2)]
+            assert found[0] == found[1] and [t.decode() if isinstance(t, bytes) else t for t in found[0]] == ["hund"]
+        finally:
+            Q.FuzzyTerm._btexts = original
+        assert len(walked) == 1  # the second reader found the first one's answer
+        assert engine.reader_cache(r1, "x") is engine.reader_cache(r2, "x")
+    finally:
+        first.close()
+        second.close()

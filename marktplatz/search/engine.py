@@ -119,6 +119,7 @@ class _Shared:
         self.keys: dict[str, list[Any]] = {}
         self.orders: dict[str, list[int]] = {}
         self.lock = threading.Lock()
+        self.extras: dict[str, dict[Any, Any]] = {}  # reader_cache(): e.g. typo expansions
 
 
 _shared: weakref.WeakValueDictionary[tuple[Any, ...], _Shared] = weakref.WeakValueDictionary()
@@ -146,6 +147,25 @@ def _shared_for(reader: Any) -> _Shared:
             found = _Shared(reader)
             _shared[key] = found
         return found
+
+
+def _segment_shared(reader: Any) -> _Shared | None:
+    """Return the shared cache of a single segment's reader (kept alive by the reader), else None."""
+    found = getattr(reader, "_marktplatz_shared", None)
+    if found is not None:
+        return found
+    try:
+        if not reader.is_atomic():
+            return None
+        reader.segment()
+    except Exception:  # noqa: BLE001 - not a plain segment reader
+        return None
+    shared = _shared_for(reader)
+    try:
+        reader._marktplatz_shared = shared
+    except AttributeError:
+        return None
+    return shared
 
 
 class _Segment:
@@ -331,14 +351,27 @@ class PartMatch(Q.And):
 
 
 def reader_cache(reader: Any, name: str) -> dict[Any, Any]:
-    """Return a dict kept on reader (a new reader after a write starts afresh); cleared at 4,096 entries."""
-    cache = getattr(reader, name, None)
-    if cache is None:
-        cache = {}
-        try:
-            setattr(reader, name, cache)
-        except AttributeError:  # a reader without attributes: the cache lives for this call
-            pass
+    """Return a dict of answers that depend only on reader's index data; cleared at 4,096 entries.
+
+    For the reader of one segment it is the segment's shared cache: every request thread
+    has its own reader of the same segment, and with a cache per reader each of a worker's
+    threads expanded every typo again (under load, one in four requests paid for it). For
+    other readers (several segments) it is kept on the reader: a new one after a write
+    starts afresh.
+    """
+    shared = _segment_shared(reader)
+    if shared is not None:
+        cache = shared.extras.get(name)
+        if cache is None:
+            cache = shared.extras.setdefault(name, {})
+    else:
+        cache = getattr(reader, name, None)
+        if cache is None:
+            cache = {}
+            try:
+                setattr(reader, name, cache)
+            except AttributeError:  # a reader without attributes: the cache lives for this call
+                pass
     if len(cache) > 4096:
         cache.clear()
     return cache
