@@ -372,3 +372,50 @@ def test_similar_listings_are_cached_until_the_data_changes_and_never_leak(sessi
     networks.remove_member(session, world["coord"], world["net"], world["member"].organisation_id)
     session.expire_all()
     assert shared not in listing_pages.similar_listings(session, owner, page)
+
+
+def test_an_aggregate_is_computed_by_one_thread_while_the_others_wait_or_keep_the_old_value(app, session):
+    """Eight request threads missing the same cached aggregate compute it once; once it has
+    expired, one thread computes the new value and the others keep the old one meanwhile."""
+    import threading
+    import time
+
+    from marktplatz.services import read_cache
+
+    app.config["STATS_CACHE_SECONDS"] = 30
+    calls: list[int] = []
+    release = threading.Event()
+
+    def slow() -> int:
+        calls.append(1)
+        release.wait(5)
+        return len(calls)
+
+    got: list[int] = []
+
+    def reader() -> None:
+        with app.app_context():
+            got.append(read_cache._cached("test-agg", session, None, slow))
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert calls == [1] and got == [1] * 8
+
+    key = next(k for k in read_cache._stats_cache if k[0] == "test-agg")
+    read_cache._stats_cache[key] = (time.monotonic() - 1, 1)  # expired
+    release.clear()
+    refresher = threading.Thread(target=reader)
+    refresher.start()
+    time.sleep(0.2)  # the refresher is computing
+    with app.app_context():
+        assert read_cache._cached("test-agg", session, None, slow) == 1  # the old value, at once
+    release.set()
+    refresher.join(10)
+    assert got[-1] == 2 and len(calls) == 2
+    with app.app_context():
+        assert read_cache._cached("test-agg", session, None, slow) == 2
