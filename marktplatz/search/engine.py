@@ -355,7 +355,7 @@ def reader_cache(reader: Any, name: str) -> dict[Any, Any]:
 
     For the reader of one segment it is the segment's shared cache: every request thread
     has its own reader of the same segment, and with a cache per reader each of a worker's
-    threads expanded every typo again (under load, one in four requests paid for it). For
+    threads expanded every typo again. For
     other readers (several segments) it is kept on the reader: a new one after a write
     starts afresh.
     """
