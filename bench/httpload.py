@@ -153,7 +153,7 @@ def rotation_script(paths: list[str]) -> str:
     refuses, and wrk then drops the whole script and requests "/" every time. Until this was
     found every search-page figure measured the start page.
     """
-    listed = ",".join('"' + wire_path(p).replace("\\", "%5C").replace('"', "%22") + '"' for p in paths)
+    listed = ",".join(f'"{wire_path(p)}"' for p in paths)  # quote() encodes " and \\ too
     return ("local paths = {" + listed + "}\n"
             "local i = 0\n"
             "request = function()\n  i = i % #paths + 1\n  return wrk.format(nil, paths[i])\nend\n")

@@ -86,6 +86,25 @@ def block_ids(m: W3LeafMatcher) -> tuple[int, ...]:
     return m._ids
 
 
+def term_postings(reader: Any, fieldname: str, text: str | bytes) -> tuple[bytes, Any] | None:
+    """Return (the term's bytes, a fresh matcher of its postings) in a segment reader, or None
+    when the field or the term is not there.
+
+    The matcher lists deleted documents too (Whoosh's deletion filter is taken off): the
+    callers restrict to live documents themselves.
+    """
+    if fieldname not in reader.schema:
+        return None
+    try:
+        btext = text if isinstance(text, bytes) else reader.schema[fieldname].to_bytes(text)
+    except ValueError:  # e.g. a word in a numeric field
+        return None
+    if (fieldname, btext) not in reader:
+        return None
+    m = reader.postings(fieldname, btext)
+    return btext, m.child if type(m) is FilterMatcher else m
+
+
 def posting_bits(m: Any, nbytes: int) -> int:
     """Return the bitmap of a fresh matcher's documents.
 
@@ -236,19 +255,8 @@ class _Segment:
 
     def term_bits(self, fieldname: str, text: str | bytes) -> int:
         """Return the bitmap of the live documents holding one term (text or its bytes)."""
-        reader = self.reader
-        if fieldname not in reader.schema:
-            return 0
-        try:
-            btext = text if isinstance(text, bytes) else reader.schema[fieldname].to_bytes(text)
-        except ValueError:  # e.g. a word in a numeric field
-            return 0
-        if (fieldname, btext) not in reader:
-            return 0
-        m = reader.postings(fieldname, btext)
-        if type(m) is FilterMatcher:  # the segment's deletions: the live bitmap drops them
-            m = m.child
-        return posting_bits(m, self.nbytes) & self.live
+        found = term_postings(self.reader, fieldname, text)
+        return posting_bits(found[1], self.nbytes) & self.live if found else 0
 
     # ---------------------------------------------------------------- facets
 
@@ -355,15 +363,12 @@ def reader_cache(reader: Any, name: str) -> dict[Any, Any]:
 
     For the reader of one segment it is the segment's shared cache: every request thread
     has its own reader of the same segment, and with a cache per reader each of a worker's
-    threads expanded every typo again. For
-    other readers (several segments) it is kept on the reader: a new one after a write
-    starts afresh.
+    threads expanded every typo again. For other readers (several segments) it is kept on
+    the reader: a new one after a write starts afresh.
     """
     shared = _segment_shared(reader)
     if shared is not None:
-        cache = shared.extras.get(name)
-        if cache is None:
-            cache = shared.extras.setdefault(name, {})
+        cache = shared.extras.setdefault(name, {})
     else:
         cache = getattr(reader, name, None)
         if cache is None:
@@ -645,21 +650,14 @@ def _add_term_scores(seg: _Segment, leaf: Q.Term, mult: float, ids: list[int], s
     its largest id and the id by bisection, instead of `skip_to` stepping posting by
     posting. Returns False (nothing added) where this does not apply, for the matcher.
     """
-    reader = seg.reader
-    field = leaf.fieldname
-    try:
-        btext = reader.schema[field].to_bytes(leaf.text)
-    except (KeyError, ValueError):
-        return False
-    if (field, btext) not in reader:
+    found = term_postings(seg.reader, leaf.fieldname, leaf.text)
+    if found is None:
         return True  # no posting: nothing to add, as the matcher would
-    m = reader.postings(field, btext)
-    if type(m) is FilterMatcher:  # deletions: ids hold live documents only
-        m = m.child
+    btext, m = found  # deleted documents do not matter: ids holds live ones only
     if type(m) is not W3LeafMatcher:
         return False
     searcher = seg.searcher
-    scorer = searcher.weighting.scorer(searcher, field, btext)
+    scorer = searcher.weighting.scorer(searcher, leaf.fieldname, btext)
     if not isinstance(scorer, WeightLengthScorer) or not hasattr(scorer, "dfl"):
         return False
     boost = leaf.boost
