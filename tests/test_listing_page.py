@@ -421,3 +421,4 @@ def test_an_aggregate_is_computed_by_one_thread_while_the_others_wait_or_keep_th
     assert got[-1] == 2 and len(calls) == 2
     with app.app_context():
         assert read_cache._cached("test-agg", session, None, slow) == 2
+    assert not any(k[0] == "test-agg" for k in read_cache._computing)  # no lock kept per key

@@ -18,7 +18,7 @@ from ..permissions import viewer_scope
 # STATS_TTL seconds old is fine for "key numbers".
 STATS_TTL = 30.0
 _stats_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-_computing: dict[tuple[Any, ...], threading.Lock] = {}  # one thread computes a key at a time
+_computing: dict[tuple[Any, ...], threading.Lock] = {}  # the keys being computed, one thread each
 _computing_guard = threading.Lock()
 
 
@@ -60,6 +60,9 @@ def _cached(name: str, session: Session, user: Any, compute: Any) -> Any:
         _stats_cache[key] = (time.monotonic() + ttl, value)
         return value
     finally:
+        with _computing_guard:  # threads waiting on it hold it already; later ones find the value
+            if _computing.get(key) is lock:
+                del _computing[key]
         lock.release()
 
 
