@@ -21,30 +21,17 @@ import time
 from typing import Any
 
 from . import dataset
-from .run import BENCH_OFFICER, QUERIES, _bench_accounts, _rotations
+from .run import _bench_accounts, _rotations, endpoint_paths, profile_endpoint, sign_in
 
 
-def endpoint_paths(db: str) -> dict[str, list[str]]:
-    """Return the paths each endpoint rotates over, as bench.run picks them."""
-    picks = _rotations(db)
-    top_ozg = picks["ozg"][0] if picks["ozg"] else 10160
-    feed = "/api/v1/changes?limit=500"
-    return {
-        "start_page": ["/"],
-        "browse_page": ["/eintraege", "/eintraege?seite=2", "/eintraege?seite=50"],
-        "browse_filtered": ["/eintraege?art=dienst&land=08", f"/eintraege?art=komponente&ozg={top_ozg}",
-                            "/eintraege?art=projekt&land=09"],
-        "search_page": [f"/eintraege?q={q.replace(' ', '+')}" for q in QUERIES],
-        "listing_page_uncached": [f"/eintraege/{s}" for s in picks["slugs"][:20]],
-        "municipality_page": [f"/kommunen/{k}" for k in picks["kommunen"]],
-        "ozg_page": [f"/ozg/{z}" for z in picks["ozg"]],
-        "my_municipality": ["/meine-kommune"],
-        "api_list": ["/api/v1/listings"],
-        "api_detail": [f"/api/v1/listings/{i}" for i in picks["ids"][:20]],
-        "api_changes_start": [feed],
-        "api_changes_middle": [f"{feed}&after={picks['feed']['middle']}"],
-        "api_changes_end": [f"{feed}&after={picks['feed']['end']}"],
-    }
+def _paths(db: str) -> dict[str, list[str]]:
+    """bench.run's rotations, the first 20 listings and ids; without the cached listing page
+    (the page cache is off here, so it would be the rendered one again)."""
+    out = {}
+    for name, paths in endpoint_paths(_rotations(db)).items():
+        if paths and name != "listing_page":
+            out[name] = paths[:20] if name in ("listing_page_uncached", "api_detail") else paths
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -62,23 +49,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", default="", help="file for the profile (default: stdout)")
     args = ap.parse_args(argv)
 
+    _bench_accounts(args.db, args.index_dir)
+    paths = _paths(args.db)
+    names = [n for n in (args.only.split(",") if args.only else paths) if n]
+    unknown = sorted({*names, *([args.profile] if args.profile else [])} - set(paths))
+    if unknown:
+        ap.error(f"unknown endpoint {', '.join(unknown)}; known: {', '.join(paths)}")
+    if args.profile:
+        report = profile_endpoint(args.db, args.index_dir, paths[args.profile], args.runs, args.out or None,
+                                  budget=3600, signed_in=args.profile == "my_municipality")
+        print(report)
+        return {}
+
     from marktplatz.views.web import pagecache
 
-    _bench_accounts(args.db, args.index_dir)
-    paths = endpoint_paths(args.db)
     os.environ["MARKTPLATZ_RATELIMIT_ENABLED"] = "false"  # all requests come from one client
     app = dataset.make_app(args.db, args.index_dir)
     app.extensions[pagecache.EXTENSION].maxsize = 0
     anon = app.test_client()
     officer = app.test_client()
-    email, password, _ags = BENCH_OFFICER
-    login = officer.get("/anmelden")
-    token = _csrf(login.get_data(as_text=True))
-    officer.post("/anmelden", data={"email": email, "password": password, "csrf_token": token})
-
-    names = [n for n in (args.only.split(",") if args.only else paths) if n]
-    if args.profile:
-        return _profile(anon, officer, args.profile, paths[args.profile], args.runs, args.out)
+    sign_in(officer)
     out: dict[str, Any] = {}
     print(f"{'endpoint':28s} {'min ms':>8s} {'median ms':>10s} {'p90 ms':>8s} {'bytes':>8s}")
     for name in names:
@@ -104,33 +94,6 @@ def _get(client: Any, path: str) -> bytes:
     if r.status_code != 200:
         raise SystemExit(f"{path}: HTTP {r.status_code}")
     return r.get_data()
-
-
-def _csrf(html: str) -> str:
-    import re
-
-    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    return m.group(1) if m else ""
-
-
-def _profile(anon: Any, officer: Any, name: str, paths: list[str], runs: int, out: str) -> dict[str, Any]:
-    from pyinstrument import Profiler
-
-    client = officer if name == "my_municipality" else anon
-    for p in paths:
-        _get(client, p)
-    profiler = Profiler(interval=0.0005)
-    profiler.start()
-    for i in range(runs):
-        _get(client, paths[i % len(paths)])
-    profiler.stop()
-    text = profiler.output_text(unicode=False, color=False, show_all=False)
-    if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        print(text)
-    return {}
 
 
 if __name__ == "__main__":

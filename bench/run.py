@@ -356,6 +356,39 @@ def _rotations(db: str) -> dict[str, Any]:
             "feed": feed, "change_log_rows": total}
 
 
+def endpoint_paths(picks: dict[str, Any], search: bool = True, api: bool = True,
+                   feed: bool = True) -> dict[str, list[str] | None]:
+    """Return the paths each HTTP endpoint rotates over (None: the checkout has no such endpoint)."""
+    top_ozg = picks["ozg"][0] if picks["ozg"] else 10160
+    changes = "/api/v1/changes?limit=500"
+    return {
+        "start_page": ["/"],
+        "browse_page": ["/eintraege", "/eintraege?seite=2", "/eintraege?seite=50"],
+        # Two filters each: kind plus a Land, or kind plus an OZG-Leistung.
+        "browse_filtered": ["/eintraege?art=dienst&land=08", f"/eintraege?art=komponente&ozg={top_ozg}",
+                            "/eintraege?art=projekt&land=09"],
+        "search_page": [f"/eintraege?q={q.replace(' ', '+')}" for q in QUERIES] if search else None,
+        "listing_page": [f"/eintraege/{s}" for s in picks["slugs"]],
+        "listing_page_uncached": [f"/eintraege/{s}" for s in picks["slugs"]],
+        "municipality_page": [f"/kommunen/{k}" for k in picks["kommunen"]],
+        "ozg_page": [f"/ozg/{z}" for z in picks["ozg"]],
+        "my_municipality": ["/meine-kommune"],
+        "api_list": ["/api/v1/listings"] if api else None,
+        "api_detail": [f"/api/v1/listings/{i}" for i in picks["ids"]] if api else None,
+        "api_changes_start": [changes] if feed else None,
+        "api_changes_middle": [f"{changes}&after={picks['feed']['middle']}"] if feed else None,
+        "api_changes_end": [f"{changes}&after={picks['feed']['end']}"] if feed else None,
+    }
+
+
+def sign_in(client: Any) -> None:
+    """Sign a Flask test client in as BENCH_OFFICER (Freiburg) through the login form."""
+    email, password, _ags = BENCH_OFFICER
+    form = client.get("/anmelden").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    client.post("/anmelden", data={"email": email, "password": password, "csrf_token": token.group(1) if token else ""})
+
+
 def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: float, sync_batches: int,
                fresh_servers: bool = True) -> dict[str, Any]:
     """Measure pages and API endpoints under gunicorn with wrk; RSS per worker afterwards.
@@ -372,30 +405,10 @@ def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: f
     rules = routes(app)
     token = _bench_accounts(db, index_dir)
     picks = _rotations(db)
-    q = [f"/eintraege?q={q.replace(' ', '+')}" for q in QUERIES]
-    top_ozg = picks["ozg"][0] if picks["ozg"] else 10160
-    feed = "/api/v1/changes?limit=500"
     has_api = any(r.startswith("/api/v1/listings") for r in rules)
     has_feed = any(r.startswith("/api/v1/changes") for r in rules)
-    endpoints: dict[str, list[str] | None] = {
-        "start_page": ["/"],
-        "browse_page": ["/eintraege", "/eintraege?seite=2", "/eintraege?seite=50"],
-        # Two filters each: kind plus a Land, or kind plus an OZG-Leistung.
-        "browse_filtered": ["/eintraege?art=dienst&land=08", f"/eintraege?art=komponente&ozg={top_ozg}",
-                            "/eintraege?art=projekt&land=09"],
-        # /suche only redirects to the browse page, which carries the full-text search.
-        "search_page": q if (search_available() or "/suche" in rules) else None,
-        "listing_page": [f"/eintraege/{s}" for s in picks["slugs"]],
-        "listing_page_uncached": [f"/eintraege/{s}" for s in picks["slugs"]],
-        "municipality_page": [f"/kommunen/{k}" for k in picks["kommunen"]],
-        "ozg_page": [f"/ozg/{z}" for z in picks["ozg"]],
-        "my_municipality": ["/meine-kommune"],
-        "api_list": ["/api/v1/listings"] if has_api else None,
-        "api_detail": [f"/api/v1/listings/{i}" for i in picks["ids"]] if has_api else None,
-        "api_changes_start": [feed] if has_feed else None,
-        "api_changes_middle": [f"{feed}&after={picks['feed']['middle']}"] if has_feed else None,
-        "api_changes_end": [f"{feed}&after={picks['feed']['end']}"] if has_feed else None,
-    }
+    # /suche only redirects to the browse page, which carries the full-text search.
+    endpoints = endpoint_paths(picks, search=search_available() or "/suche" in rules, api=has_api, feed=has_feed)
     log = os.path.join(work, "gunicorn.log")
     out: dict[str, Any] = {"connections": 16, "seconds": seconds, "endpoints": {}, "rotations": {
         "kommunen": picks["kommunen"], "ozg": picks["ozg"], "change_log_rows": picks["change_log_rows"]}}
@@ -510,12 +523,14 @@ def bench_http(db: str, index_dir: str, work: str, seconds: int, feed_seconds: f
     return out
 
 
-def profile_endpoint(db: str, index_dir: str, path: str, requests: int, out_file: str, budget: float = 15.0,
-                     signed_in: bool = False) -> str:
-    """Profile up to `requests` GETs of path (at most budget seconds) with pyinstrument; write the report.
+def profile_endpoint(db: str, index_dir: str, path: str | list[str], requests: int, out_file: str | None,
+                     budget: float = 15.0, signed_in: bool = False) -> str:
+    """Profile up to `requests` GETs of path (or rotating over paths; at most budget seconds)
+    with pyinstrument; write the report to out_file and return its path, or return the report.
 
     signed_in: as BENCH_OFFICER (Freiburg), logged in through the form ("Meine Kommune").
     """
+    paths = [path] if isinstance(path, str) else path
     try:
         from pyinstrument import Profiler
     except ImportError:
@@ -527,21 +542,20 @@ def profile_endpoint(db: str, index_dir: str, path: str, requests: int, out_file
     app.extensions[pagecache.EXTENSION].maxsize = 0  # profile the rendering, not the page cache
     client = app.test_client()
     if signed_in:
-        email, password, _ags = BENCH_OFFICER
-        form = client.get("/anmelden").get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
-        client.post("/anmelden", data={"email": email, "password": password,
-                                       "csrf_token": token.group(1) if token else ""})
-    client.get(path)
+        sign_in(client)
+    for p in paths:  # warm-up: each path once
+        client.get(p)
     profiler = Profiler(interval=0.0005)
     profiler.start()
     deadline = time.perf_counter() + budget
-    for _ in range(requests):
-        client.get(path)
+    for i in range(requests):
+        client.get(paths[i % len(paths)])
         if time.perf_counter() > deadline:
             break
     profiler.stop()
     text = profiler.output_text(unicode=False, color=False, show_all=False)
+    if out_file is None:
+        return text
     with open(out_file, "w", encoding="utf-8") as fh:
         fh.write(text)
     return os.path.relpath(out_file, ROOT)
@@ -587,15 +601,12 @@ def profile_index_build(db: str, out_file: str) -> str:
         with app.app_context():
             sessions = app.extensions["sqlalchemy_sessionmaker"]
             engine = app.extensions["sqlalchemy_engine"]
-            saved = search_index.PARALLEL_FROM
-            search_index.PARALLEL_FROM = 10**12  # one process: the profiler sees the analysis
             profiler = Profiler(interval=0.001)
             profiler.start()
             try:
-                search_index.rebuild(os.path.join(tmp, "index"), engine, sessions)
+                search_index.rebuild(os.path.join(tmp, "index"), engine, sessions, one_process=True)
             finally:
                 profiler.stop()
-                search_index.PARALLEL_FROM = saved
     with open(out_file, "w", encoding="utf-8") as fh:
         fh.write(profiler.output_text(unicode=False, color=False, show_all=False))
     return os.path.relpath(out_file, ROOT)

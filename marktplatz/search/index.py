@@ -570,8 +570,12 @@ def writer_options(documents: int = PARALLEL_FROM) -> dict[str, Any]:
 
 
 def rebuild(root: str, engine: Engine, session_factory: Callable[[], Session],
-            progress: Progress | None = None, keep: int = 2, only_if_unusable: bool = False) -> str:
-    """Build a fresh generation beside the live one and swap it in atomically."""
+            progress: Progress | None = None, keep: int = 2, only_if_unusable: bool = False,
+            one_process: bool = False) -> str:
+    """Build a fresh generation beside the live one and swap it in atomically.
+
+    one_process: analyse in this process even for a large build (a profiler sees the work).
+    """
     os.makedirs(root, exist_ok=True)
     with _flock(os.path.join(root, "rebuild.lock"), blocking=True):
         if only_if_unusable and check(root) is None:
@@ -583,7 +587,7 @@ def rebuild(root: str, engine: Engine, session_factory: Callable[[], Session],
         pos = start_position(engine)  # taken before reading, so later changes replay
         ix = windex.create_in(gen, build_schema())
         session = session_factory()
-        writer = ix.writer(**writer_options(count_documents(session)))
+        writer = ix.writer(**writer_options(0 if one_process else count_documents(session)))
         try:
             for doc in iter_documents(session):
                 writer.add_document(**doc)
