@@ -303,6 +303,27 @@ def test_facets_are_multi_choice_or_within_and_across(client, session, world, so
     assert shown("netzwerk=lippe&netzwerk=andi&art=dienst") == {"Hundesteuer Freiburg"}
 
 
+def test_browse_page_labels_its_facets_without_asking_the_index_for_labels(client, session, world):
+    """The page labels its options from the filter options; the index's facet labels (names of
+    Länder and up to 400 Kreise, read per page) were never shown and are not looked up."""
+    from sqlalchemy import event
+
+    f.listing(session, world["owner"], publish_by=world["coord"], title="Hundesteuer Freiburg")
+    follow()
+    statements: list[str] = []
+    engine = session.get_bind()
+    listen = lambda *a: statements.append(a[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        html = client.get("/eintraege?q=Hundesteuer").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert facet_options(html, "Land")["Baden-Württemberg"] == "1"
+    assert facet_options(html, "Kreis")["Freiburg im Breisgau, Stadtkreis"] == "1"
+    label_reads = [s for s in statements if re.search(r"WHERE land\.code IN|WHERE organisation\.kreis_key IN", s)]
+    assert label_reads == []
+
+
 def test_facets_keep_their_options_and_counts_after_a_choice(client, session, world):
     """A chosen facet still counts its other options (without its own choice), the other facets
     count within the choice, and Kreis has counts."""
